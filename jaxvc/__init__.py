@@ -1,0 +1,1 @@
+"""jaxvc: voice conversion and audio style transfer on mel spectrograms, in JAX."""

@@ -1,0 +1,14 @@
+"""TensorFlow for tf.data only.
+
+Every jaxvc module imports TensorFlow through here, so TF never claims a GPU
+that JAX should have, and its start-up chatter stays quiet.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.set_visible_devices([], "GPU")
+
+__all__ = ["tf"]
