@@ -1,0 +1,88 @@
+"""Measures jaxvc's speed on this machine and prints the figures.
+
+Every number is measured here, none typed in. Each benchmark is a function
+that takes the parsed arguments and returns a dict of figures; `BENCHMARKS`
+lists them in the order they run. `--only NAME` runs a subset, `--json OUT`
+writes every figure with the machine description.
+
+  python tools/benchmark.py [--only matmul pipeline ...] [--json OUT]
+"""
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def machine() -> dict:
+  """What the figures were measured on."""
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo") as f:
+      cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+  except (OSError, StopIteration):
+    pass
+  return dict(
+      cpu=cpu,
+      cores=os.cpu_count(),
+      devices=[str(d) for d in jax.devices()],
+      backend=jax.default_backend(),
+      jax=jax.__version__,
+  )
+
+
+def timeit(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> float:
+  """Median wall time of `fn()` in seconds; `fn` must block until done."""
+  for _ in range(warmup):
+    fn()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def bench_matmul(args) -> dict:
+  """The machine's fp32 matmul peak: the best of a few square sizes."""
+  del args
+  best = 0.0
+  for n in (1024, 2048, 3072):
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    matmul = jax.jit(lambda x: x @ x)
+    seconds = timeit(lambda: matmul(a).block_until_ready(), repeats=5)
+    best = max(best, 2 * n**3 / seconds)
+  return dict(matmul_fp32_gflops=best / 1e9)
+
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
+    "matmul": bench_matmul,
+}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
+  parser.add_argument("--json", help="also write every figure to this JSON file")
+  args = parser.parse_args()
+  results = dict(machine=machine())
+  print(json.dumps(results["machine"]))
+  for name in args.only or BENCHMARKS:
+    figures = BENCHMARKS[name](args)
+    results[name] = figures
+    print(f"{name}: " + ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+  if args.json:
+    tmp = args.json + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(results, f, indent=2)
+    os.replace(tmp, args.json)
+
+
+if __name__ == "__main__":
+  main()
