@@ -1,0 +1,36 @@
+"""Offline inference from the command line.
+
+  python -m jaxvc.infer convert --workdir DIR --input FILE_OR_DIR --output FILE_OR_DIR
+  python -m jaxvc.infer stylize --content A.wav --style B.wav --output OUT.wav
+
+Each subcommand lives in its own module (`jaxvc.convert`, `jaxvc.stylize`)
+with `add_arguments(parser)` and `run(args, overrides) -> exit status`;
+`overrides` are the `--config.key=value` arguments, which only `stylize` takes.
+"""
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "convert": ("jaxvc.convert", "convert audio files or folders with a trained MelGAN-VC model"),
+    "stylize": ("jaxvc.stylize", "spectrogram neural style transfer of one clip onto another"),
+}
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m jaxvc.infer", description=__doc__.splitlines()[0])
+  commands = parser.add_subparsers(dest="command", required=True)
+  modules = {}
+  for name, (module_name, help_text) in SUBCOMMANDS.items():
+    modules[name] = importlib.import_module(module_name)
+    modules[name].add_arguments(commands.add_parser(name, help=help_text))
+  args, rest = parser.parse_known_args(argv)
+  overrides = [a for a in rest if a.startswith("--config.")]
+  unknown = [a for a in rest if not a.startswith("--config.")]
+  if unknown:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+  return modules[args.command].run(args, overrides)
+
+
+if __name__ == "__main__":
+  sys.exit(main())
