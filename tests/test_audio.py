@@ -1,0 +1,189 @@
+"""The audio front-end against librosa's definitions, on real files and signals."""
+import os
+
+import jax.numpy as jnp
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from jaxvc import audio
+from jaxvc import config
+from jaxvc.config import ConfigError
+
+CFG = audio.AudioConfig()
+
+
+def speech_like(seconds: float, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
+  """Voiced syllables (gliding pitch, moving formants) between noise bursts."""
+  rng = np.random.default_rng(seed)
+  t = np.arange(int(seconds * sample_rate)) / sample_rate
+  pitch = 120 + 40 * np.sin(2 * np.pi * 0.7 * t)
+  phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
+  formants = (500 + 300 * np.sin(2 * np.pi * 1.3 * t), 1500 + 600 * np.sin(2 * np.pi * 0.9 * t))
+  voiced = sum(
+      np.sin(h * phase) / h * sum(np.exp(-(((h * pitch) - f) / 150) ** 2) for f in formants)
+      for h in range(1, 40))
+  syllables = np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None) ** 0.5
+  bursts = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 2.5 * t) < -0.8)
+  wave = voiced * syllables + 0.2 * bursts
+  return (0.5 * wave / np.abs(wave).max()).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip():
+  return speech_like(3.0)
+
+
+# ----------------------------------------------------------------------------
+# AudioConfig.
+
+
+def test_config_defaults_match_the_shared_config():
+  assert audio.AudioConfig.from_config(config.audio()) == CFG
+  assert CFG.mel_basis.shape == (192, 577)
+  assert CFG.n_frames(16000) == 1 + 16000 // 192
+
+
+@pytest.mark.parametrize("key, value, reason", [
+    ("fmax", 9000.0, "Nyquist"),
+    ("win_length", 2048, "exceeds n_fft"),
+    ("hop_length", 0, "positive"),
+    ("n_mels", -4, "positive"),
+])
+def test_config_rejects_bad_settings(key, value, reason):
+  cfg = config.audio()
+  cfg[key] = value
+  with pytest.raises(ConfigError, match=f"audio.{key}: .*{reason}"):
+    audio.AudioConfig.from_config(cfg)
+
+
+# ----------------------------------------------------------------------------
+# Files.
+
+
+def _sine(seconds, rate, freq=440.0, amplitude=0.5):
+  t = np.arange(int(seconds * rate)) / rate
+  return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _peak_hz(wave, rate):
+  return np.argmax(np.abs(np.fft.rfft(wave))) * rate / wave.size
+
+
+def test_load_stereo_float_48k_is_mixed_down_and_resampled(tmp_path):
+  path = tmp_path / "stereo.wav"
+  sine = _sine(1.0, 48000)
+  sf.write(path, np.stack([1.2 * sine, 0.4 * sine], axis=1), 48000, subtype="FLOAT")
+  wave = audio.load_audio(path, 16000)
+  assert wave.dtype == np.float32 and wave.shape == (16000,)
+  assert _peak_hz(wave, 16000) == pytest.approx(440, abs=1)
+  np.testing.assert_allclose(np.abs(wave[1000:-1000]).max(), 0.4, rtol=0.01)
+
+
+def test_load_8bit_pcm_and_flac(tmp_path):
+  sine = _sine(0.5, 16000)
+  sf.write(tmp_path / "u8.wav", sine, 16000, subtype="PCM_U8")
+  np.testing.assert_allclose(audio.load_audio(tmp_path / "u8.wav", 16000), sine, atol=1 / 64)
+  sf.write(tmp_path / "a.flac", _sine(0.5, 22050), 22050)
+  wave = audio.load_audio(tmp_path / "a.flac", 16000)
+  assert wave.shape == (8000,)
+  assert _peak_hz(wave, 16000) == pytest.approx(440, abs=2)
+
+
+def _bad_files(folder):
+  """name -> (writer, reason the error must give)."""
+  good = folder / "good.wav"
+  sf.write(good, _sine(0.5, 16000), 16000)
+  header = good.read_bytes()
+  return {
+      "corrupt.wav": (header[:12] + b"\x00" * 32 + header[44:], "unreadable"),
+      "truncated.wav": (header[:20], "unreadable"),
+      "text.wav": (b"this is not audio\n" * 20, "unreadable"),
+      "missing.wav": (None, "unreadable"),
+  }
+
+
+def test_load_rejects_unreadable_files(tmp_path):
+  for name, (data, reason) in _bad_files(tmp_path).items():
+    path = tmp_path / name
+    if data is not None:
+      path.write_bytes(data)
+    with pytest.raises(audio.AudioError) as e:
+      audio.load_audio(path, 16000)
+    message = str(e.value)
+    assert message.startswith(f"{path}: {reason}") and "\n" not in message, message
+
+
+@pytest.mark.parametrize("name, wave, subtype, reason", [
+    ("empty.wav", np.zeros(0, np.float32), "PCM_16", "empty"),
+    ("silent.wav", np.zeros(8000, np.float32), "PCM_16", "silent"),
+    ("nan.wav", np.where(np.arange(8000) == 4000, np.nan, _sine(0.5, 16000)), "FLOAT", "NaN"),
+    ("short.wav", _sine(0.1, 16000), "PCM_16", r"too short \(0.1 s < min_seconds=0.25 s\)"),
+])
+def test_load_rejects_unusable_audio(tmp_path, name, wave, subtype, reason):
+  path = tmp_path / name
+  sf.write(path, wave, 16000, subtype=subtype)
+  with pytest.raises(audio.AudioError, match=f"^{path}: .*{reason}"):
+    audio.load_audio(path, 16000, min_seconds=0.25)
+
+
+def test_save_audio_is_atomic_and_replaces_whole(tmp_path):
+  path = tmp_path / "out" / "x.wav"
+  audio.save_audio(path, _sine(1.0, 16000), 16000)
+  audio.save_audio(path, 2 * _sine(0.25, 16000), 16000)  # clipped, shorter
+  wave, rate = sf.read(path, dtype="float32")
+  assert rate == 16000 and wave.shape == (4000,) and sf.info(path).subtype == "PCM_16"
+  assert np.abs(wave).max() == pytest.approx(1.0, abs=1e-4)
+  with pytest.raises(Exception):
+    audio.save_audio(path, np.zeros((2, 2, 2)), 16000)  # fails mid-write
+  assert os.listdir(path.parent) == ["x.wav"]
+  assert sf.read(path)[0].shape == (4000,)
+
+
+def test_trim_silence_cuts_quiet_ends():
+  tone = _sine(0.5, 16000)
+  wave = np.concatenate([np.zeros(8000, np.float32), tone, np.zeros(8000, np.float32)])
+  trimmed = audio.trim_silence(wave, top_db=40)
+  assert tone.size <= trimmed.size < tone.size + 4096  # librosa's frames are 2048 long
+  assert audio.trim_silence(wave, top_db=0) is wave
+
+
+# ----------------------------------------------------------------------------
+# Mel spectrogram.
+
+
+def test_wave_to_mel_matches_librosa(clip):
+  ours = np.asarray(audio.wave_to_mel(clip, CFG))
+  power = librosa.feature.melspectrogram(
+      y=clip, sr=CFG.sample_rate, n_fft=CFG.n_fft, hop_length=CFG.hop_length,
+      win_length=CFG.win_length, n_mels=CFG.n_mels, fmin=CFG.fmin, fmax=CFG.fmax,
+      power=CFG.power)
+  db = 10 * np.log10(np.maximum(power, 1e-10)) - CFG.ref_level_db
+  theirs = np.clip(2 * (db - CFG.min_level_db) / -CFG.min_level_db - 1, -1, 1)
+  assert ours.dtype == np.float32 and ours.shape == (CFG.n_mels, CFG.n_frames(clip.size))
+  assert (np.abs(theirs) < 1).mean() > 0.5  # mostly unclipped, so the check bites
+  # float32 FFT rounding: 2e-4 at most (0.01 dB), in the quietest bins.
+  np.testing.assert_allclose(ours, theirs, atol=5e-4)
+  assert np.abs(ours - theirs).mean() < 1e-5
+
+
+def test_wave_to_mel_batches_over_leading_axes(clip):
+  batch = np.stack([clip[:16000], clip[16000:32000], 0.1 * clip[32000:]]).reshape(3, 1, 16000)
+  mels = np.asarray(audio.wave_to_mel(batch, CFG))
+  assert mels.shape == (3, 1, CFG.n_mels, CFG.n_frames(16000))
+  for i in range(3):
+    np.testing.assert_allclose(mels[i, 0], audio.wave_to_mel(batch[i, 0], CFG), atol=1e-6)
+
+
+@pytest.mark.parametrize("n_fft, hop, win", [(1152, 192, 1152), (2048, 512, 2048), (1000, 300, 800)])
+def test_stft_matches_librosa(clip, n_fft, hop, win):
+  ours = np.asarray(audio.stft(clip, n_fft=n_fft, hop_length=hop, win_length=win))
+  theirs = librosa.stft(clip, n_fft=n_fft, hop_length=hop, win_length=win)
+  assert ours.shape == theirs.shape
+  np.testing.assert_allclose(ours, theirs, atol=1e-4 * np.abs(theirs).max())
+
+
+def test_normalisation_round_trips():
+  mel = jnp.linspace(-1, 1, 101)
+  np.testing.assert_allclose(audio.normalise_mel(audio.denormalise_mel(mel, CFG), CFG), mel, atol=1e-5)
