@@ -1,0 +1,57 @@
+"""Orbax checkpoints of the train state, and the config saved beside them.
+
+A workdir holds `config.json` (the run's full config) and `checkpoints/<step>`.
+Orbax writes each checkpoint under a temporary name and renames it when
+complete, so a process killed at any moment leaves the latest finished
+checkpoint loadable.
+"""
+import json
+import os
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+CONFIG_FILE = "config.json"
+
+
+def manager(workdir: str, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
+  """Asynchronous, keeps the last `config.keep_checkpoints`."""
+  return ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=ocp.CheckpointManagerOptions(
+          max_to_keep=config.keep_checkpoints,
+          enable_async_checkpointing=True,
+          cleanup_tmp_directories=True,
+      ),
+  )
+
+
+def save(mngr: ocp.CheckpointManager, state) -> None:
+  """Starts saving `state` at its step; returns before the write finishes."""
+  mngr.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state), force=True)
+
+
+def restore(mngr: ocp.CheckpointManager, abstract_state, step: int | None = None):
+  """The state at `step` (default: latest), placed as `abstract_state` says."""
+  step = mngr.latest_step() if step is None else step
+  return mngr.restore(step, args=ocp.args.StandardRestore(abstract_state))
+
+
+def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+  """Writes the run's config as JSON, atomically."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  os.replace(tmp, path)
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a workdir was trained with."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  try:
+    with open(path) as f:
+      return ml_collections.ConfigDict(json.load(f))
+  except OSError as e:
+    raise FileNotFoundError(f"{path}: no saved config ({e.strerror}); is this a jaxvc workdir?") from None

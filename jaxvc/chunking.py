@@ -1,0 +1,49 @@
+"""Splitting utterance mels into generator-width chunks and joining them back.
+
+The generator translates fixed-width chunks, so audio of any length converts
+chunk by chunk; the critic trained it on joined chunks, so the joins are
+seamless. The last chunk is padded with silence (-1, the normalised floor) or,
+as the original MelGAN-VC did, taken as the final full-width frames.
+"""
+from collections.abc import Callable
+
+import numpy as np
+
+SILENCE = -1.0
+TAIL_MODES = ("pad", "overlap")
+
+
+def to_chunks(mel: np.ndarray, width: int, tail: str = "pad") -> np.ndarray:
+  """(n_mels, frames) -> (n, n_mels, width) covering every frame once (`pad`)
+  or with the last chunk overlapping its neighbour (`overlap`)."""
+  if tail not in TAIL_MODES:
+    raise ValueError(f"tail must be one of {TAIL_MODES}, got {tail!r}")
+  n_mels, frames = mel.shape
+  n = max(1, -(-frames // width))
+  if tail == "overlap" and frames >= width:
+    starts = [i * width for i in range(n - 1)] + [frames - width]
+    return np.stack([mel[:, s:s + width] for s in starts])
+  padded = np.full((n_mels, n * width), SILENCE, mel.dtype)
+  padded[:, :frames] = mel
+  return padded.reshape(n_mels, n, width).transpose(1, 0, 2)
+
+
+def from_chunks(chunks: np.ndarray, frames: int, tail: str = "pad") -> np.ndarray:
+  """Inverse of `to_chunks`: (n, n_mels, width) -> (n_mels, frames)."""
+  n, n_mels, width = chunks.shape
+  joined = chunks.transpose(1, 0, 2).reshape(n_mels, n * width)
+  if tail == "overlap" and frames >= width and frames % width:
+    head = joined[:, :(n - 1) * width]
+    last = chunks[-1][:, width - frames % width:]
+    return np.concatenate([head, last], axis=1)
+  return joined[:, :frames]
+
+
+def map_in_batches(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                   batch_size: int) -> np.ndarray:
+  """Applies a jitted `fn` over the leading axis in fixed-size batches, padding
+  the last one, so any count of chunks reuses one compiled program."""
+  n = len(x)
+  padded = np.concatenate([x, np.repeat(x[-1:], -n % batch_size, axis=0)])
+  out = [np.asarray(fn(padded[i:i + batch_size])) for i in range(0, len(padded), batch_size)]
+  return np.concatenate(out)[:n]

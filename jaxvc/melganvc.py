@@ -1,0 +1,180 @@
+"""MelGAN-VC training core: the train state and one pure train step.
+
+A step is one generator/siamese update together with a critic update on the
+same batch, followed by `critic_updates - 1` critic-only updates on further
+batches: three critic updates per generator update, as the original. The
+models are Flax NNX modules split once into a static graph definition and
+array state; everything here is a pure function of (state, batch), and the
+loop in `jaxvc.train` owns every side effect.
+"""
+from collections.abc import Callable
+import functools
+
+import flax
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxvc import losses
+from jaxvc import models
+
+NETWORKS = ("generator", "siamese", "critic")
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a resumed run needs; the data position is `step` itself."""
+  step: jax.Array
+  params: dict     # network name -> nnx.State of its parameters
+  stats: dict      # network name -> batch-norm statistics and spectral-norm vectors
+  gs_opt: optax.OptState   # one Adam over generator and siamese, as the original
+  critic_opt: optax.OptState
+
+
+def optimizers(config: ml_collections.ConfigDict):
+  """(generator+siamese, critic) optimisers."""
+  adam = functools.partial(
+      optax.adam, config.optim.learning_rate, b1=config.optim.b1, b2=config.optim.b2)
+  return adam(), adam()
+
+
+def _split(config: ml_collections.ConfigDict):
+  nets = dict(zip(NETWORKS, models.create_models(config, nnx.Rngs(config.seed))))
+  return {name: nnx.split(net, nnx.Param, ...) for name, net in nets.items()}
+
+
+def graph_definitions(config: ml_collections.ConfigDict) -> dict:
+  """The static half of the split networks, obtained without allocating weights."""
+  return {name: parts[0] for name, parts in nnx.eval_shape(lambda: _split(config)).items()}
+
+
+def init_state(config: ml_collections.ConfigDict) -> TrainState:
+  """A fresh state from `config.seed`; jit it with output shardings to place it."""
+  parts = _split(config)
+  params = {name: p for name, (_, p, _) in parts.items()}
+  stats = {name: s for name, (_, _, s) in parts.items()}
+  gs_optimizer, critic_optimizer = optimizers(config)
+  return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      stats=stats,
+      gs_opt=gs_optimizer.init((params["generator"], params["siamese"])),
+      critic_opt=critic_optimizer.init(params["critic"]),
+  )
+
+
+def apply(graphdef, params, stats, x, *, train: bool):
+  """Runs one network from its split state; returns (output, updated stats)."""
+  net = nnx.merge(graphdef, params, stats)
+  return net(x, train=train), nnx.state(net, nnx.Not(nnx.Param))
+
+
+def generator_fn(graphdefs: dict, state: TrainState) -> Callable[[jax.Array], jax.Array]:
+  """The generator in inference mode: (B, n_mels, chunk) -> (B, n_mels, chunk)."""
+  return lambda x: apply(graphdefs["generator"], state.params["generator"],
+                         state.stats["generator"], x, train=False)[0]
+
+
+def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
+  """Returns the pure step `(state, batch) -> (state, metrics)`.
+
+  `batch` holds "a" (source) and "b" (target) crops shaped
+  (critic_updates, batch, n_mels, chunk_frames * chunks_per_crop).
+  """
+  n_chunks = config.data.chunks_per_crop
+  loss_cfg = config.loss
+  gs_optimizer, critic_optimizer = optimizers(config)
+
+  def run(name, params, stats, x):
+    return apply(graphdefs[name], params, stats[name], x, train=True)
+
+  def translate(params, stats, crop):
+    """G on each chunk of the crop separately, as the original; updates G's stats."""
+    outputs = []
+    for chunk in jnp.split(crop, n_chunks, axis=-1):
+      out, stats["generator"] = run("generator", params, stats, chunk)
+      outputs.append(out)
+    return outputs
+
+  def critic_losses(critic_params, stats, fake_crop, real_crop):
+    d_fake, stats["critic"] = run("critic", critic_params, stats, fake_crop)
+    d_real, stats["critic"] = run("critic", critic_params, stats, real_crop)
+    return losses.critic_hinge(d_real, d_fake), dict(
+        critic_real=jnp.mean(jax.nn.relu(1 - d_real)),
+        critic_fake=jnp.mean(jax.nn.relu(1 + d_fake)))
+
+  def generator_and_critic_update(state: TrainState, a, b):
+    def loss_fn(gs_params, critic_params):
+      g_params, s_params = gs_params
+      stats = dict(state.stats)
+      fakes = translate(g_params, stats, a)
+      identities = translate(g_params, stats, b)
+      fake_crop = jnp.concatenate(fakes, axis=-1)
+      # The generator's adversarial term must not move the critic, and the
+      # critic's loss must not move the generator: two views of one forward.
+      d_fake_for_g, _ = run("critic", jax.lax.stop_gradient(critic_params), stats, fake_crop)
+      critic_loss, critic_metrics = critic_losses(
+          critic_params, stats, jax.lax.stop_gradient(fake_crop), b)
+
+      a_chunks = jnp.split(a, n_chunks, axis=-1)
+      embed = {}
+      for key, x in (("a_first", a_chunks[0]), ("a_last", a_chunks[-1]),
+                     ("fake_first", fakes[0]), ("fake_last", fakes[-1])):
+        embed[key], stats["siamese"] = run("siamese", s_params, stats, x)
+      t = losses.travel_vectors(embed["a_first"], embed["a_last"], loss_cfg.pairing)
+      t_fake = losses.travel_vectors(embed["fake_first"], embed["fake_last"], loss_cfg.pairing)
+
+      adversarial = losses.generator_adversarial(d_fake_for_g)
+      travel = losses.travel(t, t_fake)
+      margin = losses.margin(t, loss_cfg.margin)
+      identity = jnp.mean(jnp.stack([
+          losses.identity(g_b, b_chunk)
+          for g_b, b_chunk in zip(identities, jnp.split(b, n_chunks, axis=-1))]))
+      gs_loss = (adversarial + loss_cfg.travel_weight * (travel + margin)
+                 + loss_cfg.identity_weight * identity)
+      metrics = dict(generator_loss=gs_loss, adversarial=adversarial, travel=travel,
+                     margin=margin, identity=identity, critic_loss=critic_loss,
+                     **critic_metrics)
+      return gs_loss + critic_loss, (metrics, stats)
+
+    gs_params = (state.params["generator"], state.params["siamese"])
+    grads, (metrics, stats) = jax.grad(loss_fn, argnums=(0, 1), has_aux=True)(
+        gs_params, state.params["critic"])
+    gs_updates, gs_opt = gs_optimizer.update(grads[0], state.gs_opt, gs_params)
+    generator, siamese = optax.apply_updates(gs_params, gs_updates)
+    critic, critic_opt = _critic_apply(critic_optimizer, state, grads[1])
+    params = dict(generator=generator, siamese=siamese, critic=critic)
+    return state.replace(params=params, stats=stats, gs_opt=gs_opt,
+                         critic_opt=critic_opt), metrics
+
+  def critic_update(state: TrainState, ab):
+    a, b = ab
+    stats = dict(state.stats)
+    fake_crop = jax.lax.stop_gradient(
+        jnp.concatenate(translate(state.params["generator"], stats, a), axis=-1))
+
+    def loss_fn(critic_params):
+      inner = dict(stats)
+      loss, metrics = critic_losses(critic_params, inner, fake_crop, b)
+      return loss, (dict(critic_loss=loss, **metrics), inner)
+
+    grads, (metrics, stats) = jax.grad(loss_fn, has_aux=True)(state.params["critic"])
+    critic, critic_opt = _critic_apply(critic_optimizer, state, grads)
+    return state.replace(params=dict(state.params, critic=critic), stats=stats,
+                         critic_opt=critic_opt), metrics
+
+  def train_step(state: TrainState, batch: dict):
+    state, metrics = generator_and_critic_update(state, batch["a"][0], batch["b"][0])
+    state, critic_only = jax.lax.scan(critic_update, state, (batch["a"][1:], batch["b"][1:]))
+    metrics = dict(metrics, critic_loss=jnp.mean(jnp.concatenate(
+        [metrics["critic_loss"][None], critic_only["critic_loss"]])))
+    return state.replace(step=state.step + 1), metrics
+
+  return train_step
+
+
+def _critic_apply(optimizer, state: TrainState, grads):
+  updates, opt_state = optimizer.update(grads, state.critic_opt, state.params["critic"])
+  return optax.apply_updates(state.params["critic"], updates), opt_state

@@ -1,0 +1,52 @@
+"""Training progress for people: TensorBoard event files and a console line."""
+import collections
+import datetime
+import time
+
+import numpy as np
+
+from jaxvc._tf import tf
+
+
+class SummaryWriter:
+  """TensorBoard scalars, audio and images; a no-op on all but process 0."""
+
+  def __init__(self, logdir: str, enabled: bool):
+    self._writer = tf.summary.create_file_writer(logdir) if enabled else None
+
+  def scalars(self, step: int, values: dict) -> None:
+    if self._writer:
+      with self._writer.as_default(step=step):
+        for name, value in values.items():
+          tf.summary.scalar(name, float(value))
+
+  def audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
+    if self._writer:
+      with self._writer.as_default(step=step):
+        tf.summary.audio(name, np.clip(wave, -1, 1)[None, :, None], sample_rate)
+
+  def image(self, step: int, name: str, image: np.ndarray) -> None:
+    if self._writer:
+      with self._writer.as_default(step=step):
+        tf.summary.image(name, image[None])
+
+  def flush(self) -> None:
+    if self._writer:
+      self._writer.flush()
+
+
+class Progress:
+  """One console line per log interval: step, losses, steps/s and ETA."""
+
+  def __init__(self, total_steps: int, start_step: int, window: int = 5):
+    self._total = total_steps
+    self._marks = collections.deque([(start_step, time.perf_counter())], maxlen=window + 1)
+
+  def line(self, step: int, metrics: dict) -> tuple[str, float]:
+    """The console line for `step` and the measured steps per second."""
+    self._marks.append((step, time.perf_counter()))
+    (first_step, first_time), _ = self._marks[0], self._marks[-1]
+    rate = (step - first_step) / max(self._marks[-1][1] - first_time, 1e-9)
+    eta = datetime.timedelta(seconds=round((self._total - step) / rate)) if rate > 0 else "?"
+    losses = " ".join(f"{k}={float(v):.3f}" for k, v in metrics.items())
+    return f"step {step}/{self._total} | {losses} | {rate:.2f} steps/s | ETA {eta}", rate
