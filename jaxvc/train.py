@@ -12,10 +12,8 @@ import logging
 import os
 import signal
 import sys
-import time
 
 import jax
-import jax.numpy as jnp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import ml_collections
@@ -65,8 +63,26 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   audio.AudioConfig.from_config(config.audio)
 
 
-def _global_batch(batch: dict, sharding: NamedSharding) -> dict:
-  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+def data_parallel(config: ml_collections.ConfigDict, graphdefs: dict):
+  """The jitted train step over a mesh of every device of every host.
+
+  Returns (step, place_state, place_batch): parameters replicated, each host's
+  slice of the global batch sharded along the "data" axis, state donated.
+  """
+  mesh = jax.make_mesh((jax.device_count(),), ("data",))
+  replicated = NamedSharding(mesh, P())
+  batch_sharding = NamedSharding(mesh, P(None, "data"))
+  step = jax.jit(
+      melganvc.make_train_step(config, graphdefs),
+      in_shardings=(replicated, batch_sharding), out_shardings=(replicated, replicated),
+      donate_argnums=0)
+  init = jax.jit(functools.partial(melganvc.init_state, config), out_shardings=replicated)
+
+  def place_batch(local_batch: dict) -> dict:
+    return {k: jax.make_array_from_process_local_data(batch_sharding, v)
+            for k, v in local_batch.items()}
+
+  return step, init, place_batch
 
 
 def _nonfinite(metrics: dict) -> str | None:
@@ -121,25 +137,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melga
   if lead:
     checkpoints.save_config(workdir, config)
 
-  mesh = jax.make_mesh((jax.device_count(),), ("data",))
-  replicated = NamedSharding(mesh, P())
-  batch_sharding = NamedSharding(mesh, P(None, "data"))
-
   graphdefs = melganvc.graph_definitions(config)
-  init = jax.jit(functools.partial(melganvc.init_state, config), out_shardings=replicated)
+  train_step, init, place_batch = data_parallel(config, graphdefs)
   mngr = checkpoints.manager(workdir, config)
   if mngr.latest_step() is None:
     state = init()
   else:
     state = checkpoints.restore(mngr, jax.eval_shape(init))
-    state = jax.device_put(state, replicated)
     logging.info("Resumed from step %d", int(state.step))
   start_step = int(jax.device_get(state.step))
-
-  train_step = jax.jit(
-      melganvc.make_train_step(config, graphdefs),
-      in_shardings=(replicated, batch_sharding), out_shardings=(replicated, replicated),
-      donate_argnums=0)
   k = config.critic_updates
   dataset = input_pipeline.create_train_dataset(
       config, start_batch=start_step * k,
@@ -155,7 +161,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melga
   step = start_step
   try:
     while step < config.num_steps:
-      state, step_metrics = train_step(state, _global_batch(next(batches), batch_sharding))
+      state, step_metrics = train_step(state, place_batch(next(batches)))
       step += 1
       step_metrics = jax.device_get(step_metrics)
       bad = _nonfinite(step_metrics)
