@@ -5,6 +5,7 @@ Orbax writes each checkpoint under a temporary name and renames it when
 complete, so a process killed at any moment leaves the latest finished
 checkpoint loadable.
 """
+import functools
 import json
 import os
 
@@ -12,7 +13,13 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from jaxvc import melganvc
+
 CONFIG_FILE = "config.json"
+
+
+class CheckpointError(ValueError):
+  """A checkpoint that is missing or does not fit its config; the message says which."""
 
 
 def manager(workdir: str, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
@@ -55,3 +62,37 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
       return ml_collections.ConfigDict(json.load(f))
   except OSError as e:
     raise FileNotFoundError(f"{path}: no saved config ({e.strerror}); is this a jaxvc workdir?") from None
+
+
+def load_trained(path: str, step: int | None = None):
+  """(config, graphdefs, state) of a trained model, on the default device.
+
+  `path` is a workdir (its latest checkpoint, or `step`) or one checkpoint
+  directory `WORKDIR/checkpoints/STEP`.
+  """
+  path = os.path.abspath(path)
+  if os.path.basename(os.path.dirname(path)) == "checkpoints" and os.path.basename(path).isdigit():
+    workdir, step = os.path.dirname(os.path.dirname(path)), int(os.path.basename(path))
+  else:
+    workdir = path
+  try:
+    config = load_config(workdir)
+  except FileNotFoundError as e:
+    raise CheckpointError(str(e)) from None
+  directory = os.path.join(workdir, "checkpoints")
+  mngr = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
+  step = mngr.latest_step() if step is None else step
+  if step is None or step not in mngr.all_steps():
+    raise CheckpointError(f"{directory}: no checkpoint{'' if step is None else f' at step {step}'}")
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+      jax.eval_shape(functools.partial(melganvc.init_state, config)))
+  try:
+    state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+  except (ValueError, KeyError, TypeError) as e:
+    raise CheckpointError(
+        f"{directory}/{step}: does not match its config.json ({str(e).splitlines()[0]})") from None
+  finally:
+    mngr.close()
+  return config, melganvc.graph_definitions(config), state
