@@ -60,8 +60,37 @@ def bench_matmul(args) -> dict:
   return dict(matmul_fp32_gflops=best / 1e9)
 
 
+def bench_training(args) -> dict:
+  """One MelGAN-VC train step at the original defaults (batch 16, 72-frame
+  critic input): a generator/siamese+critic update and two critic-only updates."""
+  del args
+  from jaxvc import config as config_lib
+  from jaxvc import melganvc
+  from jaxvc import train
+  config = config_lib.melganvc()
+  step, init, place_batch = train.data_parallel(config, melganvc.graph_definitions(config))
+  rng = np.random.default_rng(0)
+  crop = config.data.chunk_frames * config.data.chunks_per_crop
+  shape = (config.critic_updates, config.data.batch_size, config.audio.n_mels, crop)
+  batch = place_batch({k: np.tanh(rng.normal(size=shape)).astype(np.float32) for k in "ab"})
+  state = init()
+  flops = step.lower(state, batch).compile().cost_analysis()["flops"]
+  holder = [state]
+
+  def run():
+    holder[0], metrics = step(holder[0], batch)
+    jax.block_until_ready(metrics)
+
+  seconds = timeit(run, repeats=5, warmup=2)
+  peak = bench_matmul(None)["matmul_fp32_gflops"] * 1e9
+  crops = 2 * config.critic_updates * config.data.batch_size   # both domains
+  return dict(cycle_seconds=seconds, crops_per_second=crops / seconds,
+              gflop_per_cycle=flops / 1e9, fraction_of_matmul_peak=flops / seconds / peak)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "matmul": bench_matmul,
+    "training": bench_training,
 }
 
 
