@@ -1,0 +1,21 @@
+"""Shared test data, rendered offline with espeak-ng (see jaxvc.data.demo)."""
+import pytest
+
+SPEECH_TEXT = "The quiet gardener carried seven yellow baskets across the bridge."
+
+
+@pytest.fixture(scope="session")
+def speech():
+  """About 3.5 s of real speech in speaker_a's voice: (float32 wave, 16000)."""
+  import soxr
+  from jaxvc.data import demo
+  wave, sample_rate = demo.render(SPEECH_TEXT, "speaker_a")
+  return soxr.resample(wave, sample_rate, 16000), 16000
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(tmp_path_factory):
+  """The root of a 12-sentence demo corpus (9 train, 3 test), built once per session."""
+  from jaxvc.data import demo
+  return demo.build(tmp_path_factory.mktemp("corpus") / "demo", n_sentences=12,
+                    test_fraction=0.25)
