@@ -1,0 +1,139 @@
+"""A local folder of audio files as a prepared TFDS dataset.
+
+So that the demo corpus and a user's own recordings take the same path as TFDS
+catalog datasets: decoded once (mono, resampled) into TFDS records under the
+cache, then read with `as_dataset`, split slicing such as `train[:95%]`
+included. Files that cannot be used are skipped with their reason at
+preparation time, so training never meets them.
+"""
+import dataclasses
+import hashlib
+from pathlib import Path
+import shutil
+
+from absl import logging
+import numpy as np
+
+from jaxvc import audio
+from jaxvc._tf import tf  # noqa: F401  (imported before TFDS, see jaxvc._tf)
+import tensorflow_datasets as tfds
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"})
+SPLIT_FOLDERS = ("train", "validation", "test")
+# Shorter files hold no utterance worth converting (a crop is 0.86 s).
+MIN_SECONDS = 0.5
+
+
+class AudioFolderError(ValueError):
+  """A folder that gives no dataset; the message is '<path>: <reason>'."""
+
+
+@dataclasses.dataclass(eq=False)
+class AudioFolderConfig(tfds.core.BuilderConfig):
+  """One folder at one sample rate; `name` is the folder's content fingerprint."""
+  root: str = ""
+  sample_rate: int = 16000
+
+
+class AudioFolder(tfds.core.GeneratorBasedBuilder):
+  """Audio files found recursively under a folder, with optional transcripts.
+
+  Split subfolders `train`, `validation`, `test` each become a split;
+  without any, every file is in `train`. A transcript is the `.txt` file next
+  to the audio file with the same stem.
+  """
+  VERSION = tfds.core.Version("1.0.0")
+  # No checksums or metadata files live beside this code. Saying so also keeps
+  # TFDS from probing `importlib_resources`, which it uses but does not
+  # declare as a dependency on Python >= 3.9.
+  code_path = None
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        description=f"Audio files under {self.builder_config.root}.",
+        features=tfds.features.FeaturesDict({
+            "audio": tfds.features.Audio(
+                shape=(None,), dtype=np.float32,
+                sample_rate=self.builder_config.sample_rate),
+            "path": tfds.features.Text(),        # relative to the folder
+            "transcript": tfds.features.Text(),  # "" without a .txt file
+        }),
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Nothing to download.
+    root = Path(self.builder_config.root)
+    return {split: self._generate_examples(root, split, files)
+            for split, files in _split_files(root).items()}
+
+  def _generate_examples(self, root: Path, split: str, files: list[Path]):
+    kept = skipped = 0
+    for file in files:
+      try:
+        wave = audio.load_audio(
+            file, self.builder_config.sample_rate, min_seconds=MIN_SECONDS)
+      except audio.AudioError as e:
+        logging.warning("Skipping %s", e)
+        skipped += 1
+        continue
+      transcript = file.with_suffix(".txt")
+      relative = file.relative_to(root).as_posix()
+      kept += 1
+      yield relative, {
+          "audio": wave,
+          "path": relative,
+          "transcript": transcript.read_text().strip() if transcript.is_file() else "",
+      }
+    logging.info("%s split %s: kept %d audio files, skipped %d.", root, split, kept, skipped)
+    if not kept:
+      raise AudioFolderError(
+          f"{root}: no usable audio in split {split!r} "
+          f"(all {skipped} files skipped, reasons logged above)")
+
+
+def _split_files(root: Path) -> dict[str, list[Path]]:
+  """Split name -> sorted audio files; raises AudioFolderError if any is empty."""
+  folders = {s: root / s for s in SPLIT_FOLDERS if (root / s).is_dir()} or {"train": root}
+  splits = {}
+  for split, folder in folders.items():
+    files = sorted(p for p in folder.rglob("*")
+                   if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    if not files:
+      raise AudioFolderError(
+          f"{folder}: no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
+    splits[split] = files
+  return splits
+
+
+def _fingerprint(root: Path) -> str:
+  """Hash of every file's relative path, size and mtime: changes with the content."""
+  digest = hashlib.sha256()
+  for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    stat = path.stat()
+    digest.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0"
+                  f"{stat.st_mtime_ns}\n".encode())
+  return digest.hexdigest()[:16]
+
+
+def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
+  """The prepared dataset of `root` at `sample_rate`, built on first use.
+
+  Lives under `cache_dir/audio_folder/<hash of absolute path and rate>/` and
+  is rebuilt (replacing the stale build) when the folder's content changes.
+  """
+  root = Path(root).expanduser().absolute()
+  if not root.is_dir():
+    raise AudioFolderError(f"{root}: audio folder not found")
+  key = hashlib.sha256(f"{root}\0{sample_rate}".encode()).hexdigest()[:16]
+  data_dir = Path(cache_dir) / "audio_folder" / key
+  config = AudioFolderConfig(
+      name=f"content_{_fingerprint(root)}", root=str(root), sample_rate=sample_rate)
+  builder = AudioFolder(config=config, data_dir=data_dir)
+  if not builder.is_prepared():
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    builds = Path(builder.data_dir).parent.parent  # data_dir/audio_folder/
+    for stale in builds.iterdir():
+      if stale.is_dir() and stale.name != config.name:
+        shutil.rmtree(stale, ignore_errors=True)
+  return builder
