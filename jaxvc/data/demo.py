@@ -222,7 +222,7 @@ def build(out_dir: str | os.PathLike, *, n_sentences: int = DEFAULT_SENTENCES,
   Rendering goes to a temporary sibling folder that is renamed into place
   when complete, so `out_dir` never holds half a corpus.
   """
-  out_dir = Path(out_dir)
+  out_dir = Path(out_dir).absolute()
   if not 0 < test_fraction < 1:
     raise ValueError(f"build: test_fraction={test_fraction} must be between 0 and 1")
   if n_sentences < 2:
