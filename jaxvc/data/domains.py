@@ -1,0 +1,263 @@
+"""A domain spec (config.data.domain_a, domain_b) -> that domain's utterances.
+
+A domain is one voice, speaker, genre or instrument family:
+
+  demo:NAME                  a voice of the offline demo corpus (jaxvc.data.demo)
+  folder:PATH                a folder of audio files (jaxvc.data.audio_folder)
+  tfds:NAME[:FEATURE=VALUE]  a prepared TFDS catalog dataset with one audio
+                             feature, optionally the examples where FEATURE
+                             (nested names joined by "_") equals VALUE, e.g.
+                             tfds:vctk:speaker=p225, tfds:gtzan:label=jazz,
+                             tfds:nsynth:instrument_family=guitar
+
+Every kind goes through TFDS. Mels are computed once per (spec, split, audio
+settings, top_db) and cached on disk, so restarting a run costs no STFTs.
+"""
+import collections
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+import tempfile
+
+from absl import logging
+import numpy as np
+
+from jaxvc import audio
+from jaxvc._tf import tf
+from jaxvc.config import ConfigError
+from jaxvc.data import audio_folder
+from jaxvc.data import demo
+import tensorflow_datasets as tfds
+
+KINDS = ("demo", "folder", "tfds")
+_USAGE = "expected demo:NAME, folder:PATH or tfds:NAME[:FEATURE=VALUE]"
+_MEL_CACHE_VERSION = 1   # bump when the cached mels change meaning
+_BATCH_SAMPLES = 2**21   # samples per wave_to_mel call, bounding its memory
+_MIN_BUCKET = 2**12      # the shortest padded length, in samples
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+  """A parsed domain spec; `feature` and `value` select within a TFDS dataset."""
+  kind: str
+  name: str
+  feature: str = ""
+  value: str = ""
+
+
+def parse(spec: str) -> Domain:
+  """Parses a domain spec; raises ConfigError saying what is wrong with it."""
+  kind, _, rest = spec.partition(":")
+  if kind not in KINDS or not rest:
+    raise ConfigError(f"domain {spec!r}: {_USAGE}")
+  if kind != "tfds":
+    return Domain(kind, rest)
+  name, _, selection = rest.partition(":")
+  if not selection:
+    return Domain(kind, name)
+  feature, equals, value = selection.partition("=")
+  if not (name and feature and equals and value):
+    raise ConfigError(f"domain {spec!r}: the selection must be FEATURE=VALUE; {_USAGE}")
+  return Domain(kind, name, feature, value)
+
+
+def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> list[np.ndarray]:
+  """Float32 mono waves at audio_cfg.sample_rate, silence-trimmed by data_cfg.top_db."""
+  domain = parse(spec)
+  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
+  if domain.kind == "tfds":
+    waves = _catalog_waves(spec, domain, builder, split, audio_cfg.sample_rate)
+  else:
+    waves = (ex["audio"] for ex in tfds.as_numpy(builder.as_dataset(split=split)))
+  return [audio.trim_silence(w, data_cfg.top_db) for w in waves]
+
+
+def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> list[np.ndarray]:
+  """Normalised mels (n_mels, frames), each at least one crop long.
+
+  A crop is data_cfg.chunk_frames * chunks_per_crop frames; shorter
+  utterances are padded with silence (-1) or skipped, per
+  data_cfg.short_utterances.
+  """
+  domain = parse(spec)
+  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
+  key = json.dumps([_MEL_CACHE_VERSION, spec, split, builder.info.full_name,
+                    dataclasses.asdict(audio_cfg), data_cfg.top_db])
+  path = (demo.cache_root(data_cfg.cache_dir) / "mels"
+          / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz")
+  if path.is_file():
+    with np.load(path) as cached:
+      mels = _split(cached["mels"], cached["lengths"])
+  else:
+    mels = compute_mels(load_waves(spec, split, audio_cfg, data_cfg), audio_cfg)
+    _save(path, mels)
+  return _fit_to_crop(mels, data_cfg, spec)
+
+
+def compute_mels(waves: list[np.ndarray], cfg: audio.AudioConfig) -> list[np.ndarray]:
+  """Mels of waves of any lengths, compiling once per power-of-two bucket.
+
+  Each wave is zero-padded to its bucket and the extra frames cut off; the STFT
+  pads with zeros too, so the frames kept equal those of the unpadded wave.
+  """
+  buckets = collections.defaultdict(list)
+  for i, wave in enumerate(waves):
+    buckets[max(_MIN_BUCKET, 1 << (wave.size - 1).bit_length())].append(i)
+  mels = [None] * len(waves)
+  for length, indices in buckets.items():
+    rows = max(1, _BATCH_SAMPLES // length)  # a fixed batch shape per bucket
+    for start in range(0, len(indices), rows):
+      group = indices[start:start + rows]
+      batch = np.zeros((rows, length), np.float32)
+      for row, i in enumerate(group):
+        batch[row, :waves[i].size] = waves[i]
+      out = np.asarray(audio.wave_to_mel(batch, cfg))
+      for row, i in enumerate(group):
+        mels[i] = out[row, :, :cfg.n_frames(waves[i].size)]
+  return mels
+
+
+def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
+  """The TFDS builder holding the domain's audio, prepared."""
+  if domain.kind == "demo":
+    corpus = demo.ensure_demo_corpus(cache_dir)
+    voices = sorted(p.name for p in corpus.iterdir() if p.is_dir())
+    if domain.name not in voices:
+      raise ConfigError(f"domain 'demo:{domain.name}': no such demo voice; "
+                        f"the demo voices are {', '.join(voices)}")
+    root = corpus / domain.name
+  elif domain.kind == "folder":
+    root = Path(domain.name)
+  else:
+    try:
+      return tfds.builder(domain.name)
+    except tfds.core.registered.DatasetNotFoundError:
+      raise ConfigError(f"domain 'tfds:{domain.name}': no TFDS dataset of that name") from None
+  return audio_folder.prepare(root, sample_rate, demo.cache_root(cache_dir))
+
+
+def _leaf_features(features, prefix=()) -> dict[str, tuple[tuple[str, ...], object]]:
+  """Name ("_"-joined path) -> (path, feature) for every non-dict feature."""
+  leaves = {}
+  for key, feature in features.items():
+    path = (*prefix, key)
+    if isinstance(feature, tfds.features.FeaturesDict):
+      leaves.update(_leaf_features(feature, path))
+    else:
+      leaves["_".join(path)] = (path, feature)
+  return leaves
+
+
+def _catalog_waves(spec: str, domain: Domain, builder, split: str, sample_rate: int):
+  """Yields the selected examples' audio as float32 mono at `sample_rate`."""
+  leaves = _leaf_features(builder.info.features)
+  audio_names = [n for n, (_, f) in leaves.items() if isinstance(f, tfds.features.Audio)]
+  if len(audio_names) != 1:
+    raise ConfigError(f"domain {spec!r}: needs exactly one audio feature, "
+                      f"the dataset has {audio_names or 'none'}")
+  audio_path, audio_feature = leaves[audio_names[0]]
+  if not audio_feature.sample_rate:
+    raise ConfigError(f"domain {spec!r}: the dataset records no sample rate")
+  try:
+    examples = builder.as_dataset(split=split)
+  except AssertionError:  # TFDS's way of saying that the data is not there.
+    raise ConfigError(
+        f"domain {spec!r}: {builder.info.full_name} is not prepared in "
+        f"{builder.data_dir_root}; jaxvc never downloads: run `tfds build "
+        f"{domain.name}` first") from None
+  if domain.feature:
+    examples = examples.filter(_selector(spec, domain, leaves, audio_names[0]))
+  count = 0
+  for example in tfds.as_numpy(examples):
+    count += 1
+    yield _to_float_mono(_get(example, audio_path), audio_feature.sample_rate, sample_rate)
+  if not count:
+    raise ConfigError(f"domain {spec!r}: no examples in split {split!r}")
+
+
+def _selector(spec: str, domain: Domain, leaves: dict, audio_name: str):
+  """A tf.data predicate keeping the examples where domain.feature == domain.value."""
+  choices = sorted(set(leaves) - {audio_name})
+  if domain.feature not in leaves or domain.feature == audio_name:
+    raise ConfigError(f"domain {spec!r}: no feature {domain.feature!r} to select on; "
+                      f"the features are {', '.join(choices)}")
+  path, feature = leaves[domain.feature]
+  if feature.shape:
+    raise ConfigError(f"domain {spec!r}: cannot select on {domain.feature}, "
+                      f"a feature of shape {feature.shape}")
+  if isinstance(feature, tfds.features.ClassLabel):
+    names = feature.names
+    if domain.value in names:
+      wanted = names.index(domain.value)
+    elif domain.value.isdigit() and int(domain.value) < feature.num_classes:
+      wanted = int(domain.value)
+    else:
+      raise ConfigError(f"domain {spec!r}: {domain.feature} has no class {domain.value!r}; "
+                        f"the classes are {', '.join(names)}")
+  elif feature.np_dtype.kind in "iu":
+    if not domain.value.lstrip("-").isdigit():
+      raise ConfigError(f"domain {spec!r}: {domain.feature} is an integer, "
+                        f"not {domain.value!r}")
+    wanted = int(domain.value)
+  elif feature.np_dtype.kind in "OSU":
+    wanted = domain.value
+  else:
+    raise ConfigError(f"domain {spec!r}: cannot select on {domain.feature} "
+                      f"({type(feature).__name__} of {feature.np_dtype})")
+  return lambda example: tf.equal(_get(example, path), wanted)
+
+
+def _get(example, path):
+  for key in path:
+    example = example[key]
+  return example
+
+
+def _to_float_mono(wave: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+  """TFDS audio -> float32 mono; integer samples are 16-bit PCM (TFDS's decoding)."""
+  scale = 1 / 32768 if np.issubdtype(wave.dtype, np.integer) else 1.0
+  wave = wave.astype(np.float32) * np.float32(scale)
+  if wave.ndim == 2:  # (length, channels)
+    wave = wave.mean(axis=1)
+  return audio.resample(wave, rate, sample_rate)
+
+
+def _split(concatenated: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+  return np.split(concatenated, np.cumsum(lengths)[:-1], axis=1)
+
+
+def _save(path: Path, mels: list[np.ndarray]) -> None:
+  """Writes the mels as one npz atomically: a temporary file, then os.replace."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      np.savez(f, mels=np.concatenate(mels, axis=1),
+               lengths=np.array([m.shape[1] for m in mels], np.int64))
+    os.replace(tmp, path)
+  except BaseException:
+    os.remove(tmp)
+    raise
+
+
+def _fit_to_crop(mels: list[np.ndarray], data_cfg, spec: str) -> list[np.ndarray]:
+  """Pads with silence (-1) or drops the mels shorter than one crop."""
+  crop = data_cfg.chunk_frames * data_cfg.chunks_per_crop
+  policy = data_cfg.short_utterances
+  if policy not in ("pad", "skip"):
+    raise ConfigError(f"data.short_utterances: must be 'pad' or 'skip', got {policy!r}")
+  n_short = sum(m.shape[1] < crop for m in mels)
+  if not n_short:
+    return mels
+  logging.info("%s: %s %d of %d utterances shorter than one crop (%d frames).",
+               spec, "padded" if policy == "pad" else "skipped", n_short, len(mels), crop)
+  if policy == "skip":
+    mels = [m for m in mels if m.shape[1] >= crop]
+    if not mels:
+      raise ConfigError(f"domain {spec!r}: every utterance is shorter than one crop "
+                        f"({crop} frames); use data.short_utterances='pad'")
+    return mels
+  return [np.pad(m, ((0, 0), (0, crop - m.shape[1])), constant_values=-1.0)
+          if m.shape[1] < crop else m for m in mels]

@@ -1,0 +1,218 @@
+"""Domain specs -> waves and cached mels, over folders and mocked TFDS catalog data."""
+import dataclasses
+
+import ml_collections
+import numpy as np
+import pytest
+import soundfile as sf
+
+from jaxvc import audio
+from jaxvc._tf import tf
+from jaxvc.config import ConfigError
+from jaxvc.data import domains
+import tensorflow_datasets as tfds
+
+# Small mels keep the tests fast; the code paths are those of the defaults.
+AUDIO = audio.AudioConfig(n_fft=256, win_length=256, hop_length=64, n_mels=32)
+
+
+def data_config(cache_dir, **changes) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(dict(
+      top_db=0.0, cache_dir=str(cache_dir), chunk_frames=8, chunks_per_crop=3,
+      short_utterances="pad"), **changes))
+
+
+def tone(seconds: float, rate: int = 16000, freq: float = 440.0) -> np.ndarray:
+  t = np.arange(int(round(seconds * rate))) / rate
+  return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("demo:speaker_a", domains.Domain("demo", "speaker_a")),
+    ("folder:/data/my:voice", domains.Domain("folder", "/data/my:voice")),
+    ("tfds:ljspeech", domains.Domain("tfds", "ljspeech")),
+    ("tfds:vctk:speaker=p225", domains.Domain("tfds", "vctk", "speaker", "p225")),
+    ("tfds:nsynth/full:instrument_family=guitar",
+     domains.Domain("tfds", "nsynth/full", "instrument_family", "guitar")),
+])
+def test_parse(spec, expected):
+  assert domains.parse(spec) == expected
+
+
+@pytest.mark.parametrize("spec", [
+    "", "speaker_a", "demo:", "folder:", "wav:/x", "tfds:", "tfds::speaker=p225",
+    "tfds:vctk:speaker", "tfds:vctk:=p225", "tfds:vctk:speaker="])
+def test_parse_rejects_bad_specs(spec):
+  with pytest.raises(ConfigError, match=f"domain {spec!r}: .*expected demo:NAME"):
+    domains.parse(spec)
+
+
+def vctk_examples(self, split, **kwargs):
+  """Three utterances at 48 kHz (1, 2, 3 s long); speakers p225, p226, p225."""
+  del split, kwargs
+  names = self.info.features["speaker"].names
+  examples = [(names.index(s), (8000 * tone(i + 1, 48000)).astype(np.int16))
+              for i, s in enumerate(["p225", "p226", "p225"])]
+  return tf.data.Dataset.from_generator(
+      lambda: ({"speaker": s, "speech": w} for s, w in examples),
+      output_signature={"speaker": tf.TensorSpec([], tf.int64),
+                        "speech": tf.TensorSpec([None], tf.int16)})
+
+
+def gtzan_examples(self, split, **kwargs):
+  """Four clips at 22050 Hz, 1 to 4 s long, labelled jazz, rock, jazz, pop."""
+  del split, kwargs
+  names = self.info.features["label"].names
+  examples = [(names.index(g), (8000 * tone(i + 1, 22050)).astype(np.int64))
+              for i, g in enumerate(["jazz", "rock", "jazz", "pop"])]
+  return tf.data.Dataset.from_generator(
+      lambda: ({"label": g, "audio": w} for g, w in examples),
+      output_signature={"label": tf.TensorSpec([], tf.int64),
+                        "audio": tf.TensorSpec([None], tf.int64)})
+
+
+def test_tfds_vctk_speaker_selection(tmp_path):
+  with tfds.testing.mock_data(as_dataset_fn=vctk_examples):
+    waves = domains.load_waves("tfds:vctk:speaker=p225", "train", AUDIO, data_config(tmp_path))
+  assert [w.shape for w in waves] == [(16000,), (48000,)]  # 1 s and 3 s, now at 16 kHz
+  assert all(w.dtype == np.float32 for w in waves)
+  np.testing.assert_allclose(np.abs(waves[0]).max(), 8000 / 32768 * 0.5, rtol=0.02)
+
+
+def test_tfds_gtzan_label_by_name_or_index(tmp_path):
+  with tfds.testing.mock_data(as_dataset_fn=gtzan_examples):
+    jazz = domains.load_waves("tfds:gtzan:label=jazz", "train", AUDIO, data_config(tmp_path))
+    index = tfds.builder("gtzan").info.features["label"].str2int("jazz")
+    by_index = domains.load_waves(f"tfds:gtzan:label={index}", "train", AUDIO,
+                                  data_config(tmp_path))
+    everything = domains.load_waves("tfds:gtzan", "train", AUDIO, data_config(tmp_path))
+  assert [w.size for w in jazz] == [16000, 48000]  # clips 1 and 3
+  assert [w.size for w in by_index] == [16000, 48000]
+  assert len(everything) == 4
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("tfds:vctk:speakr=p225", r"no feature 'speakr' to select on; the features are "
+                              r"accent, gender, id, speaker, text"),
+    ("tfds:vctk:speaker=p999", r"speaker has no class 'p999'; the classes are p225, p226"),
+    ("tfds:vctk:speech=1", r"no feature 'speech' to select on"),
+    ("tfds:no_such_dataset", r"no TFDS dataset of that name"),
+])
+def test_tfds_bad_selection_is_a_clear_error(tmp_path, spec, message):
+  with tfds.testing.mock_data(as_dataset_fn=vctk_examples):
+    with pytest.raises(ConfigError, match=message):
+      domains.load_waves(spec, "train", AUDIO, data_config(tmp_path))
+
+
+def test_tfds_empty_selection_is_an_error(tmp_path):
+  with tfds.testing.mock_data(as_dataset_fn=vctk_examples):
+    with pytest.raises(ConfigError, match="no examples in split 'train'"):
+      domains.load_waves("tfds:vctk:speaker=p227", "train", AUDIO, data_config(tmp_path))
+
+
+def test_tfds_dataset_not_prepared_is_an_error_not_a_download(tmp_path, monkeypatch):
+  monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+  with pytest.raises(ConfigError, match="is not prepared in .*tfds build gtzan"):
+    domains.load_waves("tfds:gtzan:label=jazz", "train", AUDIO, data_config(tmp_path))
+
+
+def test_unknown_demo_voice_lists_the_voices(tmp_path, monkeypatch, demo_corpus):
+  monkeypatch.setattr(domains.demo, "ensure_demo_corpus", lambda cache_dir: demo_corpus)
+  with pytest.raises(ConfigError, match="no such demo voice; the demo voices are speaker_a"):
+    domains.load_waves("demo:speaker_z", "train", AUDIO, data_config(tmp_path))
+
+
+def test_demo_voice_waves(tmp_path, monkeypatch, demo_corpus):
+  monkeypatch.setattr(domains.demo, "ensure_demo_corpus", lambda cache_dir: demo_corpus)
+  waves = domains.load_waves("demo:speaker_b", "test", AUDIO, data_config(tmp_path))
+  files = sorted((demo_corpus / "speaker_b" / "test").glob("*.wav"))
+  expected = [round(sf.info(f).frames * 16000 / sf.info(f).samplerate) for f in files]
+  assert sorted(w.size for w in waves) == sorted(expected)
+  assert all(w.dtype == np.float32 for w in waves)
+
+
+def test_silence_is_trimmed(tmp_path):
+  (tmp_path / "voice").mkdir()
+  quiet = np.full(8000, 1e-3, np.float32)  # 0.5 s at -60 dBFS on each side
+  sf.write(tmp_path / "voice" / "a.wav", np.concatenate([quiet, tone(1.0), quiet]), 16000)
+  spec = f"folder:{tmp_path / 'voice'}"
+  [kept] = domains.load_waves(spec, "train", AUDIO, data_config(tmp_path))
+  [trimmed] = domains.load_waves(spec, "train", AUDIO, data_config(tmp_path, top_db=40.0))
+  assert kept.size == 32000
+  assert 16000 <= trimmed.size < 18000
+
+
+def write_folder(root, seconds):
+  root.mkdir(parents=True)
+  for i, s in enumerate(seconds):
+    sf.write(root / f"{i:02d}.wav", tone(s, freq=300 + 50 * i), 16000)
+  return f"folder:{root}"
+
+
+def test_compute_mels_matches_unpadded_mels():
+  # The first two share the 8192-sample bucket, the third is in the next one.
+  waves = [tone(s, freq=f) for s, f in [(0.3, 200), (0.45, 300), (0.61, 500)]]
+  mels = domains.compute_mels(waves, AUDIO)
+  for wave, mel in zip(waves, mels):
+    np.testing.assert_allclose(mel, audio.wave_to_mel(wave, AUDIO), atol=2e-5)
+
+
+@pytest.fixture
+def counted_wave_to_mel(monkeypatch):
+  """Counts the waves that reach audio.wave_to_mel."""
+  calls = []
+  original = audio.wave_to_mel
+
+  def counting(waves, cfg):
+    calls.append(waves.shape[0])
+    return original(waves, cfg)
+  monkeypatch.setattr(audio, "wave_to_mel", counting)
+  return calls
+
+
+def test_mels_are_cached_until_the_audio_config_changes(tmp_path, counted_wave_to_mel):
+  spec = write_folder(tmp_path / "voice", [1.0, 1.2, 2.0])
+  data = data_config(tmp_path / "cache")
+
+  first = domains.load_mels(spec, "train", AUDIO, data)
+  computed = len(counted_wave_to_mel)
+  second = domains.load_mels(spec, "train", AUDIO, data)
+
+  assert computed > 0 and len(counted_wave_to_mel) == computed  # a cache hit
+  assert sorted(m.shape for m in first) == [(32, AUDIO.n_frames(int(s * 16000)))
+                                            for s in [1.0, 1.2, 2.0]]
+  for a, b in zip(first, second):
+    np.testing.assert_array_equal(a, b)
+  assert not list((tmp_path / "cache" / "mels").glob("*.tmp"))
+
+  wider = dataclasses.replace(AUDIO, n_mels=40)
+  third = domains.load_mels(spec, "train", wider, data)
+  assert len(counted_wave_to_mel) > computed
+  assert third[0].shape[0] == 40
+  domains.load_mels(spec, "train", AUDIO, data_config(tmp_path / "cache", top_db=20.0))
+  assert len(counted_wave_to_mel) > computed + 1  # top_db is part of the key too
+
+
+def test_short_utterances_padded_with_silence_or_skipped(tmp_path):
+  spec = write_folder(tmp_path / "voice", [0.6, 1.0, 0.55])
+  lengths = [AUDIO.n_frames(int(s * 16000)) for s in [0.6, 1.0, 0.55]]  # 151, 251, 138
+
+  padded = domains.load_mels(spec, "train", AUDIO, data_config(tmp_path, chunk_frames=60))
+  skipped = domains.load_mels(spec, "train", AUDIO, data_config(
+      tmp_path, chunk_frames=60, short_utterances="skip"))
+
+  crop = 60 * 3
+  by_length = sorted(padded, key=lambda m: (m == -1).all(axis=0).sum())  # 251, 151, 138 real frames
+  assert [m.shape[1] for m in by_length] == [lengths[1], crop, crop]
+  for mel, n in zip(by_length[1:], (151, 138)):
+    assert (mel[:, n:] == -1).all() and (mel[:, n - 1] > -1).any()
+  assert [m.shape[1] for m in skipped] == [lengths[1]]
+
+
+def test_all_short_or_bad_policy_is_an_error(tmp_path):
+  spec = write_folder(tmp_path / "voice", [0.6])
+  with pytest.raises(ConfigError, match="every utterance is shorter than one crop"):
+    domains.load_mels(spec, "train", AUDIO, data_config(
+        tmp_path, chunk_frames=100, short_utterances="skip"))
+  with pytest.raises(ConfigError, match="data.short_utterances: must be 'pad' or 'skip'"):
+    domains.load_mels(spec, "train", AUDIO, data_config(tmp_path, short_utterances="drop"))
