@@ -1,0 +1,67 @@
+"""MelGAN-VC losses (Pasini 2019; TraVeLGAN, Amodio & Krishnaswamy 2019).
+
+Pure functions of network outputs, each returning a scalar; the trainer
+weights and sums them.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12) -> jax.Array:
+  """x / ||x|| along `axis`, as tf.nn.l2_normalize: the squared norm floored at eps."""
+  return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=axis, keepdims=True), eps))
+
+
+def critic_hinge(d_real: jax.Array, d_fake: jax.Array) -> jax.Array:
+  """Hinge loss of the critic, averaged over its real and fake halves."""
+  return (jnp.mean(jax.nn.relu(1 - d_real)) + jnp.mean(jax.nn.relu(1 + d_fake))) / 2
+
+
+def generator_adversarial(d_fake: jax.Array) -> jax.Array:
+  """The generator's hinge-GAN term: raise the critic's score of its output."""
+  return -jnp.mean(d_fake)
+
+
+def travel(t: jax.Array, t_fake: jax.Array) -> jax.Array:
+  """TraVeL loss: translation keeps the vectors between embeddings.
+
+  Squared distance of the (N, dim) transformation vectors before and after
+  translation, minus their mean cosine similarity (direction counts even when
+  lengths differ).
+  """
+  cosine = jnp.sum(l2_normalize(t) * l2_normalize(t_fake), axis=-1)
+  return jnp.mean(jnp.square(t - t_fake)) - jnp.mean(cosine)
+
+
+def margin(t: jax.Array, delta: float) -> jax.Array:
+  """Siamese margin loss: transformation vectors shorter than delta are penalised.
+
+  Keeps the siamese from collapsing every embedding to one point, which would
+  satisfy TraVeL trivially. The norm's floor keeps its gradient finite at t = 0.
+  """
+  norm = jnp.sqrt(jnp.maximum(jnp.sum(jnp.square(t), axis=-1), 1e-12))
+  return jnp.mean(jnp.square(jax.nn.relu(delta - norm)))
+
+
+def identity(g_b: jax.Array, b: jax.Array) -> jax.Array:
+  """Mean absolute error of the generator on target-domain input (should be a no-op)."""
+  return jnp.mean(jnp.abs(g_b - b))
+
+
+def travel_vectors(s_first: jax.Array, s_last: jax.Array, pairing: str) -> jax.Array:
+  """Transformation vectors (N, dim) between siamese embeddings (B, dim).
+
+  `s_first` and `s_last` embed the first and last chunk of each crop; call it
+  the same way on source and translated embeddings so the vectors correspond.
+  "thirds" (MelGAN-VC): first minus last chunk of each crop, N = B.
+  "batch" (TraVeLGAN): every ordered pair of distinct chunks among all 2B,
+  N = 2B (2B - 1).
+  """
+  if pairing == "thirds":
+    return s_first - s_last
+  if pairing == "batch":
+    s = jnp.concatenate([s_first, s_last])
+    i, j = np.nonzero(~np.eye(len(s), dtype=bool))
+    return s[i] - s[j]
+  raise ValueError(f"unknown pairing {pairing!r}: expected 'thirds' or 'batch'")
