@@ -65,7 +65,7 @@ def _domain_mels(config, name: str, split: str) -> list[np.ndarray]:
   try:
     return domains.load_mels(config.data[key], split, audio_cfg, config.data)
   except ValueError as e:
-    raise ConfigError(f"data.{key}: {e}") from e
+    raise ConfigError(f"data.{key} (split {split!r}): {e}") from e
 
 
 def _cropper(mels: list[np.ndarray], crop: int, seed: tuple[int, int]):

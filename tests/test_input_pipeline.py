@@ -107,9 +107,11 @@ def test_batch_size_must_divide_over_processes(synthetic):
 
 
 def test_bad_domain_is_an_error_naming_its_key(tmp_path):
-  with pytest.raises(ConfigError, match=r"data.domain_a: domain 'speaker_a': expected demo:NAME"):
+  with pytest.raises(ConfigError, match=r"data.domain_a \(split 'train'\): "
+                                        r"domain 'speaker_a': expected demo:NAME"):
     input_pipeline.create_train_dataset(small_config(domain_a="speaker_a"))
-  with pytest.raises(ConfigError, match=r"data.domain_a: .*nowhere: audio folder not found"):
+  with pytest.raises(ConfigError, match=r"data.domain_a \(split 'train'\): "
+                                        r".*nowhere: audio folder not found"):
     input_pipeline.create_train_dataset(small_config(
         domain_a=f"folder:{tmp_path / 'nowhere'}", cache_dir=str(tmp_path)))
 
