@@ -91,6 +91,17 @@ def test_tfds_gtzan_label_by_name_or_index(tmp_path):
   assert len(everything) == 4
 
 
+def test_tfds_nested_feature_selection(tmp_path):
+  with tfds.testing.mock_data(num_examples=40):  # random examples, the same every time
+    examples = list(tfds.as_numpy(tfds.load("nsynth", split="train")))
+    guitar = tfds.builder("nsynth").info.features["instrument"]["family"].str2int("guitar")
+    waves = domains.load_waves("tfds:nsynth:instrument_family=guitar", "train", AUDIO,
+                               data_config(tmp_path))
+  expected = [ex["audio"].size for ex in examples if ex["instrument"]["family"] == guitar]
+  assert 0 < len(expected) < 40
+  assert [w.size for w in waves] == expected  # nsynth is 16 kHz already
+
+
 @pytest.mark.parametrize("spec, message", [
     ("tfds:vctk:speakr=p225", r"no feature 'speakr' to select on; the features are "
                               r"accent, gender, id, speaker, text"),
