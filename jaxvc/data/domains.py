@@ -67,11 +67,7 @@ def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) ->
   """Float32 mono waves at audio_cfg.sample_rate, silence-trimmed by data_cfg.top_db."""
   domain = parse(spec)
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  if domain.kind == "tfds":
-    waves = _catalog_waves(spec, domain, builder, split, audio_cfg.sample_rate)
-  else:
-    waves = (ex["audio"] for ex in tfds.as_numpy(builder.as_dataset(split=split)))
-  return [audio.trim_silence(w, data_cfg.top_db) for w in waves]
+  return _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate, data_cfg.top_db)
 
 
 def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> list[np.ndarray]:
@@ -91,7 +87,8 @@ def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> 
     with np.load(path) as cached:
       mels = _split(cached["mels"], cached["lengths"])
   else:
-    mels = compute_mels(load_waves(spec, split, audio_cfg, data_cfg), audio_cfg)
+    mels = compute_mels(_trimmed_waves(spec, domain, builder, split,
+                                       audio_cfg.sample_rate, data_cfg.top_db), audio_cfg)
     _save(path, mels)
   return _fit_to_crop(mels, data_cfg, spec)
 
@@ -136,6 +133,15 @@ def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
     except tfds.core.registered.DatasetNotFoundError:
       raise ConfigError(f"domain 'tfds:{domain.name}': no TFDS dataset of that name") from None
   return audio_folder.prepare(root, sample_rate, demo.cache_root(cache_dir))
+
+
+def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: int,
+                   top_db: float) -> list[np.ndarray]:
+  if domain.kind == "tfds":
+    waves = _catalog_waves(spec, domain, builder, split, sample_rate)
+  else:
+    waves = (ex["audio"] for ex in tfds.as_numpy(builder.as_dataset(split=split)))
+  return [audio.trim_silence(w, top_db) for w in waves]
 
 
 def _leaf_features(features, prefix=()) -> dict[str, tuple[tuple[str, ...], object]]:
