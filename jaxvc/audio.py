@@ -8,12 +8,13 @@ float32 (..., n_mels, frames) normalised to [-1, 1], as in MelGAN-VC.
 import dataclasses
 import functools
 import os
-import tempfile
+import uuid
 
 import jax
 import jax.numpy as jnp
 import librosa
 import numpy as np
+import optax
 import soundfile as sf
 import soxr
 
@@ -21,6 +22,7 @@ from jaxvc.config import ConfigError
 
 _SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter is an empty recording.
 _MEL_FLOOR = 1e-10    # power floor before the log, as librosa.power_to_db.
+_NNLS_STEPS = 4       # projected-gradient refinements of the mel pseudo-inverse
 
 
 class AudioError(ValueError):
@@ -73,7 +75,7 @@ class AudioConfig:
 
   def n_frames(self, n_samples: int) -> int:
     """Frames of a centred STFT of `n_samples` samples."""
-    return 1 + (n_samples + 2 * (self.n_fft // 2) - self.n_fft) // self.hop_length
+    return _n_frames(n_samples, self.n_fft, self.hop_length)
 
   @functools.cached_property
   def mel_basis(self) -> np.ndarray:
@@ -142,20 +144,23 @@ def save_audio(path, wave: np.ndarray, sample_rate: int) -> None:
     raise AudioError(f"{path}: unknown audio format {extension!r}")
   subtype = "PCM_16" if extension == "WAV" else None
   data = np.clip(np.asarray(wave, np.float32), -1.0, 1.0)
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-  os.close(fd)
+  tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
   try:
     sf.write(tmp, data, sample_rate, subtype=subtype, format=extension)
     os.replace(tmp, path)
-  except BaseException:
-    os.remove(tmp)
-    raise
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
 
 
 # ----------------------------------------------------------------------------
 # STFT, in "block space": a centred signal cut into hop-sized blocks, so that
-# framing is k shifted slices and overlap-add is k shifted sums (k = frame
-# length in hops), with no gathers or scatters.
+# framing is k shifted slices and overlap-add k in-place shifted sums (k =
+# frame length in hops), with no gathers or scatters.
+
+
+def _n_frames(n_samples: int, n_fft: int, hop_length: int) -> int:
+  return 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length
 
 
 def _window(n_fft: int, win_length: int) -> np.ndarray:
@@ -166,6 +171,7 @@ def _window(n_fft: int, win_length: int) -> np.ndarray:
 
 
 def _hops_per_frame(n_fft: int, hop_length: int) -> int:
+  """k: frames are zero-padded up to whole blocks."""
   return -(-n_fft // hop_length)
 
 
@@ -185,19 +191,20 @@ def _frames(blocks: jax.Array, n_fft: int) -> jax.Array:
   """(..., n_blocks, hop) -> (..., n_frames, n_fft): overlapping frames."""
   k = _hops_per_frame(n_fft, blocks.shape[-1])
   n_frames = blocks.shape[-2] - k + 1
-  frames = jnp.concatenate([blocks[..., i:i + n_frames, :] for i in range(k)], axis=-1)
-  return frames[..., :n_fft]
+  frames = jnp.stack([blocks[..., i:i + n_frames, :] for i in range(k)], axis=-2)
+  return frames.reshape(*frames.shape[:-2], -1)[..., :n_fft]
 
 
 def _overlap_add(frames: jax.Array, hop_length: int) -> jax.Array:
-  """(..., n_frames, n_fft) -> (..., n_blocks, hop): the inverse of `_frames`."""
-  n_fft = frames.shape[-1]
+  """(..., n_frames, n_fft) -> (..., n_blocks, hop): the adjoint of `_frames`."""
+  *lead, n_frames, n_fft = frames.shape
   k = _hops_per_frame(n_fft, hop_length)
-  lead = frames.shape[:-2]
   frames = jnp.pad(frames, [(0, 0)] * (frames.ndim - 1) + [(0, k * hop_length - n_fft)])
-  parts = frames.reshape(*lead, frames.shape[-2], k, hop_length)
-  pad = [(0, 0)] * len(lead)
-  return sum(jnp.pad(parts[..., i, :], [*pad, (i, k - 1 - i), (0, 0)]) for i in range(k))
+  parts = frames.reshape(*lead, n_frames, k, hop_length)
+  blocks = jnp.zeros((*lead, n_frames + k - 1, hop_length), frames.dtype)
+  for i in range(k):  # in-place slice updates: cheaper than padded sums on CPU
+    blocks = blocks.at[..., i:i + n_frames, :].add(parts[..., i, :])
+  return blocks
 
 
 def _stft_frames(blocks: jax.Array, window: np.ndarray) -> jax.Array:
@@ -205,13 +212,80 @@ def _stft_frames(blocks: jax.Array, window: np.ndarray) -> jax.Array:
   return jnp.fft.rfft(_frames(blocks, window.size) * window, axis=-1)
 
 
+def _inverse_window_sum(n_fft, hop_length, win_length, n_frames, length) -> np.ndarray:
+  """1 / (overlap-added squared window) in block space, zero outside the signal.
+
+  Dividing by it makes the overlap-add a left inverse of the STFT (librosa's
+  istft); zeroing the padding makes a re-analysis see the centred signal.
+  """
+  k = _hops_per_frame(n_fft, hop_length)
+  size = (n_frames + k - 1) * hop_length
+  window_sum = librosa.util.fix_length(librosa.filters.window_sumsquare(
+      window="hann", n_frames=n_frames, hop_length=hop_length, win_length=win_length,
+      n_fft=n_fft, dtype=np.float32), size=size)
+  inverse = np.zeros(size, np.float32)
+  start, stop = n_fft // 2, min(n_fft // 2 + length, size)
+  inside = window_sum[start:stop]
+  np.divide(1, inside, out=inverse[start:stop], where=inside > np.finfo(np.float32).tiny)
+  return inverse.reshape(-1, hop_length)
+
+
+def _synthesise(spec: jax.Array, window: np.ndarray, inverse_window_sum: np.ndarray) -> jax.Array:
+  """Frames-first complex spectrum -> block-space signal (istft before trimming)."""
+  frames = jnp.fft.irfft(spec, n=window.size, axis=-1) * window
+  return _overlap_add(frames, inverse_window_sum.shape[-1]) * inverse_window_sum
+
+
+def _from_blocks(blocks: jax.Array, n_fft: int, length: int) -> jax.Array:
+  """Block-space signal -> (..., length), dropping the centring pad."""
+  wave = blocks.reshape(*blocks.shape[:-2], -1)[..., n_fft // 2:n_fft // 2 + length]
+  return jnp.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(0, length - wave.shape[-1])])
+
+
 @functools.partial(jax.jit, static_argnames=("n_fft", "hop_length", "win_length"))
 def stft(wave: jax.Array, *, n_fft: int, hop_length: int, win_length: int) -> jax.Array:
   """Centred (zero-padded) Hann STFT as librosa's: (..., samples) -> (..., bins, frames)."""
   wave = jnp.asarray(wave, jnp.float32)
-  n_frames = 1 + (wave.shape[-1] + 2 * (n_fft // 2) - n_fft) // hop_length
-  blocks = _to_blocks(wave, n_fft, hop_length, n_frames)
+  blocks = _to_blocks(wave, n_fft, hop_length, _n_frames(wave.shape[-1], n_fft, hop_length))
   return jnp.swapaxes(_stft_frames(blocks, _window(n_fft, win_length)), -1, -2)
+
+
+@functools.partial(jax.jit, static_argnames=("n_fft", "hop_length", "win_length", "length"))
+def istft(spec: jax.Array, *, n_fft: int, hop_length: int, win_length: int,
+          length: int) -> jax.Array:
+  """The inverse of `stft` (librosa's istft): (..., bins, frames) -> (..., length)."""
+  inverse_window_sum = _inverse_window_sum(
+      n_fft, hop_length, win_length, spec.shape[-1], length)
+  blocks = _synthesise(jnp.swapaxes(spec, -1, -2), _window(n_fft, win_length), inverse_window_sum)
+  return _from_blocks(blocks, n_fft, length)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("n_fft", "hop_length", "win_length", "length"))
+def griffin_lim(magnitude: jax.Array, *, n_fft: int, hop_length: int, win_length: int,
+                length: int, n_iter: int = 32, momentum: float = 0.99,
+                seed: int = 0) -> jax.Array:
+  """Fast Griffin-Lim (Perraudin et al. 2013), as librosa.griffinlim.
+
+  (..., bins, frames) magnitude -> (..., length) wave. Each iteration stays in
+  block space: synthesise, re-analyse, extrapolate the phase with momentum.
+  """
+  magnitude = jnp.swapaxes(jnp.asarray(magnitude, jnp.float32), -1, -2)
+  window = _window(n_fft, win_length)
+  inverse_window_sum = _inverse_window_sum(
+      n_fft, hop_length, win_length, magnitude.shape[-2], length)
+  phase = jax.random.uniform(jax.random.key(seed), magnitude.shape, jnp.float32)
+  spec = magnitude * jnp.exp(2j * np.pi * phase)
+  tiny = np.finfo(np.float32).tiny
+
+  def iteration(_, state):
+    spec, previous = state
+    rebuilt = _stft_frames(_synthesise(spec, window, inverse_window_sum), window)
+    angles = rebuilt - (momentum / (1 + momentum)) * previous
+    return angles * (magnitude / (jnp.abs(angles) + tiny)), rebuilt
+
+  spec, _ = jax.lax.fori_loop(0, n_iter, iteration, (spec, jnp.zeros_like(spec)))
+  return _from_blocks(_synthesise(spec, window, inverse_window_sum), n_fft, length)
 
 
 # ----------------------------------------------------------------------------
@@ -230,13 +304,87 @@ def denormalise_mel(mel: jax.Array, cfg: AudioConfig) -> jax.Array:
   return 10.0 ** ((db + cfg.ref_level_db) / 10.0)
 
 
-def _mel_power(wave: jax.Array, cfg: AudioConfig) -> jax.Array:
-  """(..., samples) -> mel power (..., n_mels, frames)."""
-  spec = stft(wave, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length)
-  return jnp.einsum("mf,...ft->...mt", cfg.mel_basis, jnp.abs(spec) ** cfg.power)
+def _mel_power(wave: jax.Array, cfg: AudioConfig, n_frames: int) -> jax.Array:
+  """(..., samples) -> mel power (..., n_mels, n_frames) of the centred STFT."""
+  blocks = _to_blocks(jnp.asarray(wave, jnp.float32), cfg.n_fft, cfg.hop_length, n_frames)
+  spec = _stft_frames(blocks, _window(cfg.n_fft, cfg.win_length))
+  return jnp.einsum("mf,...tf->...mt", cfg.mel_basis, jnp.abs(spec) ** cfg.power)
 
 
 @functools.partial(jax.jit, static_argnames="cfg")
 def wave_to_mel(wave: jax.Array, cfg: AudioConfig) -> jax.Array:
   """(..., samples) -> normalised log-mel (..., n_mels, frames), float32."""
-  return normalise_mel(_mel_power(wave, cfg), cfg)
+  return normalise_mel(_mel_power(wave, cfg, cfg.n_frames(wave.shape[-1])), cfg)
+
+
+# ----------------------------------------------------------------------------
+# Mel inversion.
+
+
+@functools.cache
+def _mel_pseudo_inverse(cfg: AudioConfig) -> tuple[np.ndarray, float]:
+  """The basis' pseudo-inverse and the projected-gradient step 1 / ||basis||^2."""
+  basis = cfg.mel_basis.astype(np.float64)
+  return np.linalg.pinv(basis).astype(np.float32), float(1 / np.linalg.norm(basis, 2) ** 2)
+
+
+def _mel_to_linear(mel_power: jax.Array, cfg: AudioConfig) -> jax.Array:
+  """Mel power (..., n_mels, frames) -> linear power (..., bins, frames) >= 0.
+
+  Non-negative least squares, as librosa.feature.inverse.mel_to_stft: the
+  clipped pseudo-inverse (where librosa's L-BFGS-B stops on speech-scale
+  values) refined by a few projected-gradient steps, all plain matmuls.
+  """
+  pseudo_inverse, step = _mel_pseudo_inverse(cfg)
+  basis = cfg.mel_basis
+
+  def refine(_, power):
+    residual = jnp.einsum("mf,...ft->...mt", basis, power) - mel_power
+    return jnp.maximum(power - step * jnp.einsum("mf,...mt->...ft", basis, residual), 0.0)
+
+  power = jnp.maximum(jnp.einsum("fm,...mt->...ft", pseudo_inverse, mel_power), 0.0)
+  return jax.lax.fori_loop(0, _NNLS_STEPS, refine, power)
+
+
+def _default_length(mel: jax.Array, cfg: AudioConfig, length: int | None) -> int:
+  """Samples whose centred STFT has exactly the mel's frames."""
+  return (mel.shape[-1] - 1) * cfg.hop_length if length is None else length
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "length"))
+def mel_to_wave(mel: jax.Array, cfg: AudioConfig, *, n_iter: int = 32,
+                length: int | None = None) -> jax.Array:
+  """Normalised log-mel (..., n_mels, frames) -> wave (..., samples) by Griffin-Lim."""
+  power = _mel_to_linear(denormalise_mel(mel, cfg), cfg)
+  return griffin_lim(
+      power ** (1 / cfg.power), n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+      win_length=cfg.win_length, length=_default_length(mel, cfg, length), n_iter=n_iter)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "length"))
+def invert_mel_gradient(mel: jax.Array, cfg: AudioConfig, *, n_iter: int = 2000,
+                        learning_rate: float = 3e-3, length: int | None = None,
+                        seed: int = 0) -> jax.Array:
+  """Normalised log-mel -> wave by gradient descent, as the original MelGAN-VC.
+
+  Adam moves a near-silent waveform until its mel power matches the target's
+  in L1, for the original's 2000 steps at 3e-3. Slower than Griffin-Lim but
+  needs no linear spectrogram; the loss is summed over leading axes so every
+  item follows its own gradient.
+  """
+  target = denormalise_mel(mel, cfg)
+  n_frames = mel.shape[-1]
+  shape = (*mel.shape[:-2], _default_length(mel, cfg, length))
+  wave = 1e-6 * jax.random.normal(jax.random.key(seed), shape, jnp.float32)
+  optimizer = optax.adam(learning_rate)
+
+  def loss(wave):
+    return jnp.abs(_mel_power(wave, cfg, n_frames) - target).mean(axis=(-2, -1)).sum()
+
+  def step(_, state):
+    wave, opt_state = state
+    updates, opt_state = optimizer.update(jax.grad(loss)(wave), opt_state)
+    return optax.apply_updates(wave, updates), opt_state
+
+  wave, _ = jax.lax.fori_loop(0, n_iter, step, (wave, optimizer.init(wave)))
+  return wave
