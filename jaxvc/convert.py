@@ -1,0 +1,159 @@
+"""`python -m jaxvc.infer convert`: converts audio files or whole folders.
+
+  python -m jaxvc.infer convert --workdir runs/demo --input talk.flac --output talk_b.wav
+  python -m jaxvc.infer convert --workdir runs/demo --input corpus/ --output converted/
+
+A folder converts every audio file under it (recognised by extension) to the
+same relative path under --output. Outputs that exist are skipped unless
+--overwrite, so an interrupted run resumes where it stopped. A file that
+cannot be converted is reported in one line and skipped; the exit status is 1
+if any file failed, 2 if the model or the arguments cannot be used.
+"""
+import argparse
+import os
+import sys
+import time
+
+from jaxvc import audio
+from jaxvc import checkpoints
+from jaxvc import chunking
+from jaxvc import converter as converter_lib
+
+# Formats soundfile both reads and writes, named by their usual extension.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".au", ".caf", ".w64", ".rf64")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  model = parser.add_mutually_exclusive_group(required=True)
+  model.add_argument("--workdir", help="a training workdir: its latest checkpoint (or --step)")
+  model.add_argument("--checkpoint", help="one checkpoint directory, WORKDIR/checkpoints/STEP")
+  parser.add_argument("--step", type=int, help="with --workdir: the checkpoint step to use")
+  parser.add_argument("--input", required=True, help="an audio file or a folder of them")
+  parser.add_argument("--output", required=True,
+                      help="the output file (or folder, for a folder or into an existing folder)")
+  parser.add_argument("--inversion", choices=tuple(converter_lib.INVERSIONS), default="griffinlim",
+                      help="mel to audio: Griffin-Lim (fast) or the original's gradient descent")
+  parser.add_argument("--iters", type=int,
+                      help="inversion iterations (default: 32 for griffinlim, 500 for gradient)")
+  parser.add_argument("--sample-rate", type=int,
+                      help="output sample rate (default: the model's)")
+  parser.add_argument("--tail", choices=chunking.TAIL_MODES, default="pad",
+                      help="the last generator chunk: padded with silence, or the final "
+                           "full-width frames as the original MelGAN-VC")
+  parser.add_argument("--plot", action="store_true",
+                      help="also write OUTPUT_STEM.png: source mel over converted mel")
+  parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def run(args: argparse.Namespace, overrides: list[str]) -> int:
+  try:
+    if overrides:
+      raise _UsageError(f"convert takes no config overrides (the model's config comes from "
+                        f"its checkpoint): {' '.join(overrides)}")
+    jobs = _jobs(args)
+  except _UsageError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  todo = [(src, dst) for src, dst in jobs if args.overwrite or not os.path.exists(dst)]
+  if not todo:
+    print(f"nothing to do: all {len(jobs)} outputs exist (--overwrite to replace them)")
+    return 0
+  options = dict(inversion=args.inversion, n_iter=args.iters, tail=args.tail)
+  try:
+    if args.workdir:
+      model = converter_lib.Converter.from_workdir(args.workdir, args.step, **options)
+    else:
+      model = converter_lib.Converter.from_checkpoint(args.checkpoint, **options)
+  except checkpoints.CheckpointError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return _convert_all(model, todo, skipped=len(jobs) - len(todo), args=args)
+
+
+class _UsageError(ValueError):
+  """Arguments that cannot be used; reported in one line, exit status 2."""
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
+  """(input, output) paths, inputs in sorted order."""
+  if args.step is not None and not args.workdir:
+    raise _UsageError("--step needs --workdir")
+  if args.iters is not None and args.iters < 1:
+    raise _UsageError(f"--iters: must be at least 1, got {args.iters}")
+  if args.sample_rate is not None and args.sample_rate <= 0:
+    raise _UsageError(f"--sample-rate: must be positive, got {args.sample_rate}")
+  if os.path.isfile(args.input):
+    output = args.output
+    if os.path.isdir(output) or output.endswith(os.sep):
+      output = os.path.join(output, os.path.basename(args.input))
+    return [(args.input, output)]
+  if not os.path.isdir(args.input):
+    raise _UsageError(f"--input {args.input}: no such file or folder")
+  if os.path.isfile(args.output):
+    raise _UsageError(f"--output {args.output}: is a file, but --input is a folder")
+  root, out_root = os.path.abspath(args.input), os.path.abspath(args.output)
+  jobs = []
+  for folder, subfolders, files in os.walk(root):
+    # Outputs inside the input folder are not inputs.
+    subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+                           and os.path.join(folder, d) != out_root)
+    for name in sorted(files):
+      if not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS):
+        source = os.path.join(folder, name)
+        jobs.append((source, os.path.join(out_root, os.path.relpath(source, root))))
+  if not jobs:
+    raise _UsageError(f"--input {args.input}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+  return jobs
+
+
+def _convert_all(model: converter_lib.Converter, jobs: list[tuple[str, str]], *,
+                 skipped: int, args: argparse.Namespace) -> int:
+  """Converts every job, reporting progress, failures and a summary."""
+  progress = _Progress(len(jobs))
+  failed = 0
+  for source, target in jobs:
+    try:
+      seconds = model.convert_file(source, target, sample_rate=args.sample_rate, plot=args.plot)
+    except audio.AudioError as e:
+      progress.error(str(e))
+      failed += 1
+    except OSError as e:
+      progress.error(f"{e.filename or target}: cannot write ({e.strerror or e})")
+      failed += 1
+    else:
+      progress.done(seconds)
+  progress.finish(f"{len(jobs) - failed} converted, {skipped} skipped (output exists), "
+                  f"{failed} failed")
+  return 1 if failed else 0
+
+
+class _Progress:
+  """Files done and audio seconds per second: one updating line on a terminal,
+  a line per file otherwise."""
+
+  def __init__(self, total: int):
+    self.total, self.count, self.seconds = total, 0, 0.0
+    self.start = time.perf_counter()
+    self.tty = sys.stdout.isatty()
+
+  def _rate(self) -> str:
+    elapsed = time.perf_counter() - self.start
+    return (f"{self.seconds:.1f} s of audio in {elapsed:.1f} s "
+            f"({self.seconds / elapsed:.1f} s/s)")
+
+  def done(self, seconds: float) -> None:
+    self.count += 1
+    self.seconds += seconds
+    line = f"[{self.count}/{self.total}] {self._rate()}"
+    print(f"\r{line}\x1b[K" if self.tty else line, end="" if self.tty else "\n", flush=True)
+
+  def error(self, message: str) -> None:
+    self.count += 1
+    if self.tty:
+      print("\r\x1b[K", end="", flush=True)
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+  def finish(self, summary: str) -> None:
+    if self.tty:
+      print()
+    print(f"{summary}; {self._rate()}")

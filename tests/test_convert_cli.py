@@ -1,0 +1,137 @@
+"""`python -m jaxvc.infer convert`: folders, bad files, resuming, exit statuses."""
+import os
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from jaxvc import audio
+from jaxvc import checkpoints
+from jaxvc import infer
+from test_converter import tiny_config, write_workdir
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+  return write_workdir(tmp_path_factory.mktemp("run"), tiny_config())
+
+
+@pytest.fixture(scope="module")
+def clip(speech):
+  wave, rate = speech
+  return wave[:2 * rate].astype(np.float32), rate
+
+
+def convert(workdir, source, target, *extra):
+  return infer.main(["convert", "--workdir", workdir, "--input", str(source),
+                     "--output", str(target), "--iters", "2", *extra])
+
+
+def files_under(root):
+  return sorted(os.path.relpath(os.path.join(d, f), root)
+                for d, _, names in os.walk(root) for f in names)
+
+
+def test_folder_with_bad_files_converts_the_rest_and_exits_1(workdir, clip, tmp_path, capsys):
+  wave, rate = clip
+  src = tmp_path / "in"
+  (src / "sub" / "deeper").mkdir(parents=True)
+  good = {
+      "a.wav": (wave, rate),
+      "sub/b.flac": (audio.resample(np.stack([wave, 0.5 * wave]), rate, 44100).T, 44100),
+      "sub/deeper/c.wav": (audio.resample(np.tile(wave, (5, 1)), rate, 8000).T, 8000),
+  }
+  for name, (data, file_rate) in good.items():
+    sf.write(src / name, data, file_rate)
+  (src / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(64))
+  (src / "notes.wav").write_text("not audio at all\n")
+  (src / "readme.txt").write_text("ignored: not an audio extension\n")
+  sf.write(src / "empty.wav", np.zeros(0), rate)
+  sf.write(src / "sub" / "silent.flac", np.zeros(rate), rate)
+  sf.write(src / "short.wav", wave[:int(0.05 * rate)], rate)
+  nan = wave.copy()
+  nan[100] = np.nan
+  sf.write(src / "nan.wav", nan, rate, subtype="FLOAT")
+
+  assert convert(workdir, src, tmp_path / "out") == 1
+  out = capsys.readouterr()
+  assert files_under(tmp_path / "out") == sorted(good)
+  for name, (data, file_rate) in good.items():
+    assert sf.info(tmp_path / "out" / name).frames == round(len(data) * 16000 / file_rate)
+  errors = out.err.strip().splitlines()
+  assert len(errors) == 6 and all(e.startswith("error: ") for e in errors)
+  for name, reason in [("corrupt.wav", "unreadable"), ("notes.wav", "unreadable"),
+                       ("empty.wav", "empty"), ("silent.flac", "silent"),
+                       ("short.wav", "too short"), ("nan.wav", "contains NaN")]:
+    assert any(f"{name}: {reason}" in e for e in errors), (name, errors)
+  assert "3 converted, 0 skipped (output exists), 6 failed" in out.out
+  assert "[9/9]" in out.out and "s/s" in out.out
+
+
+def test_a_resumed_run_skips_finished_files(workdir, clip, tmp_path, capsys, monkeypatch):
+  wave, rate = clip
+  (tmp_path / "in").mkdir()
+  for name in ("a.wav", "b.wav"):
+    sf.write(tmp_path / "in" / name, wave, rate)
+  out = tmp_path / "in" / "converted"   # inside the input: not taken as input
+  assert convert(workdir, tmp_path / "in", out) == 0
+  finished = os.stat(out / "a.wav").st_mtime_ns
+  os.remove(out / "b.wav")
+  capsys.readouterr()
+  monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+  assert convert(workdir, tmp_path / "in", out) == 0
+  assert "\r[1/1]" in capsys.readouterr().out
+  assert files_under(out) == ["a.wav", "b.wav"]
+  assert os.stat(out / "a.wav").st_mtime_ns == finished
+  assert convert(workdir, tmp_path / "in", out) == 0
+  assert "nothing to do" in capsys.readouterr().out
+  assert convert(workdir, tmp_path / "in", out, "--overwrite") == 0
+  assert "2 converted" in capsys.readouterr().out
+  assert os.stat(out / "a.wav").st_mtime_ns != finished
+
+
+def test_one_file_into_a_folder_at_another_rate_with_a_plot(workdir, clip, tmp_path):
+  wave, rate = clip
+  sf.write(tmp_path / "talk.ogg", audio.resample(wave, rate, 22050), 22050)
+  (tmp_path / "out").mkdir()
+  assert convert(workdir, tmp_path / "talk.ogg", f"{tmp_path / 'out'}{os.sep}",
+                 "--sample-rate", "22050", "--plot", "--tail", "overlap") == 0
+  info = sf.info(tmp_path / "out" / "talk.ogg")
+  assert (info.samplerate, info.frames) == (22050, sf.info(tmp_path / "talk.ogg").frames)
+  assert files_under(tmp_path / "out") == ["talk.ogg", "talk.png"]
+
+
+def test_gradient_inversion_from_one_checkpoint(workdir, clip, tmp_path):
+  wave, rate = clip
+  sf.write(tmp_path / "in.wav", wave, rate)
+  assert infer.main(["convert", "--checkpoint", os.path.join(workdir, "checkpoints", "0"),
+                     "--input", str(tmp_path / "in.wav"), "--output", str(tmp_path / "out.wav"),
+                     "--inversion", "gradient", "--iters", "2"]) == 0
+  assert sf.info(tmp_path / "out.wav").frames == wave.size
+
+
+def test_unusable_models_and_arguments_exit_2(workdir, clip, tmp_path, capsys):
+  wave, rate = clip
+  sf.write(tmp_path / "in.wav", wave, rate)
+  mismatched = write_workdir(tmp_path / "mismatched", tiny_config())
+  other = tiny_config()
+  other.model.generator_channels = 16
+  checkpoints.save_config(mismatched, other)
+  cases = [
+      (["--workdir", str(tmp_path / "nothing")], "nothing/config.json: no saved config"),
+      (["--workdir", mismatched], "does not match its config.json"),
+      (["--workdir", workdir, "--step", "5"], "no checkpoint at step 5"),
+      (["--workdir", workdir, "--config.seed=3"], "takes no config overrides"),
+      (["--workdir", workdir, "--sample-rate", "0"], "--sample-rate: must be positive"),
+  ]
+  for extra, message in cases:
+    argv = ["convert", *extra, "--input", str(tmp_path / "in.wav"),
+            "--output", str(tmp_path / "out.wav")]
+    assert infer.main(argv) == 2, extra
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], (extra, err)
+  assert infer.main(["convert", "--workdir", workdir, "--input", str(tmp_path / "missing"),
+                     "--output", str(tmp_path / "o")]) == 2
+  assert "missing: no such file or folder" in capsys.readouterr().err
+  assert not os.path.exists(tmp_path / "out.wav")

@@ -1,0 +1,237 @@
+"""jaxvc.Converter on a tiny freshly initialised model: lengths, windowing, files."""
+import os
+
+import matplotlib.image
+import numpy as np
+import pytest
+import soundfile as sf
+
+import jaxvc
+from jaxvc import audio
+from jaxvc import checkpoints
+from jaxvc import chunking
+from jaxvc import config as config_lib
+from jaxvc import converter as converter_lib
+from jaxvc import melganvc
+
+
+def tiny_config():
+  config = config_lib.melganvc()
+  config.model.update(generator_channels=8, critic_channels=8, siamese_channels=8, siamese_dim=4)
+  return config
+
+
+def write_workdir(path, config) -> str:
+  """A trained-looking workdir without training: config.json and step 0."""
+  os.makedirs(path, exist_ok=True)
+  checkpoints.save_config(path, config)
+  mngr = checkpoints.manager(path, config)
+  checkpoints.save(mngr, melganvc.init_state(config))
+  mngr.wait_until_finished()
+  mngr.close()
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+  return write_workdir(tmp_path_factory.mktemp("run"), tiny_config())
+
+
+@pytest.fixture(scope="module")
+def fast(workdir):
+  """Two Griffin-Lim iterations: for tests of lengths and plumbing."""
+  return jaxvc.Converter.from_workdir(workdir, n_iter=2)
+
+
+@pytest.fixture(scope="module")
+def clip(speech):
+  wave, rate = speech
+  return wave.astype(np.float32), rate
+
+
+def spectral_convergence(wave, target_mel, cfg, frames=slice(None)):
+  """||mel magnitude of wave - target|| / ||target|| over `frames`."""
+  def magnitude(mel):
+    return np.sqrt(np.asarray(audio.denormalise_mel(mel, cfg)))[:, frames]
+  got, want = magnitude(audio.wave_to_mel(wave, cfg)), magnitude(target_mel)
+  return np.linalg.norm(got - want) / np.linalg.norm(want)
+
+
+# ----------------------------------------------------------------------------
+# Arrays.
+
+
+def test_short_odd_and_resampled_inputs_keep_their_duration(fast, clip):
+  wave, rate = clip
+  short = wave[:int(0.3 * rate)]
+  assert fast.convert(short, rate).shape == (short.size,)
+  odd = wave[:12347]
+  assert fast.convert(odd, rate).shape == (12347,)
+  at_22k = audio.resample(odd, rate, 22050)
+  out = fast.convert(at_22k, 22050)
+  assert out.shape == (round(at_22k.size * 16000 / 22050),)
+  assert out.dtype == np.float32 and np.isfinite(out).all() and np.abs(out).max() > 0
+
+
+def test_long_input_streams_in_bounded_windows(fast, clip):
+  """Four minutes of speech: the output has every sample, and the first window
+  comes out after reading about one window, not the whole input."""
+  wave, rate = clip
+  block = rate  # one second per block
+  long = np.tile(wave, int(np.ceil(240 * rate / wave.size)))[:240 * rate + 123]
+  pulled = []
+
+  def blocks():
+    for i in range(0, long.size, block):
+      pulled.append(min(i + block, long.size))
+      yield long[i:i + block]
+
+  windows = fast.convert_stream(blocks())
+  first = next(windows)
+  window_samples = first.source_mel.shape[1] * fast.audio.hop_length
+  assert pulled[-1] < 1.2 * window_samples + 2 * block
+  rest = list(windows)
+  assert sum(w.wave.size for w in [first, *rest]) == long.size
+  assert len(rest) >= 6
+  assert sum(w.source_mel.shape[1] for w in [first, *rest]) == fast.audio.n_frames(long.size)
+
+
+@pytest.mark.parametrize("tail", chunking.TAIL_MODES)
+def test_windowed_mels_equal_the_one_shot_conversion(workdir, clip, tail):
+  """Windows of ~3 s over 14 s: the source and converted mels, joined, are the
+  whole input's mel and its one-shot conversion."""
+  wave, rate = clip
+  medium = np.tile(wave, 4)[:14 * rate + 77]
+  conv = jaxvc.Converter.from_workdir(workdir, n_iter=2, tail=tail, window_seconds=3.0)
+  windows = list(conv.convert_stream([medium]))
+  assert len(windows) >= 4
+  mel = np.asarray(audio.wave_to_mel(medium, conv.audio))
+  source = np.concatenate([w.source_mel for w in windows], axis=1)
+  converted = np.concatenate([w.converted_mel for w in windows], axis=1)
+  np.testing.assert_allclose(source, mel, atol=2e-5)
+  np.testing.assert_allclose(converted, conv.convert_mel(mel), atol=2e-5)
+  assert np.abs(converted - mel).mean() > 0.05  # the generator did change it
+
+
+def test_joins_leave_no_seam(workdir, clip):
+  """Near every join the output's mel is about as close to the converted mel
+  as a one-shot Griffin-Lim of the whole converted mel is, and overall too."""
+  wave, rate = clip
+  medium = np.tile(wave, 4)[:14 * rate]
+  conv = jaxvc.Converter.from_workdir(workdir, window_seconds=3.0)
+  windows = list(conv.convert_stream([medium]))
+  out = np.concatenate([w.wave for w in windows])
+  target = np.concatenate([w.converted_mel for w in windows], axis=1)
+  one_shot = np.asarray(audio.mel_to_wave(target, conv.audio, length=medium.size))
+  context = converter_lib.CONTEXT_SECONDS * rate / conv.audio.hop_length
+  boundaries = np.cumsum([w.converted_mel.shape[1] for w in windows])[:-1]
+  for b in boundaries:
+    near = slice(int(b - context), int(b + context))
+    assert (spectral_convergence(out, target, conv.audio, near)
+            < 1.35 * spectral_convergence(one_shot, target, conv.audio, near)), b
+  assert (spectral_convergence(out, target, conv.audio)
+          < 1.1 * spectral_convergence(one_shot, target, conv.audio))
+
+
+def test_gradient_inversion(workdir, clip):
+  wave, rate = clip
+  conv = jaxvc.Converter.from_workdir(workdir, inversion="gradient", n_iter=3)
+  out = conv.convert(wave[:rate], rate)
+  assert out.shape == (rate,) and np.isfinite(out).all()
+
+
+def test_bad_arrays_and_options_are_rejected(fast, workdir):
+  with pytest.raises(ValueError, match="mono"):
+    fast.convert(np.zeros((2, 1600), np.float32), 16000)
+  with pytest.raises(ValueError, match="NaN"):
+    fast.convert(np.full(1600, np.nan, np.float32), 16000)
+  with pytest.raises(ValueError, match="inversion"):
+    jaxvc.Converter.from_workdir(workdir, inversion="wavenet")
+  with pytest.raises(ValueError, match="n_iter"):
+    jaxvc.Converter.from_workdir(workdir, n_iter=0)
+
+
+# ----------------------------------------------------------------------------
+# Checkpoints.
+
+
+def test_missing_and_incompatible_checkpoints(tmp_path, workdir):
+  with pytest.raises(checkpoints.CheckpointError, match="no saved config"):
+    jaxvc.Converter.from_workdir(str(tmp_path))
+  with pytest.raises(checkpoints.CheckpointError, match="no checkpoint at step 7"):
+    jaxvc.Converter.from_workdir(workdir, step=7)
+  other = tiny_config()
+  other.model.generator_channels = 16
+  mismatched = write_workdir(tmp_path / "mismatched", tiny_config())
+  checkpoints.save_config(mismatched, other)
+  with pytest.raises(checkpoints.CheckpointError, match="does not match"):
+    jaxvc.Converter.from_checkpoint(os.path.join(mismatched, "checkpoints", "0"))
+
+
+# ----------------------------------------------------------------------------
+# Files.
+
+
+def test_convert_file_at_the_input_rate_with_a_plot(fast, clip, tmp_path):
+  wave, rate = clip
+  stereo = audio.resample(np.stack([wave, 0.5 * wave]), rate, 44100).T
+  sf.write(tmp_path / "in.flac", stereo, 44100)
+  out = tmp_path / "deep" / "out.wav"
+  seconds = fast.convert_file(str(tmp_path / "in.flac"), str(out), sample_rate=44100, plot=True)
+  assert seconds == pytest.approx(len(stereo) / 44100)
+  info = sf.info(out)
+  assert (info.samplerate, info.channels, info.frames, info.subtype) == (
+      44100, 1, len(stereo), "PCM_16")
+  image = matplotlib.image.imread(tmp_path / "deep" / "out.png")
+  n_frames = fast.audio.n_frames(round(len(stereo) * 16000 / 44100))
+  assert image.shape[:2] == (2 * fast.audio.n_mels + 4, n_frames) and image.std() > 0
+  assert sorted(os.listdir(tmp_path / "deep")) == ["out.png", "out.wav"]
+
+
+def test_huge_files_are_read_in_blocks_with_the_same_result(fast, clip, tmp_path, monkeypatch):
+  wave, rate = clip
+  sf.write(tmp_path / "in.wav", np.stack([wave, wave], axis=1), rate, subtype="FLOAT")
+  whole = tmp_path / "whole.wav"
+  fast.convert_file(str(tmp_path / "in.wav"), str(whole))
+  monkeypatch.setattr(converter_lib, "STREAM_ABOVE_SAMPLES", 0)
+  monkeypatch.setattr(converter_lib, "READ_BLOCK_FRAMES", 4096)
+  blocks = tmp_path / "blocks.wav"
+  fast.convert_file(str(tmp_path / "in.wav"), str(blocks))
+  np.testing.assert_array_equal(sf.read(blocks)[0], sf.read(whole)[0])
+
+  broken = np.tile(wave, 3)
+  broken[2 * rate] = np.nan
+  sf.write(tmp_path / "nan.wav", broken, rate, subtype="FLOAT")
+  with pytest.raises(audio.AudioError, match="nan.wav: contains NaN"):
+    fast.convert_file(str(tmp_path / "nan.wav"), str(tmp_path / "out.wav"))
+  sf.write(tmp_path / "silent.wav", np.zeros(rate), rate)
+  with pytest.raises(audio.AudioError, match="silent.wav: silent"):
+    fast.convert_file(str(tmp_path / "silent.wav"), str(tmp_path / "out.wav"))
+  assert not os.path.exists(tmp_path / "out.wav")
+
+
+def test_an_interrupted_write_leaves_no_file(workdir, clip, tmp_path, monkeypatch):
+  wave, rate = clip
+  sf.write(tmp_path / "in.wav", np.tile(wave, 4), rate)
+  (tmp_path / "out").mkdir()
+  sf.write(tmp_path / "out" / "kept.wav", wave, rate)
+  before = (tmp_path / "out" / "kept.wav").read_bytes()
+  write = sf.SoundFile.write
+  calls = []
+
+  def failing_write(self, data):
+    calls.append(len(data))
+    if len(calls) == 2:
+      raise OSError(28, "No space left on device")
+    return write(self, data)
+
+  monkeypatch.setattr(sf.SoundFile, "write", failing_write)
+  conv = jaxvc.Converter.from_workdir(workdir, n_iter=2, window_seconds=3.0)
+  for name in ("new.wav", "kept.wav"):
+    calls.clear()
+    with pytest.raises(OSError, match="No space"):
+      conv.convert_file(str(tmp_path / "in.wav"), str(tmp_path / "out" / name))
+    assert calls[0] > 0
+  assert os.listdir(tmp_path / "out") == ["kept.wav"]
+  assert (tmp_path / "out" / "kept.wav").read_bytes() == before
+
