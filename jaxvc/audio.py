@@ -97,11 +97,13 @@ def load_audio(path, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarra
   Raises AudioError for files a dataset should skip with a reason: unreadable,
   empty, non-finite, silent, or shorter than `min_seconds`.
   """
+  if not os.path.isfile(path):
+    raise AudioError(f"{path}: no such file")
   try:
     wave, file_rate = sf.read(path, dtype="float32", always_2d=True)
   except (sf.SoundFileError, OSError) as e:
-    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-    raise AudioError(f"{path}: unreadable audio ({reason})") from None
+    reason = getattr(e, "error_string", "") or str(e) or type(e).__name__
+    raise AudioError(f"{path}: unreadable audio ({reason.splitlines()[0]})") from None
   wave = wave.mean(axis=1)
   if wave.size == 0:
     raise AudioError(f"{path}: empty (0 samples)")

@@ -87,7 +87,7 @@ def _bad_files(folder):
       "corrupt.wav": (header[:12] + b"\x00" * 32 + header[44:], "unreadable"),
       "truncated.wav": (header[:20], "unreadable"),
       "text.wav": (b"this is not audio\n" * 20, "unreadable"),
-      "missing.wav": (None, "unreadable"),
+      "missing.wav": (None, "no such file"),
   }
 
 
