@@ -67,7 +67,7 @@ def init_state(config: ml_collections.ConfigDict) -> TrainState:
 
 def apply(graphdef, params, stats, x, *, train: bool):
   """Runs one network from its split state; returns (output, updated stats)."""
-  net = nnx.merge(graphdef, params, stats)
+  net = nnx.merge(graphdef, params, stats, copy=True)
   return net(x, train=train), nnx.state(net, nnx.Not(nnx.Param))
 
 
