@@ -107,6 +107,28 @@ def test_functional_use_in_a_jitted_gradient(nets):
   assert not np.allclose(u, stats["encoder"]["conv1"]["conv"]["sn"]["u"][...])
 
 
+# Convolution kernels.
+
+@pytest.mark.parametrize("frames, width", [(6, 7), (5, 4)])
+def test_upsample_conv1d_is_conv_on_repeated_frames(frames, width):
+  x = jax.random.normal(jax.random.key(0), (2, frames, 6))
+  kernel = jax.random.normal(jax.random.key(1), (width, 6, 5))
+  expected = lax.conv_general_dilated(jnp.repeat(x, 2, axis=1), kernel, (1,), "SAME",
+                                      dimension_numbers=("NWC", "WIO", "NWC"))
+  np.testing.assert_allclose(jax.jit(models.upsample_conv1d)(x, kernel), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("frames, width, stride, padding", [
+    (24, 9, 2, "SAME"), (11, 7, 2, "SAME"), (26, 3, 1, "VALID")])
+def test_conv1d_matches_xla_convolution(frames, width, stride, padding):
+  x = jax.random.normal(jax.random.key(2), (2, frames, 6))
+  kernel = jax.random.normal(jax.random.key(3), (width, 6, 5))
+  expected = lax.conv_general_dilated(x, kernel, (stride,), padding,
+                                      dimension_numbers=("NWC", "WIO", "NWC"))
+  conv = jax.jit(models.conv1d, static_argnums=(2, 3))
+  np.testing.assert_allclose(conv(x, kernel, stride, padding.lower()), expected, atol=1e-5)
+
+
 # Spectral normalisation.
 
 def test_spectral_normalize_diagonal():
