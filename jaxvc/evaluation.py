@@ -1,18 +1,17 @@
 """Objective voice conversion metrics: MCD, speaker similarity, WER/CER, F0.
 
-Pure functions of float waves in [-1, 1] and their sample rates, so that any
-tool's output can be scored the same way. The libraries behind them (pyworld,
-pysptk, resemblyzer with torch, pocketsphinx, jiwer) come from
-the `eval` extra and are imported on first use: `import jaxvc` never needs
-them. The two pretrained models (Resemblyzer's GE2E encoder, pocketsphinx's
+Pure functions of mono float waves in [-1, 1] and their sample rates, so
+that any tool's output can be scored the same way. The libraries behind them
+(pyworld, pysptk, resemblyzer with torch, pocketsphinx, jiwer) come from the
+`eval` extra and are imported on first use: `import jaxvc` never needs them. The two pretrained models (Resemblyzer's GE2E encoder, pocketsphinx's
 US English recogniser) ship inside their wheels, so nothing is downloaded.
 
   pip install -e ".[eval]"
 """
+from collections.abc import Sequence
 import functools
 import importlib
 import math
-from collections.abc import Sequence
 import warnings
 
 import librosa
@@ -40,11 +39,17 @@ def _import(name: str):
                       "extra: pip install -e '.[eval]'") from e
 
 
-def _resampled(wave: np.ndarray, sr: int, rate: int) -> np.ndarray:
-  """Mono float32 `wave` at `rate` (soxr, high quality)."""
-  wave = np.asarray(wave, np.float32)
+def _mono(wave: np.ndarray, dtype) -> np.ndarray:
+  """`wave` as a contiguous 1-D array of `dtype`, or a ValueError saying why not."""
+  wave = np.ascontiguousarray(wave, dtype)
   if wave.ndim != 1:
     raise ValueError(f"expected a mono wave (1-D), got shape {wave.shape}")
+  return wave
+
+
+def _resampled(wave: np.ndarray, sr: int, rate: int) -> np.ndarray:
+  """Mono float32 `wave` at `rate` (soxr, high quality)."""
+  wave = _mono(wave, np.float32)
   return wave if sr == rate else soxr.resample(wave, sr, rate).astype(np.float32)
 
 
@@ -55,7 +60,7 @@ def world_f0(wave: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
   tone unvoiced.
   """
   pyworld = _import("pyworld")
-  x = np.asarray(wave, np.float64)
+  x = _mono(wave, np.float64)
   f0, times = pyworld.dio(x, sr, frame_period=FRAME_PERIOD_MS)
   return pyworld.stonemask(x, f0, times, sr), times
 
@@ -80,14 +85,13 @@ def mel_cepstra(wave: np.ndarray, sr: int) -> np.ndarray:
   dropped.
   """
   pyworld, pysptk = _import("pyworld"), _import("pysptk")
-  x = np.asarray(wave, np.float64)
+  x = _mono(wave, np.float64)
   f0, times = world_f0(x, sr)
   envelope = pyworld.cheaptrick(x, f0, times, sr)
   speech = frame_power_db(envelope) > SILENCE_DB
   if not speech.any():
     raise ValueError("no frame above the silence threshold")
-  return pysptk.sp2mc(envelope[speech], MCEP_ORDER,
-                      pysptk.util.mcepalpha(sr))
+  return pysptk.sp2mc(envelope[speech], MCEP_ORDER, pysptk.util.mcepalpha(sr))
 
 
 def cepstral_distortion_db(cepstra: np.ndarray, reference: np.ndarray) -> np.ndarray:
