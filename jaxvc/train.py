@@ -69,7 +69,8 @@ def data_parallel(config: ml_collections.ConfigDict, graphdefs: dict):
   Returns (step, place_state, place_batch): parameters replicated, each host's
   slice of the global batch sharded along the "data" axis, state donated.
   """
-  mesh = jax.make_mesh((jax.device_count(),), ("data",))
+  mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                       axis_types=(jax.sharding.AxisType.Auto,))
   replicated = NamedSharding(mesh, P())
   batch_sharding = NamedSharding(mesh, P(None, "data"))
   step = jax.jit(

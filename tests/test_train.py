@@ -1,0 +1,121 @@
+"""The training loop: exact resume, preemption, crash safety, NaN stops, config errors."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from jaxvc import checkpoints
+from jaxvc import config as config_lib
+from jaxvc import losses
+from jaxvc import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CONFIG_FILE = '''
+from jaxvc import config
+def get_config():
+  c = config.melganvc()
+  c.data.domain_a = "folder:{corpus}/speaker_a"
+  c.data.domain_b = "folder:{corpus}/speaker_b"
+  c.data.cache_dir = "{cache}"
+  c.data.batch_size = 4
+  c.model.generator_channels = 16
+  c.model.critic_channels = 16
+  c.model.siamese_channels = 16
+  c.model.siamese_dim = 8
+  c.num_steps = 4
+  c.log_every = 1
+  c.eval_every = 2
+  c.sample_every = 4
+  c.checkpoint_every = 2
+  return c
+'''
+
+
+@pytest.fixture(scope="module")
+def config_path(demo_corpus, tmp_path_factory):
+  folder = tmp_path_factory.mktemp("config")
+  path = folder / "tiny.py"
+  path.write_text(CONFIG_FILE.format(corpus=demo_corpus, cache=folder / "cache"))
+  return str(path)
+
+
+def _config(config_path, *overrides):
+  return config_lib.from_file(config_path, [f"--config.{o}" for o in overrides])
+
+
+def _params(state):
+  return jax.tree.leaves(jax.device_get(state.params))
+
+
+def _cli(config_path, workdir, *extra):
+  env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+  return subprocess.Popen(
+      [sys.executable, "-m", "jaxvc.train", "--config", config_path, "--workdir", str(workdir), *extra],
+      env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_resumed_run_equals_uninterrupted_run(config_path, tmp_path):
+  full = train.train_and_evaluate(_config(config_path), str(tmp_path / "full"))
+  train.train_and_evaluate(_config(config_path, "num_steps=2"), str(tmp_path / "resumed"))
+  resumed = train.train_and_evaluate(_config(config_path), str(tmp_path / "resumed"))
+  assert int(resumed.step) == int(full.step) == 4
+  for a, b in zip(_params(full), _params(resumed), strict=True):
+    np.testing.assert_array_equal(a, b)
+  assert (tmp_path / "full" / "config.json").exists()
+  assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "full"))
+
+
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, tmp_path, monkeypatch):
+  workdir = str(tmp_path / "run")
+  train.train_and_evaluate(_config(config_path, "num_steps=2"), workdir)
+  monkeypatch.setattr(losses, "identity", lambda g_b, b: np.float32(np.nan) + 0 * g_b.sum())
+  with pytest.raises(train.TrainingError, match=r"step 3: loss '.*' is nan.*checkpoint is step 2"):
+    train.train_and_evaluate(_config(config_path), workdir)
+  _, _, state = checkpoints.load_trained(workdir)
+  assert int(state.step) == 2
+  assert all(np.isfinite(p).all() for p in _params(state))
+
+
+def test_config_errors_are_reported_before_compute(config_path, tmp_path):
+  for override, message in (("--config.data.nope=1", "no config key"),
+                            ("--config.data.batch_size=abc", "batch_size"),
+                            ("--config.loss.pairing=pairs", "config.loss.pairing"),
+                            ("--config.data.chunk_frames=10", "config.data.chunk_frames")):
+    proc = _cli(config_path, tmp_path / "w", override)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert message in out.strip().splitlines()[-1], out
+  assert not (tmp_path / "w" / "checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp_path):
+  steps = ("--config.num_steps=1000", "--config.checkpoint_every=1000", "--config.eval_every=1000",
+           "--config.sample_every=1000")
+  proc = _cli(config_path, tmp_path / "term", *steps)
+  for line in proc.stdout:
+    if line.startswith("step 2/"):
+      break
+  proc.send_signal(signal.SIGTERM)
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 0, out
+  _, _, state = checkpoints.load_trained(str(tmp_path / "term"))
+  assert int(state.step) >= 2
+
+  proc = _cli(config_path, tmp_path / "kill", "--config.num_steps=1000", "--config.checkpoint_every=1")
+  ckpt_dir = tmp_path / "kill" / "checkpoints"
+  deadline = time.time() + 300
+  while time.time() < deadline and len([d for d in os.listdir(ckpt_dir) if d.isdigit()]
+                                       if ckpt_dir.exists() else []) < 3:
+    time.sleep(0.2)
+  time.sleep(np.random.default_rng().uniform(0, 1.0))   # an arbitrary moment, mid-save or not
+  proc.kill()
+  proc.communicate()
+  _, _, state = checkpoints.load_trained(str(tmp_path / "kill"))
+  assert int(state.step) >= 3
