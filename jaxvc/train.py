@@ -28,6 +28,7 @@ from jaxvc import melganvc
 from jaxvc import metrics as metrics_lib
 from jaxvc import monitoring
 from jaxvc import plotting
+from jaxvc.data import domains
 
 EVAL_UTTERANCES = 32        # held-out utterances converted for the eval metric
 SAMPLE_SECONDS = 4.0        # length of the audio sample logged to TensorBoard
@@ -60,6 +61,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   for key in ("num_steps", "log_every", "eval_every", "sample_every",
               "checkpoint_every", "keep_checkpoints"):
     require(config[key] > 0, key, f"{config[key]} must be positive")
+  for key in ("domain_a", "domain_b"):
+    try:
+      domains.parse(d[key])
+    except config_lib.ConfigError as e:
+      raise config_lib.ConfigError(f"config.data.{key}: {e}") from None
   audio.AudioConfig.from_config(config.audio)
 
 

@@ -86,7 +86,8 @@ def test_config_errors_are_reported_before_compute(config_path, tmp_path):
   for override, message in (("--config.data.nope=1", "no config key"),
                             ("--config.data.batch_size=abc", "batch_size"),
                             ("--config.loss.pairing=pairs", "config.loss.pairing"),
-                            ("--config.data.chunk_frames=10", "config.data.chunk_frames")):
+                            ("--config.data.chunk_frames=10", "config.data.chunk_frames"),
+                            ("--config.data.domain_b=speaker_b", "config.data.domain_b")):
     proc = _cli(config_path, tmp_path / "w", override)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2, out
