@@ -103,17 +103,22 @@ def spectral_normalize(kernel_matrix: jax.Array, u: jax.Array, n_steps: int = 1,
 
 
 class SpectralNorm(nnx.Module):
-  """The persistent power-iteration vector of one spectrally normalised kernel."""
+  """The persistent power-iteration vector of one spectrally normalised kernel.
+
+  Layers divide their output by sigma rather than the kernel: the same function,
+  as the layer is linear in its kernel, without kernel-sized elementwise passes
+  in every call and its gradient.
+  """
 
   def __init__(self, out_features: int, *, rngs: nnx.Rngs):
     self.u = nnx.BatchStat(jax.random.normal(rngs.params(), (out_features,)))
 
   def __call__(self, kernel: jax.Array, *, train: bool) -> jax.Array:
-    """The kernel over its spectral norm; one power iteration, kept only in training."""
-    w, u, _ = spectral_normalize(kernel.reshape(-1, kernel.shape[-1]), self.u[...])
+    """The kernel's spectral norm; one power iteration, whose u is kept only in training."""
+    _, u, sigma = spectral_normalize(kernel.reshape(-1, kernel.shape[-1]), self.u[...])
     if train:
       self.u[...] = u
-    return w.reshape(kernel.shape)
+    return sigma
 
 
 class Conv(nnx.Module):
@@ -135,11 +140,11 @@ class Conv(nnx.Module):
 
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     kernel = self.kernel[...]
-    if self.sn is not None:
-      kernel = self.sn(kernel, train=train)
     if self.upsample:
-      return upsample_conv1d(x, kernel)
-    return conv1d(x, kernel, self.stride, self.padding)
+      y = upsample_conv1d(x, kernel)
+    else:
+      y = conv1d(x, kernel, self.stride, self.padding)
+    return y if self.sn is None else y / self.sn(kernel, train=train)
 
 
 class Dense(nnx.Module):
@@ -152,10 +157,9 @@ class Dense(nnx.Module):
     self.sn = SpectralNorm(out_features, rngs=rngs) if spectral_norm else None
 
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    kernel = self.kernel[...]
+    y = x @ self.kernel[...]
     if self.sn is not None:
-      kernel = self.sn(kernel, train=train)
-    y = x @ kernel
+      y = y / self.sn(self.kernel[...], train=train)
     return y if self.bias is None else y + self.bias[...]
 
 

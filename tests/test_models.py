@@ -171,9 +171,12 @@ def _conv2d(x, kernel_2d, stride, padding):
 
 
 def _kernel(layer):
-  """A layer's effective kernel (spectrally normalised where it has SN; u unchanged)."""
+  """A layer's effective kernel: spectrally normalised where it has SN, as the original."""
   kernel = layer.kernel[...]
-  return kernel if layer.sn is None else layer.sn(kernel, train=False)
+  if layer.sn is None:
+    return kernel
+  matrix = kernel.reshape(-1, kernel.shape[-1])
+  return models.spectral_normalize(matrix, layer.sn.u[...])[0].reshape(kernel.shape)
 
 
 def _block_2d(block, x, *, stride, padding, train):
