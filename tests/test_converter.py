@@ -113,24 +113,32 @@ def test_windowed_mels_equal_the_one_shot_conversion(workdir, clip, tail):
   assert np.abs(converted - mel).mean() > 0.05  # the generator did change it
 
 
-def test_joins_leave_no_seam(workdir, clip):
-  """Near every join the output's mel is about as close to the converted mel
-  as a one-shot Griffin-Lim of the whole converted mel is, and overall too."""
+def test_joins_leave_no_seam(clip):
+  """Near the joins the output's mel is about as close to the target as a
+  one-shot Griffin-Lim of the whole target is: within 15% in spectral
+  convergence over all joins, and 50% at each (one Griffin-Lim run differs
+  from another by up to 40% over half a second). A fade at the window boundary
+  instead of a quiet point fails this. The generator is the identity here, so
+  the target is speech, pauses and all."""
   wave, rate = clip
-  medium = np.tile(wave, 4)[:14 * rate]
-  conv = jaxvc.Converter.from_workdir(workdir, window_seconds=3.0)
+  medium = np.tile(wave, 9)[:30 * rate]
+  conv = jaxvc.Converter(tiny_config(), lambda chunks: chunks, window_seconds=3.0)
   windows = list(conv.convert_stream([medium]))
   out = np.concatenate([w.wave for w in windows])
   target = np.concatenate([w.converted_mel for w in windows], axis=1)
   one_shot = np.asarray(audio.mel_to_wave(target, conv.audio, length=medium.size))
-  context = converter_lib.CONTEXT_SECONDS * rate / conv.audio.hop_length
+  context = int(converter_lib.CONTEXT_SECONDS * rate / conv.audio.hop_length)
   boundaries = np.cumsum([w.converted_mel.shape[1] for w in windows])[:-1]
+  assert len(boundaries) >= 8
+
+  def ratio(frames):
+    return (spectral_convergence(out, target, conv.audio, frames)
+            / spectral_convergence(one_shot, target, conv.audio, frames))
+
   for b in boundaries:
-    near = slice(int(b - context), int(b + context))
-    assert (spectral_convergence(out, target, conv.audio, near)
-            < 1.35 * spectral_convergence(one_shot, target, conv.audio, near)), b
-  assert (spectral_convergence(out, target, conv.audio)
-          < 1.1 * spectral_convergence(one_shot, target, conv.audio))
+    assert ratio(slice(b - context, b + context)) < 1.5, b
+  assert ratio(np.concatenate([np.arange(b - context, b + context) for b in boundaries])) < 1.15
+  assert ratio(slice(None)) < 1.05
 
 
 def test_gradient_inversion(workdir, clip):
