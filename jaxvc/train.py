@@ -186,7 +186,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melga
         local = jax.device_get(state)
         g = functools.partial(generator, local)
         if step % config.eval_every == 0:
-          writer.scalars(step, evaluate(g, eval_mels, config.data.chunk_frames))
+          scores = evaluate(g, eval_mels, config.data.chunk_frames)
+          writer.scalars(step, scores)
+          print(f"eval step {step} | mel statistics distance to the target domain: "
+                f"converted {scores['eval/stats_distance_converted']:.4f}, "
+                f"source {scores['eval/stats_distance_source']:.4f}", flush=True)
         if step % config.sample_every == 0:
           write_sample(writer, step, g, eval_mels["a"][0], config)
         writer.flush()
