@@ -329,6 +329,13 @@ class Targets(NamedTuple):
   style_grams: tuple[jax.Array, ...]
 
 
+def compute_targets(net, content: jax.Array, content_mask: jax.Array, style: jax.Array,
+            style_mask: jax.Array) -> Targets:
+  """The content's content features and the style's Grams."""
+  style_grams = tuple(gram(f) for f in net(style, style_mask).style)
+  return Targets(net(content, content_mask).content, style_grams)
+
+
 @jax.jit
 def total_loss(layers: Layers, targets: Targets, style_weights: Sequence[float],
                content_weight: float, style_weight: float) -> jax.Array:
@@ -336,6 +343,15 @@ def total_loss(layers: Layers, targets: Targets, style_weights: Sequence[float],
   grams = tuple(gram(f) for f in layers.style)
   return (content_weight * content_loss(layers.content, targets.content)
           + style_weight * style_loss(grams, targets.style_grams, style_weights))
+
+
+def objective(net, targets: Targets, mask: jax.Array, content_weight: float,
+              style_weight: float):
+  """G -> total loss, the function minimised; padded frames of G are ignored."""
+  def loss_fn(spec):
+    layers = net(spec * mask, mask)
+    return total_loss(layers, targets, net.style_weights, content_weight, style_weight)
+  return loss_fn
 
 
 # ----------------------------------------------------------------------------
@@ -406,14 +422,8 @@ def stylize_spectrogram(graphdef: nnx.GraphDef, weights: nnx.State, content: jax
   G has the content's shape and starts at `init`.
   """
   net = nnx.merge(graphdef, weights)
-  target_style = net(style, style_mask).style
-  targets = Targets(net(content, content_mask).content, tuple(gram(f) for f in target_style))
-
-  def loss_fn(spec):
-    layers = net(spec * content_mask, content_mask)
-    return total_loss(layers, targets, net.style_weights,
-                      settings.content_weight, settings.style_weight)
-
+  loss_fn = objective(net, compute_targets(net, content, content_mask, style, style_mask),
+                      content_mask, settings.content_weight, settings.style_weight)
   if settings.optimizer == "lbfgs":
     return _lbfgs(loss_fn, init, settings.num_steps)
   return _adam(loss_fn, init, settings.num_steps, settings.learning_rate)
