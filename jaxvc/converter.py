@@ -119,7 +119,8 @@ class _Samples:
       else:
         parts.append(np.asarray(block, np.float32))
         end += block.size
-    self._data = np.concatenate(parts)
+    if len(parts) > 1:
+      self._data = np.concatenate(parts)
 
   def take(self, start: int, size: int) -> np.ndarray:
     """Samples [start, start + size), zero where the stream has none."""
@@ -154,8 +155,11 @@ class Converter:
   """A trained generator with the audio settings it was trained on.
 
   `generator` maps normalised mel chunks (B, n_mels, chunk_frames) to
-  converted chunks of the same shape; `from_workdir` and `from_checkpoint`
-  build it from a training run.
+  converted chunks of the same shape; `from_workdir`, `from_checkpoint` and
+  `from_trained` build it from a training run. `inversion` turns mels back
+  into audio ("griffinlim", or "gradient" descent as the original) in
+  `n_iter` iterations (default 32 or 500); `tail` is how the last chunk is
+  filled (chunking.TAIL_MODES); `window_seconds` sizes the streaming windows.
   """
 
   def __init__(self, config: ml_collections.ConfigDict,
