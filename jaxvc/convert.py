@@ -23,6 +23,10 @@ from jaxvc import converter as converter_lib
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".au", ".caf", ".w64", ".rf64")
 
 
+class _UsageError(ValueError):
+  """Arguments that cannot be used; reported in one line, exit status 2."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   model = parser.add_mutually_exclusive_group(required=True)
   model.add_argument("--workdir", help="a training workdir: its latest checkpoint (or --step)")
@@ -46,32 +50,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
+  """Converts every job; 0 if all went well, 1 if a file failed, 2 if nothing could run."""
+  options = dict(inversion=args.inversion, n_iter=args.iters, tail=args.tail)
   try:
     if overrides:
       raise _UsageError(f"convert takes no config overrides (the model's config comes from "
                         f"its checkpoint): {' '.join(overrides)}")
     jobs = _jobs(args)
-  except _UsageError as e:
+    if args.workdir:
+      model = converter_lib.Converter.from_workdir(args.workdir, args.step, **options)
+    else:
+      model = converter_lib.Converter.from_checkpoint(args.checkpoint, **options)
+  except (_UsageError, checkpoints.CheckpointError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   todo = [(src, dst) for src, dst in jobs if args.overwrite or not os.path.exists(dst)]
   if not todo:
     print(f"nothing to do: all {len(jobs)} outputs exist (--overwrite to replace them)")
     return 0
-  options = dict(inversion=args.inversion, n_iter=args.iters, tail=args.tail)
-  try:
-    if args.workdir:
-      model = converter_lib.Converter.from_workdir(args.workdir, args.step, **options)
-    else:
-      model = converter_lib.Converter.from_checkpoint(args.checkpoint, **options)
-  except checkpoints.CheckpointError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
   return _convert_all(model, todo, skipped=len(jobs) - len(todo), args=args)
-
-
-class _UsageError(ValueError):
-  """Arguments that cannot be used; reported in one line, exit status 2."""
 
 
 def _jobs(args: argparse.Namespace) -> list[tuple[str, str]]:

@@ -58,7 +58,8 @@ INVERSIONS = {
 }
 MIN_SECONDS = 0.1            # shorter inputs hold no speech worth converting
 PLOT_SECONDS = 30.0          # a --plot PNG shows the first this many seconds
-GENERATOR_BATCHES = (4, 32)   # chunks per G call: short inputs, and the rest
+# Chunks per G call: short inputs, and the rest (48 is a default window whole).
+GENERATOR_BATCHES = (4, 48)
 CONTEXT_SECONDS = 0.5        # rendered on each side of a window (rounded up to chunks)
 FADE_HOPS = 4                # cross-fade length at a join
 STREAM_ABOVE_SAMPLES = 1 << 24   # files with more samples x channels are read in blocks
