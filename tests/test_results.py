@@ -1,0 +1,149 @@
+"""tools/results.py: tables from reports, loss curves from event files, the whole run."""
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from jaxvc import monitoring
+from test_converter import tiny_config, write_workdir
+
+MACHINE = dict(cpu="Test CPU 3000", cores=2, devices=["TFRT_CPU_0"], backend="cpu", jax="0.10.2")
+
+
+@pytest.fixture(scope="module")
+def results():
+  """tools/results.py as a module."""
+  path = Path(__file__).parents[1] / "tools" / "results.py"
+  spec = importlib.util.spec_from_file_location("results_tool", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def report(n_utterances: int) -> dict:
+  """A results.json-shaped report with known averages."""
+  scores = dict(mcd_db=7.134, target_similarity=0.8, source_similarity=0.5, wer=0.25, cer=0.1,
+                converted_log_f0_mean=math.log(200.0), target_log_f0_mean=math.log(220.0),
+                source_log_f0_mean=math.log(110.0))
+  systems = {name: dict(files={}, skipped=[], averages=dict(scores)) for name in
+             ("source", "vocoded", "melganvc", "style_transfer")}
+  del systems["style_transfer"]["averages"]["wer"]
+  systems["style_transfer"]["averages"]["cer"] = math.nan
+  return dict(test_sentences=30,
+              utterances=[dict(key=f"{270 + i:04d}") for i in range(n_utterances)],
+              workdir="runs/demo", checkpoint_step=1000, griffin_lim_iters=32,
+              style_transfer=dict(num_steps=300, optimizer="lbfgs", features="conv1d",
+                                  representation="log_stft"),
+              machine=MACHINE, seconds=dict(style_transfer=n_utterances * 40.0), systems=systems)
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+  return [[c.strip() for c in line.strip("|").split("|")]
+          for line in markdown.splitlines() if line.startswith("|")]
+
+
+def test_results_table_rows_cells_and_caption(results):
+  markdown = results.results_markdown(report(4))
+  header, rule, *rows = table_rows(markdown)
+  assert header[0] == "system" and len(header) == 1 + len(results.COLUMNS)
+  assert set(rule) == {"---", "---:"}
+  assert [r[0] for r in rows] == list(results.SYSTEMS.values())
+  assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "200"]
+  assert rows[3][4:6] == ["–", "–"]  # missing and NaN figures
+  caption = markdown.split("\n\n")[1]
+  for expected in ("the first 4 of the 30 test sentences", "style transfer takes 40 s a sentence",
+                   "step 1000", "target 220 Hz, source 110 Hz", "Test CPU 3000, 2 cores, JAX 0.10.2 on cpu",
+                   "300 lbfgs steps"):
+    assert expected in caption
+  assert "all 30 test sentences" in results.results_markdown(report(30))
+  assert "a sentence here" not in results.results_markdown(report(30))
+
+
+def test_loss_curves_from_event_files(results, tmp_path):
+  """Scalars as tf.summary writes them; a resumed run's repeated step keeps its last value."""
+  writer = monitoring.SummaryWriter(str(tmp_path), enabled=True)
+  for step in (25, 50, 75):
+    writer.scalars(step, {"train/critic_loss": step / 100, "train/identity": 1.0})
+  writer.image(50, "sample/source_over_converted", np.zeros((8, 8, 3), np.uint8))
+  writer.flush()
+  resumed = monitoring.SummaryWriter(str(tmp_path), enabled=True)
+  resumed.scalars(75, {"train/critic_loss": 7.0})
+  resumed.scalars(250, {"train/critic_loss": 8.0, "eval/stats_distance_converted": 0.5,
+                        "eval/stats_distance_source": 1.0})
+  resumed.flush()
+  tags = [tag for _, lines in results.LOSS_PANELS for tag in lines]
+  curves = results.read_scalars(str(tmp_path), tags)
+  assert set(curves) == {"train/critic_loss", "train/identity", "eval/stats_distance_converted",
+                         "eval/stats_distance_source"}
+  steps, values = curves["train/critic_loss"]
+  np.testing.assert_array_equal(steps, [25, 50, 75, 250])
+  np.testing.assert_allclose(values, [0.25, 0.5, 7.0, 8.0])
+
+  png = tmp_path / "out" / "losses.png"
+  png.parent.mkdir()
+  results.plot_losses(curves, png)
+  image = matplotlib.image.imread(png)
+  assert image.ndim == 3 and image.std() > 0 and png.stat().st_size < 100_000
+  assert [p.name for p in png.parent.iterdir()] == ["losses.png"]  # no temporaries
+
+
+def test_benchmark_table(results):
+  figures = dict(machine=MACHINE, matmul=dict(matmul_fp32_gflops=123.456789),
+                 training=dict(cycle_seconds=0.5, crops_per_second=192.0),
+                 retired=dict(steps=7))
+  markdown = results.benchmark_markdown(json.loads(json.dumps(figures)))
+  assert table_rows(markdown)[2:] == [["matmul", "matmul_fp32_gflops", "123.5"],
+                                      ["training", "cycle_seconds", "0.5"],
+                                      ["training", "crops_per_second", "192"],
+                                      ["retired", "steps", "7"]]
+  assert "*Machine: Test CPU 3000, 2 cores, JAX 0.10.2 on cpu." in markdown
+  assert "- **training**: One MelGAN-VC train step" in markdown
+  assert "**retired**" not in markdown
+
+
+def test_each_test_sentence_is_styled_by_another_train_sentence(results, demo_corpus):
+  utterances = results.scored_utterances(demo_corpus, limit=2)
+  assert [u.key for u in utterances] == ["0009", "0010"]
+  for u in utterances:
+    assert u.source == demo_corpus / "speaker_a" / "test" / f"{u.key}.wav"
+    assert u.target == demo_corpus / "speaker_b" / "test" / f"{u.key}.wav"
+    assert u.style.parent == demo_corpus / "speaker_b" / "train" and u.style.stem != u.key
+  assert len({u.style for u in utterances}) == 2
+  assert len(results.scored_utterances(demo_corpus, limit=10)) == 3
+
+
+@pytest.mark.slow
+def test_one_sentence_end_to_end(results, tmp_path):
+  """A tiny untrained workdir, one sentence, 2 style transfer steps: every file,
+  and the scores that do not depend on training."""
+  workdir = write_workdir(tmp_path / "run", tiny_config())
+  writer = monitoring.SummaryWriter(workdir, enabled=True)
+  for step in (1, 2):
+    writer.scalars(step, {"train/critic_loss": 1.0 / step, "train/generator_loss": -step})
+  writer.flush()
+  bench = tmp_path / "bench.json"
+  bench.write_text(json.dumps(dict(machine=MACHINE, matmul=dict(matmul_fp32_gflops=50.0))))
+  out = tmp_path / "docs"
+  assert results.main([
+      "--workdir", workdir, "--out", str(out), "--limit", "1",
+      "--audio", str(tmp_path / "audio"),
+      "--benchmark-json", str(bench), "--config.num_steps=2", "--config.conv1d.filters=64",
+      "--config.griffin_lim_iters=4"]) == 0
+  assert sorted(p.name for p in out.iterdir()) == [
+      "benchmark.md", "losses.png", "results.json", "results.md", "spectrograms.png"]
+  assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == sorted(results.SYSTEMS)
+  for png in ("losses.png", "spectrograms.png"):
+    assert (out / png).stat().st_size < 100_000 and matplotlib.image.imread(out / png).std() > 0
+  report = json.loads((out / "results.json").read_text())
+  assert report["checkpoint_step"] == 0 and len(report["utterances"]) == 1
+  systems = report["systems"]
+  assert all(len(s["files"]) + len(s["skipped"]) == 1 for s in systems.values())
+  scores = {name: s["averages"] for name, s in systems.items()}
+  assert scores["source"]["source_similarity"] > 0.9
+  assert scores["vocoded"]["target_similarity"] > scores["source"]["target_similarity"] + 0.1
+  assert scores["vocoded"]["mcd_db"] < scores["source"]["mcd_db"]
+  assert len(table_rows((out / "results.md").read_text())) == 2 + len(results.SYSTEMS)

@@ -1,0 +1,381 @@
+"""Regenerates the README's results from a trained demo run: scores, plots, benchmark.
+
+  python tools/results.py --workdir WORKDIR [--out docs/results] [--limit N]
+      [--benchmark-json FILE] [--audio DIR] [--config.KEY=VALUE ...]
+
+On the demo corpus's test split (speaker_a -> speaker_b, parallel sentences
+with transcripts) it renders four systems into --audio (default
+WORKDIR/results_audio), on the first --limit test sentences:
+
+  source          speaker_a's utterance unchanged: where conversion starts;
+  vocoded         speaker_b's parallel utterance through the mel and back
+                  (the Griffin-Lim conversion uses): the ceiling it allows;
+  melganvc        the run's latest checkpoint converting the source;
+  style_transfer  configs/nst.py (override with --config.KEY=VALUE), the
+                  source as content, a different speaker_b sentence from the
+                  train split as style (never the parallel target).
+
+Each is scored by tools/evaluate.py against the parallel target, with each
+speaker's train split as its similarity reference (so no scored utterance is
+in it). Written to --out: results.md and results.json, losses.png (the run's
+TensorBoard curves), spectrograms.png (a source and its conversion), and with
+--benchmark-json (from tools/benchmark.py --json) benchmark.md.
+"""
+import argparse
+import dataclasses
+import functools
+import io
+import json
+import math
+import os
+from pathlib import Path
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import figure  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling tools
+import benchmark  # noqa: E402  tools/benchmark.py
+import evaluate  # noqa: E402  tools/evaluate.py
+
+import jaxvc  # noqa: E402
+from jaxvc import audio  # noqa: E402
+from jaxvc import checkpoints  # noqa: E402
+from jaxvc import config as config_lib  # noqa: E402
+from jaxvc import plotting  # noqa: E402
+from jaxvc import style_transfer  # noqa: E402
+from jaxvc import stylize  # noqa: E402
+from jaxvc._tf import tf  # noqa: E402
+from jaxvc.data import demo  # noqa: E402
+
+# `write(tmp)`, then rename tmp to the path: jaxvc has no public helper for it.
+write_atomically = stylize._write_atomically  # pylint: disable=protected-access
+
+SOURCE, TARGET = "speaker_a", "speaker_b"
+DEFAULT_LIMIT = 4   # style transfer takes minutes per sentence on 2 cores
+# System -> its row label. The order is the table's.
+SYSTEMS = {
+    "source": "(a) source, unchanged",
+    "vocoded": "(b) target through mel + Griffin-Lim (ceiling)",
+    "melganvc": "(c) MelGAN-VC",
+    "style_transfer": "(d) style transfer",
+}
+# Results table: (heading, figure, format); F0 is shown in Hz.
+COLUMNS = [
+    ("MCD dB ↓", "mcd_db", "{:.2f}"),
+    ("similarity to target ↑", "target_similarity", "{:.3f}"),
+    ("similarity to source ↓", "source_similarity", "{:.3f}"),
+    ("WER ↓", "wer", "{:.0%}"),
+    ("CER ↓", "cer", "{:.0%}"),
+    ("F0 Hz", "converted_log_f0_mean", "{:.0f}"),
+]
+# losses.png panels: (title, {TensorBoard tag: line label}).
+LOSS_PANELS = [
+    ("critic loss", {"train/critic_loss": None}),
+    ("generator loss", {"train/generator_loss": None}),
+    ("adversarial", {"train/adversarial": None}),
+    ("TraVeL", {"train/travel": None}),
+    ("identity", {"train/identity": None}),
+    ("mel statistics distance to target", {"eval/stats_distance_converted": "converted",
+                                           "eval/stats_distance_source": "source"}),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+  """One test sentence and the files each system reads for it."""
+  key: str       # the sentence id, e.g. "0270"
+  source: Path   # SOURCE/test/KEY.wav
+  target: Path   # TARGET/test/KEY.wav, the parallel target
+  style: Path    # a TARGET/train sentence: style transfer's style clip
+
+
+def scored_utterances(corpus: Path, limit: int) -> list[Utterance]:
+  """The first `limit` test sentences, the i-th styled by the i-th train sentence."""
+  keys = sorted(p.stem for p in (corpus / SOURCE / "test").glob("*.wav"))[:limit]
+  styles = sorted((corpus / TARGET / "train").glob("*.wav"))
+  return [Utterance(key, corpus / SOURCE / "test" / f"{key}.wav",
+                    corpus / TARGET / "test" / f"{key}.wav", style)
+          for key, style in zip(keys, styles)]
+
+
+# ----------------------------------------------------------------------------
+# The four systems: Utterance -> (wave, sample rate).
+
+
+def unchanged(u: Utterance) -> tuple[np.ndarray, int]:
+  return audio.load_audio(u.source, evaluate.SAMPLE_RATE), evaluate.SAMPLE_RATE
+
+
+def vocoded(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
+  wave = audio.load_audio(u.target, converter.sample_rate)
+  mel = audio.wave_to_mel(wave, converter.audio)
+  return (np.asarray(audio.mel_to_wave(mel, converter.audio, n_iter=converter.n_iter,
+                                       length=wave.size)), converter.sample_rate)
+
+
+def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
+  rate = converter.sample_rate
+  return converter.convert(audio.load_audio(u.source, rate), rate), rate
+
+
+def stylised(transfer: style_transfer.StyleTransfer, u: Utterance) -> tuple[np.ndarray, int]:
+  rate = transfer.representation.sample_rate
+  load = functools.partial(audio.load_audio, sample_rate=rate, min_seconds=transfer.min_seconds)
+  [result] = transfer([load(u.source)], [load(u.style)])
+  return result.wave, rate
+
+
+def render(system, utterances: list[Utterance], folder: Path) -> float:
+  """Writes `system`'s output for each utterance as folder/KEY.wav; returns seconds taken."""
+  start = time.perf_counter()
+  for u in utterances:
+    wave, rate = system(u)
+    audio.save_audio(folder / f"{u.key}.wav", wave, rate)
+  return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------
+# Scores.
+
+
+def reference_speaker(corpus: Path, name: str, skipped: list[str]) -> evaluate.Speaker:
+  """`name`'s test utterances (the parallel ones) with its train split's embedding."""
+  test = evaluate.load_speaker(corpus / name / "test", skipped)
+  train = evaluate.load_speaker(corpus / name / "train", skipped)
+  return dataclasses.replace(test, embedding=train.embedding)
+
+
+def score_system(name: str, folder: Path, keys: list[str], target: evaluate.Speaker,
+                 source: evaluate.Speaker) -> dict:
+  """Per-file figures (transcripts from the targets' .txt files), skips, averages."""
+  rows, skipped = {}, []
+  for key in keys:
+    try:
+      rows[key] = evaluate.score_file(folder / f"{key}.wav", key, target, source, None)
+    except ValueError as e:  # the message names the file
+      evaluate.skip(skipped, str(e))
+      continue
+    print(evaluate.table_line(f"{name}/{key}", rows[key]), flush=True)
+  return dict(files=rows, skipped=skipped, averages=evaluate.averages(rows))
+
+
+# ----------------------------------------------------------------------------
+# Markdown.
+
+
+def machine_line(machine: dict) -> str:
+  """benchmark.machine() in words."""
+  return (f"{machine['cpu']}, {machine['cores']} cores, JAX {machine['jax']} "
+          f"on {machine['backend']}")
+
+
+def cell(figure_name: str, fmt: str, scores: dict) -> str:
+  value = scores.get(figure_name)
+  if value is None or not math.isfinite(value):
+    return "–"
+  return fmt.format(math.exp(value) if figure_name.endswith("log_f0_mean") else value)
+
+
+def results_markdown(report: dict) -> str:
+  """The results table with a caption saying what produced it."""
+  lines = ["| system | " + " | ".join(h for h, _, _ in COLUMNS) + " |",
+           "| --- |" + " ---: |" * len(COLUMNS)]
+  for name, label in SYSTEMS.items():
+    scores = report["systems"][name]["averages"]
+    lines.append(f"| {label} | " + " | ".join(cell(f, fmt, scores) for _, f, fmt in COLUMNS)
+                 + " |")
+  source = report["systems"]["source"]["averages"]
+  nst = report["style_transfer"]
+  n, total = len(report["utterances"]), report["test_sentences"]
+  sentences = f"all {total}" if n == total else f"the first {n} of the {total}"
+  caption = (
+      f"Means over {sentences} test sentences"
+      + (f" (style transfer takes {report['seconds']['style_transfer'] / n:.0f} s a "
+         "sentence here)" if n < total else "")
+      + f" of the demo corpus (espeak-ng {SOURCE} → {TARGET}, parallel), scored "
+      f"against the parallel {TARGET} utterance. MelGAN-VC: the run's checkpoint at "
+      f"step {report['checkpoint_step']}, Griffin-Lim {report['griffin_lim_iters']} "
+      "iterations; (b) uses the same mel and inversion. Style transfer: "
+      f"`configs/nst.py` ({nst['num_steps']} {nst['optimizer']} steps, {nst['features']} "
+      f"features on {nst['representation']}), the style a different {TARGET} sentence "
+      "from the train split. Similarity: cosine of Resemblyzer speaker embeddings to "
+      "each speaker's train split. WER/CER: pocketsphinx against the transcripts (it "
+      "mishears espeak-ng speech, so only differences between rows count). F0: "
+      f"geometric mean (target {cell('target_log_f0_mean', '{:.0f}', source)} Hz, "
+      f"source {cell('source_log_f0_mean', '{:.0f}', source)} Hz). Machine: "
+      f"{machine_line(report['machine'])}. Regenerate: `python tools/results.py "
+      f"--workdir WORKDIR{f' --limit {n}' if n < total else ''}`.")
+  return "\n".join(lines) + f"\n\n*{caption}*\n"
+
+
+def figure_text(value) -> str:
+  return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def benchmark_markdown(results: dict) -> str:
+  """tools/benchmark.py --json's figures as a table, each benchmark's docstring below."""
+  lines = ["| benchmark | figure | value |", "| --- | --- | ---: |"]
+  notes = []
+  for name, figures in results.items():
+    if name == "machine":
+      continue
+    lines += [f"| {name} | {k} | {figure_text(v)} |" for k, v in figures.items()]
+    if name in benchmark.BENCHMARKS:
+      notes.append(f"- **{name}**: " + " ".join(benchmark.BENCHMARKS[name].__doc__.split()))
+  return ("\n".join(lines) + f"\n\n*Machine: {machine_line(results['machine'])}. "
+          "Regenerate: `python tools/benchmark.py --json FILE`.*\n\n" + "\n".join(notes) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+  write_atomically(str(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------
+# Pictures.
+
+
+def read_scalars(logdir: str, tags) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """(steps, values) of each of `tags` that `logdir`'s event files hold.
+
+  tf.summary writes scalars as tensors; a step logged twice (a resumed run)
+  keeps its last value.
+  """
+  events = event_accumulator.EventAccumulator(
+      logdir, size_guidance={event_accumulator.TENSORS: 0})  # 0: keep every event
+  events.Reload()
+  curves = {}
+  for tag in set(tags) & set(events.Tags()["tensors"]):
+    by_step = {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+    steps = np.array(sorted(by_step))
+    curves[tag] = steps, np.array([by_step[s] for s in steps])
+  return curves
+
+
+def save_figure(fig: figure.Figure, path: Path, colours: int = 48) -> None:
+  """A palette PNG: spectrograms' noise-like detail makes a true-colour one
+  three times the size for no difference that shows."""
+  rendered = io.BytesIO()
+  fig.savefig(rendered, format="png", dpi=72)
+  image = Image.open(rendered).convert("RGB").quantize(colours)
+  write_atomically(str(path), lambda tmp: image.save(tmp, format="png", optimize=True))
+
+
+def plot_losses(curves: dict, path: Path) -> None:
+  """LOSS_PANELS over training steps, as a PNG."""
+  fig = figure.Figure(figsize=(9, 4.5), layout="constrained")
+  for ax, (title, lines) in zip(fig.subplots(2, 3).flat, LOSS_PANELS):
+    for tag, label in lines.items():
+      if tag in curves:
+        steps, values = curves[tag]
+        ax.plot(steps, values, linewidth=1, label=label,
+                marker="o" if steps.size < 20 else None, markersize=3)  # sparse: evals
+    ax.set(title=title, xlabel="step")
+    if ax.get_legend_handles_labels()[0]:
+      ax.legend(fontsize="small")
+  save_figure(fig, path)
+
+
+def plot_spectrograms(mels: dict[str, np.ndarray], seconds_per_frame: float, path: Path) -> None:
+  """Each normalised mel under its title, as a PNG."""
+  fig = figure.Figure(figsize=(8, 2.2 * len(mels)), layout="constrained")
+  for ax, (title, mel) in zip(fig.subplots(len(mels), 1), mels.items()):
+    ax.imshow(plotting.mel_image([mel]), aspect="auto", interpolation="nearest",
+              extent=(0, mel.shape[1] * seconds_per_frame, 0, mel.shape[0]))
+    ax.set(title=title, xlabel="seconds", ylabel="mel bin")
+  save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------------
+# The command.
+
+
+def load_converter(workdir: str) -> tuple[jaxvc.Converter, int]:
+  """The run's latest checkpoint and its step; the run must be on the demo voices."""
+  config, graphdefs, state = checkpoints.load_trained(workdir)
+  domains = (config.data.domain_a, config.data.domain_b)
+  if domains != (f"demo:{SOURCE}", f"demo:{TARGET}"):
+    raise ValueError(f"{workdir}: trained on {domains[0]} -> {domains[1]}, "
+                     f"not the demo corpus's {SOURCE} -> {TARGET}")
+  return jaxvc.Converter.from_trained(config, graphdefs, state), int(state.step)
+
+
+def run(args: argparse.Namespace, overrides: list[str]) -> dict:
+  """Renders, scores, plots and writes everything; returns the report."""
+  converter, step = load_converter(args.workdir)
+  nst_config = config_lib.from_file(stylize.DEFAULT_CONFIG, overrides)
+  transfer = style_transfer.StyleTransfer(nst_config)
+  corpus = demo.ensure_demo_corpus(converter.config.data.cache_dir or None)
+  utterances = scored_utterances(corpus, args.limit)
+  systems = dict(source=unchanged, vocoded=functools.partial(vocoded, converter),
+                 melganvc=functools.partial(converted, converter),
+                 style_transfer=functools.partial(stylised, transfer))
+  audio_dir = Path(args.audio or os.path.join(args.workdir, "results_audio"))
+  seconds = {}
+  for name, system in systems.items():
+    seconds[name] = render(system, utterances, audio_dir / name)
+    print(f"{name}: {len(utterances)} sentences in {seconds[name]:.0f} s", flush=True)
+
+  skipped = []
+  target = reference_speaker(corpus, TARGET, skipped)
+  source = reference_speaker(corpus, SOURCE, skipped)
+  keys = [u.key for u in utterances]
+  scores = {name: score_system(name, audio_dir / name, keys, target, source)
+            for name in systems}
+  report = dict(
+      corpus=str(corpus), test_sentences=len(list((corpus / SOURCE / "test").glob("*.wav"))),
+      utterances=[dict(key=u.key, style=u.style.name) for u in utterances],
+      workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.n_iter,
+      style_transfer=json.loads(nst_config.to_json_best_effort()),
+      machine=benchmark.machine(), seconds=seconds, audio=str(audio_dir),
+      skipped_references=skipped, systems=scores)
+
+  out = Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  evaluate.write_json(out / "results.json", report)
+  write_text(out / "results.md", results_markdown(report))
+  tags = [tag for _, lines in LOSS_PANELS for tag in lines]
+  plot_losses(read_scalars(args.workdir, tags), out / "losses.png")
+  first = audio.wave_to_mel(unchanged(utterances[0])[0], converter.audio)
+  plot_spectrograms({f"source: {SOURCE} {utterances[0].key}": np.asarray(first),
+                     f"MelGAN-VC, step {step}": converter.convert_mel(np.asarray(first))},
+                    converter.audio.hop_length / converter.sample_rate, out / "spectrograms.png")
+  if args.benchmark_json:
+    with open(args.benchmark_json) as f:
+      write_text(out / "benchmark.md", benchmark_markdown(json.load(f)))
+  return report
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--workdir", required=True, help="a jaxvc.train run on the demo config")
+  parser.add_argument("--out", default="docs/results", help="where the tables and PNGs go")
+  parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+                      help=f"score the first N test sentences (default {DEFAULT_LIMIT})")
+  parser.add_argument("--benchmark-json", help="tools/benchmark.py --json output to tabulate")
+  parser.add_argument("--audio", help="scratch folder for the systems' audio "
+                      "(default WORKDIR/results_audio)")
+  args, rest = parser.parse_known_args(argv)
+  unknown = [a for a in rest if not a.startswith("--config.")]
+  if unknown:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+  if args.limit < 1:
+    parser.error("--limit must be at least 1")
+  try:
+    report = run(args, rest)
+  except (ValueError, OSError) as e:  # CheckpointError, ConfigError, AudioError are ValueErrors
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  print(results_markdown(report))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
