@@ -56,8 +56,8 @@ def test_results_table_rows_cells_and_caption(results):
   assert rows[3][4:6] == ["–", "–"]  # missing and NaN figures
   caption = markdown.split("\n\n")[1]
   for expected in ("the first 4 of the 30 test sentences", "style transfer takes 40 s a sentence",
-                   "step 1000", "target 220 Hz, source 110 Hz", "Test CPU 3000, 2 cores, JAX 0.10.2 on cpu",
-                   "300 lbfgs steps"):
+                   "step 1000", "target 220 Hz, source 110 Hz", "300 lbfgs steps",
+                   "Test CPU 3000, 2 cores, JAX 0.10.2 on cpu"):
     assert expected in caption
   assert "all 30 test sentences" in results.results_markdown(report(30))
   assert "a sentence here" not in results.results_markdown(report(30))
