@@ -9,7 +9,8 @@ over the content C's deep features and the style S's shallow-layer Grams, by
 L-BFGS (or Adam); Griffin-Lim turns G back into audio. The extractor is split
 once; the optimisation is one jitted pure function of the spectrograms, vmapped
 over pairs padded to equal length, with masks keeping padding out of every
-loss and Gram so a padded pair gives the unpadded result.
+loss and Gram so a padded pair gives the unpadded result. Inside it, each
+pair's L-BFGS linesearch runs in turn (see `_lbfgs`).
 """
 import dataclasses
 import functools
@@ -358,23 +359,28 @@ def objective(net, targets: Targets, mask: jax.Array, content_weight: float,
 # Optimisation.
 
 
-def _lbfgs(loss_fn, init: jax.Array, num_steps: int):
+def _lbfgs(objective_of, data, init: jax.Array, num_steps: int):
+  """L-BFGS with optax's zoom linesearch on the loss `objective_of(*data)`."""
   solver = optax.lbfgs()
-  value, grad = jax.value_and_grad(loss_fn)(init)
-  # Each step starts from the value and gradient the linesearch computed at
-  # the point it accepted; seeding the state with the first ones avoids
-  # `optax.value_and_grad_from_state`'s cond, which vmap would evaluate both
-  # branches of.
-  state = optax.tree.set(solver.init(init), value=value, grad=grad)
+
+  # vmap would turn the linesearch's conds into selects that evaluate the loss
+  # on both branches, each linesearch waiting for the pair that needs most
+  # steps; so a batch runs each pair's update in turn (its loss is large
+  # matmuls either way). Traced values must be arguments, not closed over.
+  @jax.custom_batching.sequential_vmap
+  def update(spec, state, data):
+    loss_fn = objective_of(*data)
+    value, grad = optax.value_and_grad_from_state(loss_fn)(spec, state=state)
+    updates, state = solver.update(grad, state, spec, value=value, grad=grad, value_fn=loss_fn)
+    return optax.apply_updates(spec, updates), state, value
 
   def step(carry, _):
-    spec, state = carry
-    value, grad = optax.tree.get(state, "value"), optax.tree.get(state, "grad")
-    updates, state = solver.update(grad, state, spec, value=value, grad=grad, value_fn=loss_fn)
-    return (optax.apply_updates(spec, updates), state), optax.tree.get(state, "value")
+    spec, state, value = update(*carry, data)
+    return (spec, state), value
 
-  (spec, _), values = jax.lax.scan(step, (init, state), length=num_steps)
-  return spec, jnp.concatenate([value[None], values])
+  (spec, state), values = jax.lax.scan(step, (init, solver.init(init)), length=num_steps)
+  # The linesearch leaves the value at its accepted point: the last iterate's.
+  return spec, jnp.concatenate([values, optax.tree.get(state, "value")[None]])
 
 
 def _adam(loss_fn, init: jax.Array, num_steps: int, learning_rate: float):
@@ -421,12 +427,15 @@ def stylize_spectrogram(graphdef: nnx.GraphDef, weights: nnx.State, content: jax
   Spectrograms are (bins, frames) with (frames,) masks, 1 on real frames;
   G has the content's shape and starts at `init`.
   """
+  def objective_of(weights, targets, mask):
+    return objective(nnx.merge(graphdef, weights), targets, mask, settings.content_weight,
+                     settings.style_weight)
+
   net = nnx.merge(graphdef, weights)
-  loss_fn = objective(net, compute_targets(net, content, content_mask, style, style_mask),
-                      content_mask, settings.content_weight, settings.style_weight)
+  data = (weights, compute_targets(net, content, content_mask, style, style_mask), content_mask)
   if settings.optimizer == "lbfgs":
-    return _lbfgs(loss_fn, init, settings.num_steps)
-  return _adam(loss_fn, init, settings.num_steps, settings.learning_rate)
+    return _lbfgs(objective_of, data, init, settings.num_steps)
+  return _adam(objective_of(*data), init, settings.num_steps, settings.learning_rate)
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "settings"))
@@ -491,8 +500,8 @@ class StyleTransfer:
   def __call__(self, contents: Sequence[np.ndarray], styles: Sequence[np.ndarray]) -> list[Result]:
     """Stylises each content wave with its style wave (both at the representation's rate).
 
-    One pair runs unbatched; several run as one vmapped program. Raises
-    ValueError for a spectrogram shorter than `min_frames`.
+    All pairs run as one vmapped program. Raises ValueError for a
+    spectrogram shorter than `min_frames`.
     """
     analyse = lambda w: np.asarray(self.representation.analyse(w))
     content_specs = [analyse(w) for w in contents]
@@ -504,15 +513,9 @@ class StyleTransfer:
     content, content_mask = pad_frames(content_specs)
     style, style_mask = pad_frames(style_specs)
     init, _ = pad_frames([self._init(s) for s in content_specs])
-    arrays = (content, content_mask, style, style_mask, init)
-    if len(content_specs) == 1:
-      # Unbatched: vmap would turn the linesearch's conds into selects that
-      # evaluate both branches.
-      specs, losses = jax.tree.map(lambda x: x[None], stylize_spectrogram(
-          self._graphdef, self._weights, *(a[0] for a in arrays), settings=self.settings))
-    else:
-      specs, losses = stylize_spectrograms(
-          self._graphdef, self._weights, *arrays, settings=self.settings)
+    specs, losses = stylize_spectrograms(
+        self._graphdef, self._weights, content, content_mask, style, style_mask, init,
+        settings=self.settings)
     results = []
     for i, (c, s) in enumerate(zip(content_specs, style_specs)):
       spec = np.asarray(specs[i, :, :c.shape[-1]])
