@@ -190,12 +190,81 @@ def bench_conversion(args) -> dict:
               librosa_mel_to_audio_60s_seconds=theirs)
 
 
+def bench_style_transfer(args) -> dict:
+  """Spectrogram style transfer at the configs/nst.py defaults (Ulyanov & Lebedev):
+  one loss-and-gradient evaluation at 1025 bins x 430 frames, 4096 filters of
+  width 11, targets precomputed; the whole stylisation of a 10 s espeak clip
+  (300 L-BFGS steps, Griffin-Lim), first call, compiles included; and 4 pairs
+  of 2-3 s clips at 30 steps as one vmapped batch against one by one, compiled.
+  Process CPU seconds beside wall seconds tell how much a busy machine slowed
+  the wall clock."""
+  del args
+  from flax import nnx
+  from jaxvc import audio
+  from jaxvc import config as config_lib
+  from jaxvc import style_transfer as st
+  from jaxvc.data import demo
+  from jaxvc.data import sentences
+  from jaxvc.stylize import DEFAULT_CONFIG
+  config = config_lib.from_file(DEFAULT_CONFIG)
+  spectrogram, net = st.build(config)
+  rate = spectrogram.sample_rate
+  texts = iter(sentences.sentences(40))
+
+  def speech(voice, seconds):
+    parts = []
+    while sum(p.size for p in parts) < seconds * rate:
+      wave, wave_rate = demo.render(next(texts), voice)
+      parts.append(audio.resample(wave, wave_rate, rate))
+    return np.concatenate(parts)[:int(seconds * rate)]
+
+  def clock(fn, repeats=1, warmup=1):
+    """(median wall, mean process CPU) seconds of fn() after `warmup` calls."""
+    for _ in range(warmup):
+      fn()
+    cpu = time.process_time()
+    wall = timeit(fn, repeats=repeats, warmup=0)
+    return wall, (time.process_time() - cpu) / repeats
+
+  content, style = speech("speaker_a", 10.0), speech("speaker_b", 10.0)
+  frames = 430
+  c, s = (np.asarray(spectrogram.analyse(w))[:, :frames] for w in (content, style))
+  mask = np.ones(frames, np.float32)
+  graphdef, weights = nnx.split(net)
+  targets = jax.jit(lambda w: st.compute_targets(nnx.merge(graphdef, w), c, mask, s, mask))(weights)
+  loss_and_grad = jax.jit(lambda w, t, x: jax.value_and_grad(st.objective(
+      nnx.merge(graphdef, w), t, mask, config.content_weight, config.style_weight))(x))
+  flops = loss_and_grad.lower(weights, targets, c).compile().cost_analysis()["flops"]
+  wall, cpu = clock(lambda: jax.block_until_ready(loss_and_grad(weights, targets, c)), repeats=5)
+  peak = bench_matmul(None)["matmul_fp32_gflops"] * 1e9
+  figures = dict(loss_and_grad_seconds=wall, loss_and_grad_cpu_seconds=cpu,
+                 gflop_per_loss_and_grad=flops / 1e9, fraction_of_matmul_peak=flops / wall / peak)
+
+  transfer = st.StyleTransfer(config)
+  results = []
+  wall, cpu = clock(lambda: results.append(transfer([content], [style])), warmup=0)
+  figures.update(stylize_10s_seconds=wall, stylize_10s_cpu_seconds=cpu,
+                 stylize_10s_loss_ratio=float(results[0][0].losses[-1] / results[0][0].losses[0]))
+
+  config.num_steps = 30
+  transfer = st.StyleTransfer(config)
+  contents = [speech("speaker_a", t) for t in (2.0, 2.3, 2.6, 3.0)]
+  styles = [speech("speaker_b", t) for t in (3.0, 2.0, 2.5, 2.2)]
+  batch = clock(lambda: transfer(contents, styles))
+  singles = [clock(lambda i=i: transfer(contents[i:i + 1], styles[i:i + 1])) for i in range(4)]
+  figures.update(batch_of_4_seconds=batch[0], batch_of_4_cpu_seconds=batch[1],
+                 four_singles_seconds=sum(w for w, _ in singles),
+                 four_singles_cpu_seconds=sum(c for _, c in singles))
+  return figures
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "matmul": bench_matmul,
     "training": bench_training,
     "inversion": bench_inversion,
     "pipeline": bench_pipeline,
     "conversion": bench_conversion,
+    "style_transfer": bench_style_transfer,
 }
 
 
