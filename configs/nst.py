@@ -31,7 +31,7 @@ def get_config() -> ml_collections.ConfigDict:
   ))
   # Trained features need representation="mel" and use the workdir's audio settings.
   c.trained = ml_collections.ConfigDict(dict(
-      workdir="",               # a jaxvc.train workdir (latest checkpoint) or WORKDIR/checkpoints/STEP
+      workdir="",               # a jaxvc.train workdir or WORKDIR/checkpoints/STEP
       content_layer=2,          # of the three encoder blocks
       style_layers=(0, 1),
       style_weights=(1.0, 1.0),

@@ -452,7 +452,7 @@ def stylize_spectrograms(graphdef: nnx.GraphDef, weights: nnx.State, contents: j
 
 
 def pad_frames(specs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-  """(bins, frames_i) spectrograms -> zero-padded (n, bins, max frames) and (n, max frames) masks."""
+  """(bins, frames_i) spectrograms -> zero-padded (n, bins, frames) and (n, frames) masks."""
   frames = max(s.shape[-1] for s in specs)
   batch = np.zeros((len(specs), specs[0].shape[0], frames), np.float32)
   masks = np.zeros((len(specs), frames), np.float32)

@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--output", help="output .wav; OUT.png and OUT.json go beside it")
   parser.add_argument("--manifest", help="CSV/TSV of content,style,output rows, run as one batch")
   parser.add_argument("--config", default=DEFAULT_CONFIG,
-                      help="config file (default: configs/nst.py); override with --config.KEY=VALUE")
+                      help="config file (default: configs/nst.py); change it with "
+                      "--config.KEY=VALUE")
 
 
 def read_manifest(path: str) -> list[tuple[str, str, str]]:

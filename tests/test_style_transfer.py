@@ -2,7 +2,6 @@
 import functools
 
 from flax import nnx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,13 +11,14 @@ from jaxvc import config as config_lib
 from jaxvc import melganvc
 from jaxvc import models
 from jaxvc import style_transfer as st
+from jaxvc.stylize import DEFAULT_CONFIG
 
 SAMPLE_RATE = 22050
 
 
 def nst_config(*overrides):
   """configs/nst.py with test-sized networks and few steps."""
-  return config_lib.from_file("configs/nst.py", [
+  return config_lib.from_file(DEFAULT_CONFIG, [
       "--config.conv1d.filters=128", "--config.cnn2d.channels=(8,16,16,32)",
       "--config.num_steps=8", "--config.griffin_lim_iters=4", *overrides])
 
