@@ -93,10 +93,12 @@ def test_loss_curves_from_event_files(results, tmp_path):
 
 def test_benchmark_table(results):
   figures = dict(machine=MACHINE, matmul=dict(matmul_fp32_gflops=123.456789),
+                 pipeline=dict(crops_per_s_both_domains=34814.95),
                  training=dict(cycle_seconds=0.5, crops_per_second=192.0),
                  retired=dict(steps=7))
   markdown = results.benchmark_markdown(json.loads(json.dumps(figures)))
   assert table_rows(markdown)[2:] == [["matmul", "matmul_fp32_gflops", "123.5"],
+                                      ["pipeline", "crops_per_s_both_domains", "34,815"],
                                       ["training", "cycle_seconds", "0.5"],
                                       ["training", "crops_per_second", "192"],
                                       ["retired", "steps", "7"]]
