@@ -5,10 +5,11 @@ pure JAX, jit-compiled with the settings static, batched over leading axes, so
 they run on any device and inside training steps. Mels outside the models are
 float32 (..., n_mels, frames) normalised to [-1, 1], as in MelGAN-VC.
 """
+import contextlib
 import dataclasses
 import functools
 import os
-import uuid
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,7 @@ import optax
 import soundfile as sf
 import soxr
 
+from jaxvc import files
 from jaxvc.config import ConfigError
 
 _SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter is an empty recording.
@@ -136,23 +138,24 @@ def trim_silence(wave: np.ndarray, top_db: float) -> np.ndarray:
   return trimmed
 
 
-def save_audio(path, wave: np.ndarray, sample_rate: int) -> None:
-  """Writes mono `wave` atomically: 16-bit PCM for .wav, soundfile's default else."""
+@contextlib.contextmanager
+def audio_writer(path, sample_rate: int) -> Iterator[sf.SoundFile]:
+  """A mono sound file open for writing, atomically: it appears at `path` only
+  when the block succeeds. 16-bit PCM for .wav, soundfile's default else."""
   path = os.fspath(path)
-  folder = os.path.dirname(path) or "."
-  os.makedirs(folder, exist_ok=True)
   extension = os.path.splitext(path)[1].lstrip(".").upper()
   if extension not in sf.available_formats():
     raise AudioError(f"{path}: unknown audio format {extension!r}")
   subtype = "PCM_16" if extension == "WAV" else None
-  data = np.clip(np.asarray(wave, np.float32), -1.0, 1.0)
-  tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-  try:
-    sf.write(tmp, data, sample_rate, subtype=subtype, format=extension)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+  with files.atomic_path(path) as tmp:
+    with sf.SoundFile(tmp, "w", sample_rate, 1, subtype, format=extension) as f:
+      yield f
+
+
+def save_audio(path, wave: np.ndarray, sample_rate: int) -> None:
+  """Writes mono `wave`, clipped to [-1, 1], atomically (see `audio_writer`)."""
+  with audio_writer(path, sample_rate) as f:
+    f.write(np.clip(np.asarray(wave, np.float32), -1.0, 1.0))
 
 
 # ----------------------------------------------------------------------------

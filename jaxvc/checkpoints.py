@@ -13,6 +13,7 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from jaxvc import files
 from jaxvc import melganvc
 
 CONFIG_FILE = "config.json"
@@ -47,11 +48,9 @@ def restore(mngr: ocp.CheckpointManager, abstract_state, step: int | None = None
 
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes the run's config as JSON, atomically."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
-  os.replace(tmp, path)
+  with files.atomic_path(os.path.join(workdir, CONFIG_FILE)) as tmp:
+    with open(tmp, "w") as f:
+      f.write(config.to_json_best_effort(indent=2, sort_keys=True))
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:

@@ -36,7 +36,6 @@ import functools
 import itertools
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
 import jax
@@ -377,29 +376,16 @@ def _info(path: str):
 
 @contextlib.contextmanager
 def _atomic_writer(path: str, sample_rate: int, length: int):
-  """Yields `write(block)` that streams mono samples into a temporary file beside
-  `path`; on a clean exit the file is cut or zero-padded to `length` samples
-  and renamed to `path`, on any error removed."""
-  folder = os.path.dirname(os.path.abspath(path))
-  extension = os.path.splitext(path)[1].lstrip(".").upper()
-  if extension not in sf.available_formats():
-    raise audio.AudioError(f"{path}: unknown audio format {extension!r}")
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-  os.close(fd)
+  """Yields `write(block)` that streams mono samples into `path` atomically
+  (`audio.audio_writer`); on a clean exit the file is cut or zero-padded to
+  `length` samples."""
   written = 0
-  try:
-    with sf.SoundFile(tmp, "w", sample_rate, 1, "PCM_16" if extension == "WAV" else None,
-                      format=extension) as f:
-      def write(block: np.ndarray) -> None:
-        nonlocal written
-        block = np.clip(block[:max(0, length - written)], -1.0, 1.0)
-        f.write(block)
-        written += block.size
+  with audio.audio_writer(path, sample_rate) as f:
+    def write(block: np.ndarray) -> None:
+      nonlocal written
+      block = np.clip(block[:max(0, length - written)], -1.0, 1.0)
+      f.write(block)
+      written += block.size
 
-      yield write
-      f.write(np.zeros(max(0, length - written), np.float32))
-    os.replace(tmp, path)
-  except BaseException:
-    os.remove(tmp)
-    raise
+    yield write
+    f.write(np.zeros(max(0, length - written), np.float32))

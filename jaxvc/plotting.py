@@ -1,12 +1,12 @@
 """Spectrogram pictures for TensorBoard and `--plot` PNGs."""
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.image  # noqa: E402
 import numpy as np  # noqa: E402
+
+from jaxvc import files  # noqa: E402
 
 
 def mel_image(mels: list[np.ndarray], gap: int = 4) -> np.ndarray:
@@ -25,6 +25,5 @@ def mel_image(mels: list[np.ndarray], gap: int = 4) -> np.ndarray:
 
 def save_png(path: str, image: np.ndarray) -> None:
   """Writes an RGB image atomically (temporary name, then rename)."""
-  tmp = f"{path}.tmp.png"
-  matplotlib.image.imsave(tmp, image)
-  os.replace(tmp, path)
+  with files.atomic_path(path) as tmp:
+    matplotlib.image.imsave(tmp, image, format="png")

@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import sys
-import tempfile
 
 import matplotlib
 
@@ -23,6 +22,7 @@ from matplotlib import figure  # noqa: E402
 
 from jaxvc import audio  # noqa: E402
 from jaxvc import config as config_lib  # noqa: E402
+from jaxvc import files  # noqa: E402
 from jaxvc import style_transfer  # noqa: E402
 
 DEFAULT_CONFIG = os.path.join(
@@ -86,20 +86,6 @@ def pairs_from_args(args: argparse.Namespace) -> list[tuple[str, str, str]]:
   return rows
 
 
-def _write_atomically(path: str, write) -> None:
-  """`write(tmp)` to a temporary name in `path`'s folder, then rename it to `path`."""
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-  os.close(fd)
-  try:
-    write(tmp)
-    os.replace(tmp, path)
-  except BaseException:
-    os.remove(tmp)
-    raise
-
-
 def save_plot(path: str, result: style_transfer.Result, titles: tuple[str, str]) -> None:
   """Content, style and result spectrograms, one above the other, as a PNG."""
   fig = figure.Figure(figsize=(10, 9), layout="constrained")
@@ -111,7 +97,8 @@ def save_plot(path: str, result: style_transfer.Result, titles: tuple[str, str])
                       interpolation="nearest")
     ax.set(title=title, xlabel="frame", ylabel="bin")
   fig.colorbar(shown, ax=fig.axes)
-  _write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
+  with files.atomic_path(path) as tmp:
+    fig.savefig(tmp, format="png", dpi=80)
 
 
 def save_losses(path: str, result: style_transfer.Result, pair, config) -> None:
@@ -120,12 +107,9 @@ def save_losses(path: str, result: style_transfer.Result, pair, config) -> None:
   record = dict(content=content, style=style, output=output,
                 loss=[float(v) for v in result.losses],
                 config=json.loads(config.to_json_best_effort()))
-
-  def write(tmp):
+  with files.atomic_path(path) as tmp:
     with open(tmp, "w") as f:
       json.dump(record, f, indent=1)
-
-  _write_atomically(path, write)
 
 
 def run(args: argparse.Namespace, overrides) -> int:

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvc import files
+
 
 def machine() -> dict:
   """What the figures were measured on."""
@@ -281,10 +283,9 @@ def main():
     print(f"{name}: " + ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
   if args.json:
-    tmp = args.json + ".tmp"
-    with open(tmp, "w") as f:
-      json.dump(results, f, indent=2)
-    os.replace(tmp, args.json)
+    with files.atomic_path(args.json) as tmp:
+      with open(tmp, "w") as f:
+        json.dump(results, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,13 @@ import math
 import os
 from pathlib import Path, PurePosixPath
 import sys
-import tempfile
 
 import numpy as np
 import soundfile as sf
 
 from jaxvc import audio
 from jaxvc import evaluation
+from jaxvc import files
 
 SAMPLE_RATE = evaluation.MODEL_RATE
 AUDIO_SUFFIXES = frozenset("." + name.lower() for name in sf.available_formats())
@@ -177,16 +177,10 @@ def _json_safe(value):
 
 def write_json(path: Path, report: dict) -> None:
   """Writes `report` to `path` atomically."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w") as f:
+  with files.atomic_path(path) as tmp:
+    with open(tmp, "w") as f:
       json.dump(_json_safe(report), f, indent=2, allow_nan=False)
       f.write("\n")
-    os.replace(tmp, path)
-  except BaseException:
-    os.remove(tmp)
-    raise
 
 
 def _folder(value: str) -> Path:

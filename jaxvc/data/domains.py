@@ -19,12 +19,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-import tempfile
 
 from absl import logging
 import numpy as np
 
 from jaxvc import audio
+from jaxvc import files
 from jaxvc._tf import tf
 from jaxvc.config import ConfigError
 from jaxvc.data import audio_folder
@@ -235,17 +235,11 @@ def _split(concatenated: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
 
 
 def _save(path: Path, mels: list[np.ndarray]) -> None:
-  """Writes the mels as one npz atomically: a temporary file, then os.replace."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
+  """Writes the mels as one npz atomically."""
+  with files.atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
       np.savez(f, mels=np.concatenate(mels, axis=1),
                lengths=np.array([m.shape[1] for m in mels], np.int64))
-    os.replace(tmp, path)
-  except BaseException:
-    os.remove(tmp)
-    raise
 
 
 def _fit_to_crop(mels: list[np.ndarray], data_cfg, spec: str) -> list[np.ndarray]:
