@@ -49,14 +49,12 @@ import jaxvc  # noqa: E402
 from jaxvc import audio  # noqa: E402
 from jaxvc import checkpoints  # noqa: E402
 from jaxvc import config as config_lib  # noqa: E402
+from jaxvc import files  # noqa: E402
 from jaxvc import plotting  # noqa: E402
 from jaxvc import style_transfer  # noqa: E402
 from jaxvc import stylize  # noqa: E402
 from jaxvc._tf import tf  # noqa: E402
 from jaxvc.data import demo  # noqa: E402
-
-# `write(tmp)`, then rename tmp to the path: jaxvc has no public helper for it.
-write_atomically = stylize._write_atomically  # pylint: disable=protected-access
 
 SOURCE, TARGET = "speaker_a", "speaker_b"
 DEFAULT_LIMIT = 20  # style transfer takes ~35 s a sentence on 2 cores: ~15 min
@@ -238,7 +236,8 @@ def benchmark_markdown(results: dict) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-  write_atomically(str(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+  with files.atomic_path(path) as tmp:
+    Path(tmp).write_text(text, encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------
@@ -268,7 +267,8 @@ def save_figure(fig: figure.Figure, path: Path, colours: int = 48) -> None:
   rendered = io.BytesIO()
   fig.savefig(rendered, format="png", dpi=72)
   image = Image.open(rendered).convert("RGB").quantize(colours)
-  write_atomically(str(path), lambda tmp: image.save(tmp, format="png", optimize=True))
+  with files.atomic_path(path) as tmp:
+    image.save(tmp, format="png", optimize=True)
 
 
 def plot_losses(curves: dict, path: Path) -> None:
