@@ -1,4 +1,7 @@
 """Shared test data, rendered offline with espeak-ng (see jaxvc.data.demo)."""
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 SPEECH_TEXT = "The quiet gardener carried seven yellow baskets across the bridge."
@@ -19,3 +22,15 @@ def demo_corpus(tmp_path_factory):
   from jaxvc.data import demo
   return demo.build(tmp_path_factory.mktemp("corpus") / "demo", n_sentences=12,
                     test_fraction=0.25)
+
+
+@pytest.fixture(scope="session")
+def load_tool():
+  """Imports a script of tools/ (not a package) as a module: load_tool("evaluate")."""
+  def load(name: str):
+    path = Path(__file__).parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+  return load

@@ -1,5 +1,4 @@
 """Objective metrics on espeak-ng speech (jaxvc.data.demo) with known answers."""
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -28,13 +27,9 @@ def render(text: str, voice: str, sample_rate: int = SR) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def cli():
+def cli(load_tool):
   """tools/evaluate.py as a module."""
-  path = Path(__file__).parents[1] / "tools" / "evaluate.py"
-  spec = importlib.util.spec_from_file_location("evaluate_tool", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_tool("evaluate")
 
 
 def test_import_needs_none_of_the_eval_extra():

@@ -1,8 +1,6 @@
 """tools/results.py: tables from reports, loss curves from event files, the whole run."""
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import matplotlib.image
 import numpy as np
@@ -15,13 +13,9 @@ MACHINE = dict(cpu="Test CPU 3000", cores=2, devices=["TFRT_CPU_0"], backend="cp
 
 
 @pytest.fixture(scope="module")
-def results():
+def results(load_tool):
   """tools/results.py as a module."""
-  path = Path(__file__).parents[1] / "tools" / "results.py"
-  spec = importlib.util.spec_from_file_location("results_tool", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_tool("results")
 
 
 def report(n_utterances: int) -> dict:
