@@ -72,8 +72,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 def data_parallel(config: ml_collections.ConfigDict, graphdefs: dict):
   """The jitted train step over a mesh of every device of every host.
 
-  Returns (step, place_state, place_batch): parameters replicated, each host's
-  slice of the global batch sharded along the "data" axis, state donated.
+  Returns (step, init, place_batch): the step (state donated), a jitted fresh
+  state with parameters replicated, and a function placing each host's slice
+  of the global batch, sharded along the "data" axis.
   """
   mesh = jax.make_mesh((jax.device_count(),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,))
