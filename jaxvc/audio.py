@@ -109,15 +109,24 @@ def load_audio(path, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarra
   wave = wave.mean(axis=1)
   if wave.size == 0:
     raise AudioError(f"{path}: empty (0 samples)")
-  if not np.isfinite(wave).all():
-    raise AudioError(f"{path}: contains NaN or Inf samples")
-  peak = float(np.abs(wave).max())
-  if peak < _SILENCE_PEAK:
-    raise AudioError(f"{path}: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS)")
+  require_finite(path, wave)
+  require_audible(path, float(np.abs(wave).max()))
   seconds = wave.size / file_rate
   if seconds < min_seconds:
     raise AudioError(f"{path}: too short ({seconds:.3g} s < min_seconds={min_seconds:.3g} s)")
   return resample(wave, file_rate, sample_rate)
+
+
+def require_finite(path, samples: np.ndarray) -> None:
+  """AudioError unless every sample is a number."""
+  if not np.isfinite(samples).all():
+    raise AudioError(f"{path}: contains NaN or Inf samples")
+
+
+def require_audible(path, peak: float) -> None:
+  """AudioError for a recording whose peak is below -80 dBFS: nothing in it."""
+  if peak < _SILENCE_PEAK:
+    raise AudioError(f"{path}: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS)")
 
 
 def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

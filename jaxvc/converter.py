@@ -351,14 +351,12 @@ class Converter:
       with sf.SoundFile(path) as f:
         for block in f.blocks(READ_BLOCK_FRAMES, dtype="float32", always_2d=True):
           block = block.mean(axis=1)
-          if not np.isfinite(block).all():
-            raise audio.AudioError(f"{path}: contains NaN or Inf samples")
+          audio.require_finite(path, block)
           peak = max(peak, float(np.abs(block).max()))
           yield resampler.resample_chunk(block, last=False)
     except sf.SoundFileError as e:
       raise audio.AudioError(f"{path}: unreadable audio ({str(e).splitlines()[0]})") from None
-    if peak < audio._SILENCE_PEAK:  # pylint: disable=protected-access
-      raise audio.AudioError(f"{path}: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS)")
+    audio.require_audible(path, peak)
     yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
