@@ -15,8 +15,14 @@ def bin_statistics(mels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
   return frames.mean(axis=1), frames.std(axis=1)
 
 
-def statistics_distance(mels: list[np.ndarray], reference: list[np.ndarray]) -> float:
-  """Mean absolute difference of per-bin means plus that of per-bin stds."""
+def statistics_distance(mels: list[np.ndarray],
+                        reference: list[np.ndarray]) -> tuple[float, float]:
+  """(mean absolute difference of per-bin means, that of per-bin stds).
+
+  Their sum is the distance. Apart, they say whether conversion moved the
+  spectral envelope (means) and whether it kept the temporal contrast (stds):
+  a blurred output shows in the second.
+  """
   mean, std = bin_statistics(mels)
   ref_mean, ref_std = bin_statistics(reference)
-  return float(np.abs(mean - ref_mean).mean() + np.abs(std - ref_std).mean())
+  return float(np.abs(mean - ref_mean).mean()), float(np.abs(std - ref_std).mean())

@@ -120,10 +120,13 @@ def evaluate(generator, eval_mels: dict, chunk_frames: int) -> dict:
   """Per-bin statistics distance to the target domain, converted vs. source."""
   sources = eval_mels["a"][:EVAL_UTTERANCES]
   converted = [_convert(generator, m, chunk_frames) for m in sources]
-  source_distance = metrics_lib.statistics_distance(sources, eval_mels["b"])
-  converted_distance = metrics_lib.statistics_distance(converted, eval_mels["b"])
+  source_distance = sum(metrics_lib.statistics_distance(sources, eval_mels["b"]))
+  mean_part, std_part = metrics_lib.statistics_distance(converted, eval_mels["b"])
+  converted_distance = mean_part + std_part
   return {"eval/stats_distance_source": source_distance,
           "eval/stats_distance_converted": converted_distance,
+          "eval/stats_distance_converted_means": mean_part,
+          "eval/stats_distance_converted_stds": std_part,
           "eval/stats_distance_ratio": converted_distance / source_distance}
 
 
@@ -190,7 +193,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melga
           scores = evaluate(g, eval_mels, config.data.chunk_frames)
           writer.scalars(step, scores)
           print(f"eval step {step} | mel statistics distance to the target domain: "
-                f"converted {scores['eval/stats_distance_converted']:.4f}, "
+                f"converted {scores['eval/stats_distance_converted']:.4f} "
+                f"(means {scores['eval/stats_distance_converted_means']:.4f} + "
+                f"stds {scores['eval/stats_distance_converted_stds']:.4f}), "
                 f"source {scores['eval/stats_distance_source']:.4f}", flush=True)
         if step % config.sample_every == 0:
           write_sample(writer, step, g, eval_mels["a"][0], config)
