@@ -87,6 +87,7 @@ def melganvc() -> ml_collections.ConfigDict:
   ))
 
   c.loss = ml_collections.ConfigDict(dict(
+      adversarial_weight=1.0,   # weight of the critic's term in the generator loss
       travel_weight=10.0,       # weight of TraVeL + margin
       identity_weight=0.5,
       margin=2.0,               # delta of the siamese margin loss

@@ -132,7 +132,8 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
       identity = jnp.mean(jnp.stack([
           losses.identity(g_b, b_chunk)
           for g_b, b_chunk in zip(identities, jnp.split(b, n_chunks, axis=-1))]))
-      gs_loss = (adversarial + loss_cfg.travel_weight * (travel + margin)
+      gs_loss = (loss_cfg.adversarial_weight * adversarial
+                 + loss_cfg.travel_weight * (travel + margin)
                  + loss_cfg.identity_weight * identity)
       metrics = dict(generator_loss=gs_loss, adversarial=adversarial, travel=travel,
                      margin=margin, identity=identity, critic_loss=critic_loss,

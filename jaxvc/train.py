@@ -56,6 +56,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
           f"{d.short_utterances!r} must be 'pad' or 'skip'")
   require(config.loss.pairing in ("thirds", "batch"), "loss.pairing",
           f"{config.loss.pairing!r} must be 'thirds' or 'batch'")
+  for key in ("adversarial_weight", "travel_weight", "identity_weight"):
+    require(config.loss[key] >= 0, f"loss.{key}", f"{config.loss[key]} must not be negative")
   require(config.critic_updates >= 1, "critic_updates", "must be at least 1")
   require(config.optim.learning_rate > 0, "optim.learning_rate", "must be positive")
   for key in ("num_steps", "log_every", "eval_every", "sample_every",

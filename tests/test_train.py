@@ -86,6 +86,7 @@ def test_config_errors_are_reported_before_compute(config_path, tmp_path):
   for override, message in (("--config.data.nope=1", "no config key"),
                             ("--config.data.batch_size=abc", "batch_size"),
                             ("--config.loss.pairing=pairs", "config.loss.pairing"),
+                            ("--config.loss.identity_weight=-1", "config.loss.identity_weight"),
                             ("--config.data.chunk_frames=10", "config.data.chunk_frames"),
                             ("--config.data.domain_b=speaker_b", "config.data.domain_b")):
     proc = _cli(config_path, tmp_path / "w", override)
