@@ -82,6 +82,11 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, tmp_pa
   assert all(np.isfinite(p).all() for p in _params(state))
 
 
+@pytest.mark.parametrize("name", ["melganvc_demo", "melganvc_speech", "melganvc_music"])
+def test_shipped_configs_pass_the_checks(name):
+  train.check_config(config_lib.from_file(os.path.join(ROOT, "configs", f"{name}.py")))
+
+
 def test_config_errors_are_reported_before_compute(config_path, tmp_path):
   for override, message in (("--config.data.nope=1", "no config key"),
                             ("--config.data.batch_size=abc", "batch_size"),
