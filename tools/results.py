@@ -82,6 +82,8 @@ LOSS_PANELS = [
     ("TraVeL", {"train/travel": None}),
     ("identity", {"train/identity": None}),
     ("mel statistics distance to target", {"eval/stats_distance_converted": "converted",
+                                           "eval/stats_distance_converted_means": "its means",
+                                           "eval/stats_distance_converted_stds": "its stds",
                                            "eval/stats_distance_source": "source"}),
 ]
 
