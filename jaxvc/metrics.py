@@ -15,13 +15,13 @@ def bin_statistics(mels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
   return frames.mean(axis=1), frames.std(axis=1)
 
 
-def statistics_distance(mels: list[np.ndarray],
-                        reference: list[np.ndarray]) -> tuple[float, float]:
+def statistics_distance_parts(mels: list[np.ndarray],
+                              reference: list[np.ndarray]) -> tuple[float, float]:
   """(mean absolute difference of per-bin means, that of per-bin stds).
 
   Their sum is the distance. Apart, they say whether conversion moved the
-  spectral envelope (means) and whether it kept the temporal contrast (stds):
-  a blurred output shows in the second.
+  spectral envelope (means) and whether the temporal contrast of each bin
+  matches the target's (stds).
   """
   mean, std = bin_statistics(mels)
   ref_mean, ref_std = bin_statistics(reference)

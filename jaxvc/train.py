@@ -122,14 +122,15 @@ def evaluate(generator, eval_mels: dict, chunk_frames: int) -> dict:
   """Per-bin statistics distance to the target domain, converted vs. source."""
   sources = eval_mels["a"][:EVAL_UTTERANCES]
   converted = [_convert(generator, m, chunk_frames) for m in sources]
-  source_distance = sum(metrics_lib.statistics_distance(sources, eval_mels["b"]))
-  mean_part, std_part = metrics_lib.statistics_distance(converted, eval_mels["b"])
-  converted_distance = mean_part + std_part
-  return {"eval/stats_distance_source": source_distance,
-          "eval/stats_distance_converted": converted_distance,
-          "eval/stats_distance_converted_means": mean_part,
-          "eval/stats_distance_converted_stds": std_part,
-          "eval/stats_distance_ratio": converted_distance / source_distance}
+  scores = {}
+  for name, mels in (("source", sources), ("converted", converted)):
+    means, stds = metrics_lib.statistics_distance_parts(mels, eval_mels["b"])
+    scores.update({f"eval/stats_distance_{name}": means + stds,
+                   f"eval/stats_distance_{name}_means": means,
+                   f"eval/stats_distance_{name}_stds": stds})
+  scores["eval/stats_distance_ratio"] = (scores["eval/stats_distance_converted"]
+                                         / scores["eval/stats_distance_source"])
+  return scores
 
 
 def write_sample(writer, step: int, generator, mel: np.ndarray, config) -> None:

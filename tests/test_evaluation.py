@@ -11,7 +11,6 @@ import soundfile as sf
 import soxr
 
 from jaxvc import evaluation
-from jaxvc import metrics
 from jaxvc.data import demo
 
 SR = 16000
@@ -161,11 +160,3 @@ def test_cli_rejects_a_malformed_transcript_file(cli, tmp_path, capsys):
   assert exit_info.value.code == 2
   assert f"{transcripts}:2: expected" in capsys.readouterr().err
 
-
-def test_statistics_distance_hand_computed():
-  # Per-bin means (1, 1) vs (1, 0) and stds (1, 0) vs (0, 0); frames of all
-  # utterances pool into one set of statistics.
-  mels = [np.array([[0.0], [1.0]]), np.array([[2.0], [1.0]])]
-  reference = [np.array([[1.0, 1.0], [0.0, 0.0]])]
-  assert metrics.statistics_distance(mels, reference) == (0.5, 0.5)
-  assert metrics.statistics_distance(reference, reference) == (0.0, 0.0)

@@ -6,6 +6,7 @@ import sys
 import time
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -82,16 +83,33 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, tmp_pa
   assert all(np.isfinite(p).all() for p in _params(state))
 
 
+def _keys(config, prefix: str = "") -> set[str]:
+  """The dotted path of every leaf field."""
+  keys = set()
+  for k, v in config.items():
+    keys |= _keys(v, f"{prefix}{k}.") if isinstance(v, ml_collections.ConfigDict) else {prefix + k}
+  return keys
+
+
 @pytest.mark.parametrize("name", ["melganvc_demo", "melganvc_speech", "melganvc_music"])
-def test_shipped_configs_pass_the_checks(name):
-  train.check_config(config_lib.from_file(os.path.join(ROOT, "configs", f"{name}.py")))
+def test_shipped_configs_pass_the_checks_and_add_no_keys(name):
+  config = config_lib.from_file(os.path.join(ROOT, "configs", f"{name}.py"))
+  train.check_config(config)
+  assert _keys(config) == _keys(config_lib.melganvc())  # a misspelt field would add one
+
+
+@pytest.mark.parametrize("key", ["adversarial_weight", "travel_weight", "identity_weight"])
+def test_negative_loss_weights_are_rejected(key):
+  config = config_lib.melganvc()
+  config.loss[key] = -1.0
+  with pytest.raises(config_lib.ConfigError, match=f"config.loss.{key}"):
+    train.check_config(config)
 
 
 def test_config_errors_are_reported_before_compute(config_path, tmp_path):
   for override, message in (("--config.data.nope=1", "no config key"),
                             ("--config.data.batch_size=abc", "batch_size"),
                             ("--config.loss.pairing=pairs", "config.loss.pairing"),
-                            ("--config.loss.identity_weight=-1", "config.loss.identity_weight"),
                             ("--config.data.chunk_frames=10", "config.data.chunk_frames"),
                             ("--config.data.domain_b=speaker_b", "config.data.domain_b")):
     proc = _cli(config_path, tmp_path / "w", override)
