@@ -13,9 +13,9 @@ generator was 100x the identity term's, and the generator's output had lost
 contrast faster than it converted. With the critic at 0.1 and identity at 50
 the distance stays at 0.053-0.061 from step 250 to 1000, and the harmonics move
 towards the target's spacing (seen in spectrograms; the README's results give
-pitch and speaker similarity). The distance alone does not prove conversion: a
-run without the critic (identity and TraVeL only) scored 0.061 too, with output
-that is a blur of the source. 1000 steps are far fewer than MelGAN-VC needs to
+pitch and speaker similarity). The distance alone does not prove conversion: the
+same run without the critic (identity and TraVeL only) scores 0.060 too, with
+output that is a blur of the source and no closer to the target voice. 1000 steps are far fewer than MelGAN-VC needs to
 convert convincingly; for real data start from `configs/melganvc_speech.py`
 (the original's weights) and train much longer.
 """
