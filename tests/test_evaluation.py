@@ -159,4 +159,3 @@ def test_cli_rejects_a_malformed_transcript_file(cli, tmp_path, capsys):
               "--transcripts", str(transcripts)])
   assert exit_info.value.code == 2
   assert f"{transcripts}:2: expected" in capsys.readouterr().err
-
