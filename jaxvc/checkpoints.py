@@ -48,9 +48,8 @@ def restore(mngr: ocp.CheckpointManager, abstract_state, step: int | None = None
 
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes the run's config as JSON, atomically."""
-  with files.atomic_path(os.path.join(workdir, CONFIG_FILE)) as tmp:
-    with open(tmp, "w") as f:
-      f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  files.write_text(os.path.join(workdir, CONFIG_FILE),
+                   config.to_json_best_effort(indent=2, sort_keys=True))
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:

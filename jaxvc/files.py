@@ -24,3 +24,10 @@ def atomic_path(path) -> Iterator[str]:
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+def write_text(path, text: str) -> None:
+  """Writes `text` (UTF-8) to `path` atomically."""
+  with atomic_path(path) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)

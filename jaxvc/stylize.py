@@ -107,9 +107,7 @@ def save_losses(path: str, result: style_transfer.Result, pair, config) -> None:
   record = dict(content=content, style=style, output=output,
                 loss=[float(v) for v in result.losses],
                 config=json.loads(config.to_json_best_effort()))
-  with files.atomic_path(path) as tmp:
-    with open(tmp, "w") as f:
-      json.dump(record, f, indent=1)
+  files.write_text(path, json.dumps(record, indent=1))
 
 
 def run(args: argparse.Namespace, overrides) -> int:

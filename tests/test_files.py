@@ -32,3 +32,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
       raise RuntimeError("interrupted")
   assert target.read_text() == "old"
   assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_write_text_replaces_the_file_whole(tmp_path):
+  target = tmp_path / "out.json"
+  target.write_text("old, longer content")
+  files.write_text(target, "ünïcode\n")
+  assert target.read_text(encoding="utf-8") == "ünïcode\n"
+  assert os.listdir(tmp_path) == ["out.json"]

@@ -283,9 +283,7 @@ def main():
     print(f"{name}: " + ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
   if args.json:
-    with files.atomic_path(args.json) as tmp:
-      with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
+    files.write_text(args.json, json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

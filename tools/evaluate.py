@@ -177,10 +177,7 @@ def _json_safe(value):
 
 def write_json(path: Path, report: dict) -> None:
   """Writes `report` to `path` atomically."""
-  with files.atomic_path(path) as tmp:
-    with open(tmp, "w") as f:
-      json.dump(_json_safe(report), f, indent=2, allow_nan=False)
-      f.write("\n")
+  files.write_text(path, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n")
 
 
 def _folder(value: str) -> Path:

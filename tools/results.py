@@ -237,11 +237,6 @@ def benchmark_markdown(results: dict) -> str:
           "Regenerate: `python tools/benchmark.py --json FILE`.*\n\n" + "\n".join(notes) + "\n")
 
 
-def write_text(path: Path, text: str) -> None:
-  with files.atomic_path(path) as tmp:
-    Path(tmp).write_text(text, encoding="utf-8")
-
-
 # ----------------------------------------------------------------------------
 # Pictures.
 
@@ -345,7 +340,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   out = Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   evaluate.write_json(out / "results.json", report)
-  write_text(out / "results.md", results_markdown(report))
+  files.write_text(out / "results.md", results_markdown(report))
   tags = [tag for _, lines in LOSS_PANELS for tag in lines]
   plot_losses(read_scalars(args.workdir, tags), out / "losses.png")
   first = audio.wave_to_mel(unchanged(utterances[0])[0], converter.audio)
@@ -354,7 +349,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
                     converter.audio.hop_length / converter.sample_rate, out / "spectrograms.png")
   if args.benchmark_json:
     with open(args.benchmark_json) as f:
-      write_text(out / "benchmark.md", benchmark_markdown(json.load(f)))
+      files.write_text(out / "benchmark.md", benchmark_markdown(json.load(f)))
   return report
 
 
