@@ -16,6 +16,12 @@ class ConfigError(ValueError):
   """A config file or override that cannot be used; the message says which."""
 
 
+def require(ok: bool, key: str, why: str) -> None:
+  """Raises ConfigError naming `config.KEY` and why, unless `ok`."""
+  if not ok:
+    raise ConfigError(f"config.{key}: {why}")
+
+
 def from_file(path: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
   """Loads `get_config()` from a config file and applies `--config.a.b=v` overrides.
 

@@ -28,17 +28,13 @@ from jaxvc import audio
 from jaxvc import checkpoints
 from jaxvc import models
 from jaxvc.config import ConfigError
+from jaxvc.config import require
 
 REPRESENTATIONS = ("log_stft", "mel")
 TRAINED = ("critic", "siamese")
 FEATURES = ("conv1d", "cnn2d", *TRAINED)
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("noise", "content")
-
-
-def _require(ok: bool, key: str, why: str) -> None:
-  if not ok:
-    raise ConfigError(f"config.{key}: {why}")
 
 
 # ----------------------------------------------------------------------------
@@ -99,13 +95,13 @@ class LogMel:
 
 def representation(config: ml_collections.ConfigDict) -> LogStft | LogMel:
   """The spectrogram `config.representation` names."""
-  _require(config.representation in REPRESENTATIONS, "representation",
+  require(config.representation in REPRESENTATIONS, "representation",
            f"{config.representation!r} is not one of {REPRESENTATIONS}")
   if config.representation == "mel":
     return LogMel(audio.AudioConfig.from_config(config.audio))
   for key in ("sample_rate", "n_fft", "hop_length"):
-    _require(config.stft[key] > 0, f"stft.{key}", f"{config.stft[key]} must be positive")
-  _require(config.stft.hop_length <= config.stft.n_fft, "stft.hop_length",
+    require(config.stft[key] > 0, f"stft.{key}", f"{config.stft[key]} must be positive")
+  require(config.stft.hop_length <= config.stft.n_fft, "stft.hop_length",
            f"{config.stft.hop_length} exceeds n_fft={config.stft.n_fft}")
   return LogStft(**config.stft)
 
@@ -235,13 +231,13 @@ def load_network(workdir: str, name: str) -> tuple[ml_collections.ConfigDict, nn
 
 def _check_layers(group: str, n_layers: int, cfg: ml_collections.ConfigDict) -> None:
   in_range = lambda i: -n_layers <= i < n_layers
-  _require(in_range(cfg.content_layer), f"{group}.content_layer",
+  require(in_range(cfg.content_layer), f"{group}.content_layer",
            f"{cfg.content_layer} is not a layer of {n_layers}")
-  _require(len(cfg.style_layers) > 0 and all(map(in_range, cfg.style_layers)),
+  require(len(cfg.style_layers) > 0 and all(map(in_range, cfg.style_layers)),
            f"{group}.style_layers", f"{cfg.style_layers} must be layers of {n_layers}")
-  _require(len(cfg.style_weights) == len(cfg.style_layers), f"{group}.style_weights",
+  require(len(cfg.style_weights) == len(cfg.style_layers), f"{group}.style_weights",
            f"{len(cfg.style_weights)} weights for {len(cfg.style_layers)} style layers")
-  _require(all(w >= 0 for w in cfg.style_weights), f"{group}.style_weights",
+  require(all(w >= 0 for w in cfg.style_weights), f"{group}.style_weights",
            f"{cfg.style_weights} must be non-negative")
 
 
@@ -250,15 +246,15 @@ def random_extractor(config: ml_collections.ConfigDict, bins: int) -> WideConv1d
   rngs = nnx.Rngs(config.seed)
   if config.features == "conv1d":
     c = config.conv1d
-    _require(c.filters > 0, "conv1d.filters", f"{c.filters} must be positive")
-    _require(c.width > 0, "conv1d.width", f"{c.width} must be positive")
+    require(c.filters > 0, "conv1d.filters", f"{c.filters} must be positive")
+    require(c.width > 0, "conv1d.width", f"{c.width} must be positive")
     return WideConv1d(bins, filters=c.filters, width=c.width, rngs=rngs)
   c = config.cnn2d
-  _require(len(c.channels) > 0 and min(c.channels) > 0, "cnn2d.channels",
+  require(len(c.channels) > 0 and min(c.channels) > 0, "cnn2d.channels",
            f"{c.channels} must be positive channel counts")
-  _require(c.kernel_size > 0, "cnn2d.kernel_size", f"{c.kernel_size} must be positive")
+  require(c.kernel_size > 0, "cnn2d.kernel_size", f"{c.kernel_size} must be positive")
   _check_layers("cnn2d", len(c.channels), c)
-  _require(bins >= 2 ** (len(c.channels) - 1), "cnn2d.channels",
+  require(bins >= 2 ** (len(c.channels) - 1), "cnn2d.channels",
            f"{len(c.channels)} blocks pool {bins} frequency rows to nothing")
   return RandomCnn2d(channels=c.channels, kernel_size=c.kernel_size,
                      content_layer=c.content_layer, style_layers=c.style_layers,
@@ -268,9 +264,9 @@ def random_extractor(config: ml_collections.ConfigDict, bins: int) -> WideConv1d
 def trained_extractor(config: ml_collections.ConfigDict) -> tuple[LogMel, EncoderFeatures]:
   """The workdir's critic or siamese encoder, and the mels it was trained on."""
   c = config.trained
-  _require(config.representation == "mel", "representation",
+  require(config.representation == "mel", "representation",
            f"trained {config.features} features need 'mel', not {config.representation!r}")
-  _require(bool(c.workdir), "trained.workdir", "must name a jaxvc training workdir")
+  require(bool(c.workdir), "trained.workdir", "must name a jaxvc training workdir")
   _check_layers("trained", 3, c)
   try:
     model_config, network = load_network(c.workdir, config.features)
@@ -283,7 +279,7 @@ def trained_extractor(config: ml_collections.ConfigDict) -> tuple[LogMel, Encode
 
 def build(config: ml_collections.ConfigDict):
   """(representation, extractor) as `config` says; ConfigError names a bad setting."""
-  _require(config.features in FEATURES, "features",
+  require(config.features in FEATURES, "features",
            f"{config.features!r} is not one of {FEATURES}")
   if config.features in TRAINED:
     return trained_extractor(config)
@@ -408,11 +404,11 @@ class Settings:
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> "Settings":
     for key in ("content_weight", "style_weight"):
-      _require(config[key] >= 0, key, f"{config[key]} must be non-negative")
-    _require(config.optimizer in OPTIMIZERS, "optimizer",
+      require(config[key] >= 0, key, f"{config[key]} must be non-negative")
+    require(config.optimizer in OPTIMIZERS, "optimizer",
              f"{config.optimizer!r} is not one of {OPTIMIZERS}")
-    _require(config.num_steps > 0, "num_steps", f"{config.num_steps} must be positive")
-    _require(config.learning_rate > 0, "learning_rate",
+    require(config.num_steps > 0, "num_steps", f"{config.num_steps} must be positive")
+    require(config.learning_rate > 0, "learning_rate",
              f"{config.learning_rate} must be positive")
     return cls(float(config.content_weight), float(config.style_weight), config.optimizer,
                int(config.num_steps), float(config.learning_rate))
@@ -477,9 +473,9 @@ class StyleTransfer:
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.settings = Settings.from_config(config)
-    _require(config.init in INITS, "init", f"{config.init!r} is not one of {INITS}")
-    _require(config.init_scale >= 0, "init_scale", f"{config.init_scale} must be non-negative")
-    _require(config.griffin_lim_iters > 0, "griffin_lim_iters",
+    require(config.init in INITS, "init", f"{config.init!r} is not one of {INITS}")
+    require(config.init_scale >= 0, "init_scale", f"{config.init_scale} must be non-negative")
+    require(config.griffin_lim_iters > 0, "griffin_lim_iters",
              f"{config.griffin_lim_iters} must be positive")
     self.config = config
     self.representation, net = build(config)

@@ -28,6 +28,7 @@ from jaxvc import melganvc
 from jaxvc import metrics as metrics_lib
 from jaxvc import monitoring
 from jaxvc import plotting
+from jaxvc.config import require
 from jaxvc.data import domains
 
 EVAL_UTTERANCES = 32        # held-out utterances converted for the eval metric
@@ -41,10 +42,6 @@ class TrainingError(RuntimeError):
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Rejects settings that cannot train, before any compute."""
-  def require(ok: bool, key: str, why: str):
-    if not ok:
-      raise config_lib.ConfigError(f"config.{key}: {why}")
-
   d = config.data
   require(d.batch_size > 0 and d.batch_size % jax.device_count() == 0, "data.batch_size",
           f"{d.batch_size} must be a positive multiple of the device count {jax.device_count()}")
