@@ -87,7 +87,7 @@ def load_trained(path: str, step: int | None = None):
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
       jax.eval_shape(functools.partial(melganvc.init_state, config)))
   try:
-    state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+    state = restore(mngr, abstract, step)
   except (ValueError, KeyError, TypeError) as e:
     raise CheckpointError(
         f"{directory}/{step}: does not match its config.json ({str(e).splitlines()[0]})") from None
