@@ -49,6 +49,9 @@ def identity(g_b: jax.Array, b: jax.Array) -> jax.Array:
   return jnp.mean(jnp.abs(g_b - b))
 
 
+PAIRINGS = ("thirds", "batch")
+
+
 def travel_vectors(s_first: jax.Array, s_last: jax.Array, pairing: str) -> jax.Array:
   """Transformation vectors (N, dim) between siamese embeddings (B, dim).
 
@@ -64,4 +67,4 @@ def travel_vectors(s_first: jax.Array, s_last: jax.Array, pairing: str) -> jax.A
     s = jnp.concatenate([s_first, s_last])
     i, j = np.nonzero(~np.eye(len(s), dtype=bool))
     return s[i] - s[j]
-  raise ValueError(f"unknown pairing {pairing!r}: expected 'thirds' or 'batch'")
+  raise ValueError(f"unknown pairing {pairing!r}: expected {' or '.join(map(repr, PAIRINGS))}")

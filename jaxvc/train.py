@@ -24,6 +24,7 @@ from jaxvc import checkpoints
 from jaxvc import chunking
 from jaxvc import config as config_lib
 from jaxvc import input_pipeline
+from jaxvc import losses
 from jaxvc import melganvc
 from jaxvc import metrics as metrics_lib
 from jaxvc import monitoring
@@ -49,10 +50,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
           f"{d.chunk_frames} must be a positive multiple of 4 (two stride-2 layers)")
   require(d.chunks_per_crop >= 2, "data.chunks_per_crop",
           f"{d.chunks_per_crop} must be at least 2 (TraVeL compares the first and last chunk)")
-  require(d.short_utterances in ("pad", "skip"), "data.short_utterances",
-          f"{d.short_utterances!r} must be 'pad' or 'skip'")
-  require(config.loss.pairing in ("thirds", "batch"), "loss.pairing",
-          f"{config.loss.pairing!r} must be 'thirds' or 'batch'")
+  require(d.short_utterances in domains.SHORT_UTTERANCES, "data.short_utterances",
+          f"{d.short_utterances!r} must be {' or '.join(map(repr, domains.SHORT_UTTERANCES))}")
+  require(config.loss.pairing in losses.PAIRINGS, "loss.pairing",
+          f"{config.loss.pairing!r} must be {' or '.join(map(repr, losses.PAIRINGS))}")
   for key in ("adversarial_weight", "travel_weight", "identity_weight"):
     require(config.loss[key] >= 0, f"loss.{key}", f"{config.loss[key]} must not be negative")
   require(config.critic_updates >= 1, "critic_updates", "must be at least 1")

@@ -32,6 +32,7 @@ from jaxvc.data import demo
 import tensorflow_datasets as tfds
 
 KINDS = ("demo", "folder", "tfds")
+SHORT_UTTERANCES = ("pad", "skip")   # data.short_utterances: what to do with one under a crop
 _USAGE = "expected demo:NAME, folder:PATH or tfds:NAME[:FEATURE=VALUE]"
 _MEL_CACHE_VERSION = 1   # bump when the cached mels change meaning
 _BATCH_SAMPLES = 2**21   # samples per wave_to_mel call, bounding its memory
@@ -246,8 +247,9 @@ def _fit_to_crop(mels: list[np.ndarray], data_cfg, spec: str) -> list[np.ndarray
   """Pads with silence (-1) or drops the mels shorter than one crop."""
   crop = data_cfg.chunk_frames * data_cfg.chunks_per_crop
   policy = data_cfg.short_utterances
-  if policy not in ("pad", "skip"):
-    raise ConfigError(f"data.short_utterances: must be 'pad' or 'skip', got {policy!r}")
+  if policy not in SHORT_UTTERANCES:
+    raise ConfigError(f"data.short_utterances: must be "
+                      f"{' or '.join(map(repr, SHORT_UTTERANCES))}, got {policy!r}")
   n_short = sum(m.shape[1] < crop for m in mels)
   if not n_short:
     return mels
