@@ -5,6 +5,7 @@ their use case needs, so every default lives here once. Field names are the
 command-line override paths (`--config.data.batch_size=32`).
 """
 from collections.abc import Sequence
+import dataclasses
 import os
 
 from absl import flags
@@ -49,19 +50,9 @@ def from_file(path: str, overrides: Sequence[str] = ()) -> ml_collections.Config
 
 
 def audio() -> ml_collections.ConfigDict:
-  """Audio front-end: the MelGAN-VC mel settings (see `jaxvc.audio.AudioConfig`)."""
-  return ml_collections.ConfigDict(dict(
-      sample_rate=16000,
-      n_fft=1152,
-      win_length=1152,
-      hop_length=192,
-      n_mels=192,
-      fmin=0.0,
-      fmax=8000.0,
-      power=2.0,
-      ref_level_db=20.0,
-      min_level_db=-100.0,
-  ))
+  """Audio front-end: the MelGAN-VC mel settings, `jaxvc.audio.AudioConfig`'s defaults."""
+  from jaxvc import audio as audio_lib  # here: jaxvc.audio imports ConfigError from this module
+  return ml_collections.ConfigDict(dataclasses.asdict(audio_lib.AudioConfig()))
 
 
 def melganvc() -> ml_collections.ConfigDict:
