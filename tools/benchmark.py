@@ -1,13 +1,14 @@
 """Measures jaxvc's speed on this machine and prints the figures.
 
 Every number is measured here, none typed in. Each benchmark is a function
-that takes the parsed arguments and returns a dict of figures; `BENCHMARKS`
+that takes no arguments and returns a dict of figures; `BENCHMARKS`
 lists them in the order they run. `--only NAME` runs a subset, `--json OUT`
 writes every figure with the machine description.
 
   python tools/benchmark.py [--only matmul pipeline ...] [--json OUT]
 """
 import argparse
+import functools
 import json
 import os
 import platform
@@ -50,9 +51,9 @@ def timeit(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> fl
   return float(np.median(times))
 
 
-def bench_matmul(args) -> dict:
+@functools.cache  # the peak other benchmarks divide by: measured once a run
+def bench_matmul() -> dict:
   """The machine's fp32 matmul peak: the best of a few square sizes."""
-  del args
   best = 0.0
   for n in (1024, 2048, 3072):
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
@@ -62,10 +63,9 @@ def bench_matmul(args) -> dict:
   return dict(matmul_fp32_gflops=best / 1e9)
 
 
-def bench_training(args) -> dict:
+def bench_training() -> dict:
   """One MelGAN-VC train step at the original defaults (batch 16, 72-frame
   critic input): a generator/siamese+critic update and two critic-only updates."""
-  del args
   from jaxvc import config as config_lib
   from jaxvc import melganvc
   from jaxvc import train
@@ -84,16 +84,15 @@ def bench_training(args) -> dict:
     jax.block_until_ready(metrics)
 
   seconds = timeit(run, repeats=5, warmup=2)
-  peak = bench_matmul(None)["matmul_fp32_gflops"] * 1e9
+  peak = bench_matmul()["matmul_fp32_gflops"] * 1e9
   crops = 2 * config.critic_updates * config.data.batch_size   # both domains
   return dict(cycle_seconds=seconds, crops_per_second=crops / seconds,
               gflop_per_cycle=flops / 1e9, fraction_of_matmul_peak=flops / seconds / peak)
 
 
-def bench_inversion(args) -> dict:
+def bench_inversion() -> dict:
   """60 s of 16 kHz speech from its mel: jaxvc.audio.mel_to_wave (compiled) and
   librosa.feature.inverse.mel_to_audio, both 32 Griffin-Lim iterations."""
-  del args
   import librosa
   import soxr
   from jaxvc import audio
@@ -112,11 +111,10 @@ def bench_inversion(args) -> dict:
   return dict(mel_to_wave_60s_seconds=ours, librosa_mel_to_audio_60s_seconds=theirs)
 
 
-def bench_pipeline(args) -> dict:
+def bench_pipeline() -> dict:
   """Steady-state tf.data throughput on the default config and the demo corpus,
   in 192x72 crops (n_mels x chunk_frames * chunks_per_crop) per second, the
   crops of both domains counted; the first run builds the corpus and mel cache."""
-  del args
   from jaxvc import config as config_lib
   from jaxvc import input_pipeline
   config = config_lib.melganvc()
@@ -126,14 +124,13 @@ def bench_pipeline(args) -> dict:
   return dict(crops_per_s_both_domains=n * config.data.batch_size * 2 / seconds)
 
 
-def bench_conversion(args) -> dict:
+def bench_conversion() -> dict:
   """60 s of espeak speech converted end to end by Converter.convert_file: a
   22.05 kHz 16-bit wav read and resampled, mel, G at the default 256 channels
   with fresh weights, Griffin-Lim 32 iterations, a 16 kHz wav written. The
   mel, generator and inversion stages are timed inside the run (windows
   included); the rest is reading, resampling, joining and writing. librosa's
   mel_to_audio, also 32 iterations, inverts the same mel for comparison."""
-  del args
   import tempfile
   import librosa
   import soundfile as sf
@@ -192,7 +189,7 @@ def bench_conversion(args) -> dict:
               librosa_mel_to_audio_60s_seconds=theirs)
 
 
-def bench_style_transfer(args) -> dict:
+def bench_style_transfer() -> dict:
   """Spectrogram style transfer at the configs/nst.py defaults (Ulyanov & Lebedev):
   one loss-and-gradient evaluation at 1025 bins x 430 frames, 4096 filters of
   width 11, targets precomputed; the whole stylisation of a 10 s espeak clip
@@ -200,7 +197,6 @@ def bench_style_transfer(args) -> dict:
   of 2-3 s clips at 30 steps as one vmapped batch against one by one, compiled.
   Process CPU seconds beside wall seconds tell how much a busy machine slowed
   the wall clock."""
-  del args
   from flax import nnx
   from jaxvc import audio
   from jaxvc import config as config_lib
@@ -238,7 +234,7 @@ def bench_style_transfer(args) -> dict:
       nnx.merge(graphdef, w), t, mask, config.content_weight, config.style_weight))(x))
   flops = loss_and_grad.lower(weights, targets, c).compile().cost_analysis()["flops"]
   wall, cpu = clock(lambda: jax.block_until_ready(loss_and_grad(weights, targets, c)), repeats=5)
-  peak = bench_matmul(None)["matmul_fp32_gflops"] * 1e9
+  peak = bench_matmul()["matmul_fp32_gflops"] * 1e9
   figures = dict(loss_and_grad_seconds=wall, loss_and_grad_cpu_seconds=cpu,
                  gflop_per_loss_and_grad=flops / 1e9, fraction_of_matmul_peak=flops / wall / peak)
 
@@ -260,7 +256,7 @@ def bench_style_transfer(args) -> dict:
   return figures
 
 
-BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
+BENCHMARKS: dict[str, Callable[[], dict]] = {
     "matmul": bench_matmul,
     "training": bench_training,
     "inversion": bench_inversion,
@@ -278,7 +274,7 @@ def main():
   results = dict(machine=machine())
   print(json.dumps(results["machine"]))
   for name in args.only or BENCHMARKS:
-    figures = BENCHMARKS[name](args)
+    figures = BENCHMARKS[name]()
     results[name] = figures
     print(f"{name}: " + ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
