@@ -78,9 +78,9 @@ class ConvertedWindow:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _generate(graphdef, state: melganvc.TrainState, chunks: jax.Array) -> jax.Array:
+def _generate(graphdef, params, stats, chunks: jax.Array) -> jax.Array:
   """G in inference mode; compiled once per architecture and batch size."""
-  return melganvc.generator_fn({"generator": graphdef}, state)(chunks)
+  return melganvc.generator_fn(graphdef, params, stats)(chunks)
 
 
 def _bucket(n: int) -> int:
@@ -200,7 +200,9 @@ class Converter:
   @classmethod
   def from_trained(cls, config, graphdefs: dict, state, **options) -> "Converter":
     """From `checkpoints.load_trained`'s (config, graphdefs, state)."""
-    return cls(config, functools.partial(_generate, graphdefs["generator"], state), **options)
+    return cls(config, functools.partial(_generate, graphdefs["generator"],
+                                         state.params["generator"], state.stats["generator"]),
+               **options)
 
   @classmethod
   def from_workdir(cls, workdir: str, step: int | None = None, **options) -> "Converter":

@@ -71,10 +71,13 @@ def apply(graphdef, params, stats, x, *, train: bool):
   return net(x, train=train), nnx.state(net, nnx.Not(nnx.Param))
 
 
-def generator_fn(graphdefs: dict, state: TrainState) -> Callable[[jax.Array], jax.Array]:
-  """The generator in inference mode: (B, n_mels, chunk) -> (B, n_mels, chunk)."""
-  return lambda x: apply(graphdefs["generator"], state.params["generator"],
-                         state.stats["generator"], x, train=False)[0]
+def generator_fn(graphdef, params, stats) -> Callable[[jax.Array], jax.Array]:
+  """The generator in inference mode: (B, n_mels, chunk) -> (B, n_mels, chunk).
+
+  Takes the generator's own params and stats, not the train state, so callers
+  hold and pass neither the other networks nor the optimiser moments.
+  """
+  return lambda x: apply(graphdef, params, stats, x, train=False)[0]
 
 
 def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):

@@ -164,7 +164,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melga
       process_index=jax.process_index(), process_count=jax.process_count())
   batches = dataset.batch(k, drop_remainder=True).as_numpy_iterator()
   eval_mels = input_pipeline.create_eval_mels(config) if lead else None
-  generator = jax.jit(lambda s, x: melganvc.generator_fn(graphdefs, s)(x))
+  generator = jax.jit(lambda params, stats, x: melganvc.generator_fn(
+      graphdefs["generator"], params, stats)(x))
 
   writer = monitoring.SummaryWriter(workdir, enabled=lead)
   progress = monitoring.Progress(config.num_steps, start_step)
@@ -188,8 +189,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melga
         writer.scalars(step, {**{f"train/{n}": v for n, v in step_metrics.items()},
                               "train/steps_per_second": rate})
       if lead and (step % config.eval_every == 0 or step % config.sample_every == 0):
-        local = jax.device_get(state)
-        g = functools.partial(generator, local)
+        g = functools.partial(generator, *jax.device_get(
+            (state.params["generator"], state.stats["generator"])))
         if step % config.eval_every == 0:
           scores = evaluate(g, eval_mels, config.data.chunk_frames)
           writer.scalars(step, scores)
