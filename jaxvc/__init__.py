@@ -1,8 +1,26 @@
-"""jaxvc: voice conversion and audio style transfer on mel spectrograms, in JAX."""
+"""jaxvc: voice conversion and audio style transfer on mel spectrograms, in JAX.
+
+Where things are:
+
+  train.py, methods.py    the one trainer (`python -m jaxvc.train`) and the
+                          interface a trainable method gives it
+  checkpoints.py          orbax checkpoints and the saved config of a workdir
+  config.py, configs/     loading configs; the shipped configs
+  infer.py, cli/          `python -m jaxvc.infer convert|stylize`
+  audio/                  the shared front-end: files, STFT, mels, inversion
+  data/                   domains (demo corpus, folders, TFDS) and stateless crops
+  melganvc/               MelGAN-VC: networks, losses, step, input, eval, Converter
+  vocoder/                the neural vocoder: networks, losses, step, Vocoder
+  nst/                    spectrogram neural style transfer
+  evaluation/             metrics (MCD, similarity, WER, F0, DNSMOS) and scoring
+  layers.py, shapes.py    shared network layers; padding to few compiled shapes
+  monitoring.py, plotting.py, files.py, errors.py   the edges: logs, pictures,
+                          atomic writes, config errors
+"""
 import importlib
 
 # Public names loaded on first use, so `import jaxvc` stays light.
-_LAZY = {"Converter": "jaxvc.converter"}
+_LAZY = {"Converter": "jaxvc.melganvc.converter", "Vocoder": "jaxvc.vocoder.synthesis"}
 
 
 def __getattr__(name: str):

@@ -1,4 +1,4 @@
-"""Orbax checkpoints of the train state, and the config saved beside them.
+"""Orbax checkpoints of a train state, and the config saved beside them.
 
 A workdir holds `config.json` (the run's full config) and `checkpoints/<step>`.
 Orbax writes each checkpoint under a temporary name and renames it when
@@ -13,8 +13,9 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from jaxvc import config as config_lib
 from jaxvc import files
-from jaxvc import melganvc
+from jaxvc import methods
 
 CONFIG_FILE = "config.json"
 
@@ -53,30 +54,39 @@ def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a workdir was trained with."""
+  """The config a workdir was trained with, over its method's current defaults."""
   path = os.path.join(workdir, CONFIG_FILE)
   try:
     with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
+      saved = json.load(f)
   except OSError as e:
-    raise FileNotFoundError(f"{path}: no saved config ({e.strerror}); is this a jaxvc workdir?") from None
+    raise CheckpointError(
+        f"{path}: no saved config ({e.strerror}); is this a jaxvc workdir?") from None
+  except json.JSONDecodeError as e:
+    raise CheckpointError(f"{path}: not a jaxvc config ({e})") from None
+  saved.setdefault("method", methods.DEFAULT)
+  return config_lib.merged(methods.get(saved["method"]).defaults(), saved)
 
 
-def load_trained(path: str, step: int | None = None):
-  """(config, graphdefs, state) of a trained model, on the default device.
-
-  `path` is a workdir (its latest checkpoint, or `step`) or one checkpoint
-  directory `WORKDIR/checkpoints/STEP`.
-  """
+def _locate(path: str, step: int | None) -> tuple[str, int | None]:
+  """(workdir, step) of a workdir path or one checkpoint WORKDIR/checkpoints/STEP."""
   path = os.path.abspath(path)
   if os.path.basename(os.path.dirname(path)) == "checkpoints" and os.path.basename(path).isdigit():
-    workdir, step = os.path.dirname(os.path.dirname(path)), int(os.path.basename(path))
-  else:
-    workdir = path
-  try:
-    config = load_config(workdir)
-  except FileNotFoundError as e:
-    raise CheckpointError(str(e)) from None
+    return os.path.dirname(os.path.dirname(path)), int(os.path.basename(path))
+  return path, step
+
+
+def load_state(path: str, step: int | None = None, *, method: str | None = None):
+  """(config, state) of a trained run, on the default device.
+
+  `path` is a workdir (its latest checkpoint, or `step`) or one checkpoint
+  directory `WORKDIR/checkpoints/STEP`; `method`, if given, is the method the
+  run must have trained.
+  """
+  workdir, step = _locate(path, step)
+  config = load_config(workdir)
+  if method is not None and config.method != method:
+    raise CheckpointError(f"{workdir}: a {config.method} run, not a {method} one")
   directory = os.path.join(workdir, "checkpoints")
   mngr = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
   step = mngr.latest_step() if step is None else step
@@ -85,7 +95,7 @@ def load_trained(path: str, step: int | None = None):
   device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
   abstract = jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-      jax.eval_shape(functools.partial(melganvc.init_state, config)))
+      jax.eval_shape(functools.partial(methods.get(config.method).init_state, config)))
   try:
     state = restore(mngr, abstract, step)
   except (ValueError, KeyError, TypeError) as e:
@@ -93,4 +103,11 @@ def load_trained(path: str, step: int | None = None):
         f"{directory}/{step}: does not match its config.json ({str(e).splitlines()[0]})") from None
   finally:
     mngr.close()
-  return config, melganvc.graph_definitions(config), state
+  return config, state
+
+
+def load_inference(path: str, step: int | None = None, *, method: str):
+  """(config, what inference needs, step) of a trained `method` run: its
+  `inference_state` (for MelGAN-VC the generator's parameters and statistics)."""
+  config, state = load_state(path, step, method=method)
+  return config, methods.get(method).inference_state(state), int(state.step)

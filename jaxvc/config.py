@@ -1,107 +1,114 @@
-"""MelGAN-VC defaults as an ml_collections ConfigDict.
+"""Configs as Python: loading a config file or a shipped config, with overrides.
 
-The config files in `configs/` start from `melganvc()` and change only what
-their use case needs, so every default lives here once. Field names are the
-command-line override paths (`--config.data.batch_size=32`).
+A config file defines `get_config()` returning an ml_collections ConfigDict;
+the shipped ones live in `jaxvc/configs/` and can be named without a path
+(`--config melganvc_demo`). Every default lives once: the trainer's keys in
+`trainer()`, the audio front-end's in `audio()`, each method's in its own
+`defaults()` (e.g. `jaxvc.melganvc.config.defaults`), which starts from these
+two. Field names are the command-line override paths
+(`--config.data.batch_size=32`).
 """
 from collections.abc import Sequence
 import dataclasses
+import importlib.resources
 import os
+import warnings
 
 from absl import flags
 import ml_collections
 from ml_collections import config_flags
 
+from jaxvc.audio.settings import AudioConfig
+from jaxvc.errors import ConfigError
+from jaxvc.errors import require
 
-class ConfigError(ValueError):
-  """A config file or override that cannot be used; the message says which."""
-
-
-def require(ok: bool, key: str, why: str) -> None:
-  """Raises ConfigError naming `config.KEY` and why, unless `ok`."""
-  if not ok:
-    raise ConfigError(f"config.{key}: {why}")
+SHIPPED_PACKAGE = "jaxvc.configs"
 
 
-def from_file(path: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
+def shipped() -> list[str]:
+  """The names of the configs shipped in `jaxvc/configs/`."""
+  folder = importlib.resources.files(SHIPPED_PACKAGE)
+  return sorted(p.name[:-3] for p in folder.iterdir()
+                if p.name.endswith(".py") and not p.name.startswith("_"))
+
+
+def resolve(name_or_path: str) -> str:
+  """The config file `name_or_path` names: an existing path, else a shipped config
+  by name (`melganvc_demo`, `melganvc_demo.py` or `configs/melganvc_demo.py`, so
+  that the README's commands work from any folder and from an installed wheel)."""
+  if os.path.isfile(name_or_path):
+    return name_or_path
+  folder, base = os.path.split(name_or_path)
+  name = base[:-3] if base.endswith(".py") else base
+  if folder in ("", "configs") and name in shipped():
+    return str(importlib.resources.files(SHIPPED_PACKAGE) / f"{name}.py")
+  raise ConfigError(f"{name_or_path}: config file not found "
+                    f"(shipped configs: {', '.join(shipped())})")
+
+
+def from_file(name_or_path: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
   """Loads `get_config()` from a config file and applies `--config.a.b=v` overrides.
 
   The same parsing as absl's `--config` flag, so `jaxvc.train` and
   `jaxvc.infer` accept identical override syntax. Unknown keys and values of
   the wrong type raise `ConfigError` before any compute starts.
   """
-  if not os.path.isfile(path):
-    raise ConfigError(f"{path}: config file not found")
+  path = resolve(name_or_path)
   argv = ["jaxvc", f"--config={path}", *overrides]
   flag_values = flags.FlagValues()
   config_flags.DEFINE_config_file(
       "config", flag_values=flag_values, lock_config=True, sys_argv=argv)
   try:
-    flag_values(argv)
+    with warnings.catch_warnings():
+      # ml_collections loads config files with the deprecated load_module(): theirs to fix.
+      warnings.filterwarnings("ignore", "the load_module", DeprecationWarning)
+      flag_values(argv)
   except flags.UnrecognizedFlagError as e:
-    raise ConfigError(f"{path}: unknown argument {e.flagname!r}") from None
+    raise ConfigError(f"{name_or_path}: unknown argument {e.flagname!r}") from None
   except flags.IllegalFlagValueError as e:
-    raise ConfigError(f"{path}: {e}") from None
+    raise ConfigError(f"{name_or_path}: {e}") from None
   except (AttributeError, KeyError) as e:
-    raise ConfigError(f"{path}: no config key {e} (check the override's path)") from None
+    if isinstance(e, AttributeError) and "module" in str(e):  # raised inside the file
+      raise ConfigError(f"{name_or_path}: cannot load config file ({e})") from None
+    raise ConfigError(f"{name_or_path}: no config key {e} (check the override's path)") from None
   except (OSError, SyntaxError, TypeError, ValueError) as e:
-    raise ConfigError(f"{path}: cannot load config file ({e})") from None
+    raise ConfigError(f"{name_or_path}: cannot load config file ({e})") from None
   return flag_values.config
 
 
 def audio() -> ml_collections.ConfigDict:
-  """Audio front-end: the MelGAN-VC mel settings, `jaxvc.audio.AudioConfig`'s defaults."""
-  from jaxvc import audio as audio_lib  # here: jaxvc.audio imports ConfigError from this module
-  return ml_collections.ConfigDict(dataclasses.asdict(audio_lib.AudioConfig()))
+  """Audio front-end: the MelGAN-VC mel settings, `AudioConfig`'s defaults."""
+  return ml_collections.ConfigDict(dataclasses.asdict(AudioConfig()))
 
 
-def melganvc() -> ml_collections.ConfigDict:
-  """The original MelGAN-VC training setup (Pasini 2019)."""
-  c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.audio = audio()
-
-  c.data = ml_collections.ConfigDict(dict(
-      # A domain is `demo:NAME`, `folder:PATH` or `tfds:NAME[:FEATURE=VALUE]`.
-      domain_a="demo:speaker_a",
-      domain_b="demo:speaker_b",
-      train_split="train",
-      eval_split="test",
-      batch_size=16,            # global, over every device of every host
-      chunk_frames=24,          # generator width
-      chunks_per_crop=3,        # the critic judges this many chunks joined
-      top_db=40.0,              # silence trimming; 0 keeps silence
-      short_utterances="pad",   # "pad" or "skip" utterances under one crop
-      cache_dir="",             # "" -> $JAXVC_CACHE or ~/.cache/jaxvc
-      prefetch=4,
+def trainer() -> ml_collections.ConfigDict:
+  """The keys `jaxvc.train` reads whatever the method; a method's defaults add theirs."""
+  return ml_collections.ConfigDict(dict(
+      method="",                # "melganvc" or "vocoder": which method trains
+      seed=0,
+      num_steps=100_000,        # optimiser steps (for MelGAN-VC, generator updates)
+      log_every=100,            # console line and TensorBoard scalars, averaged since the last
+      eval_every=1000,          # held-out evaluation, on the lead host
+      sample_every=1000,        # TensorBoard audio and spectrogram samples
+      checkpoint_every=1000,
+      keep_checkpoints=3,
   ))
 
-  c.model = ml_collections.ConfigDict(dict(
-      generator_channels=256,
-      critic_channels=512,
-      siamese_channels=256,
-      siamese_dim=128,
-  ))
 
-  c.loss = ml_collections.ConfigDict(dict(
-      adversarial_weight=1.0,   # weight of the critic's term in the generator loss
-      travel_weight=10.0,       # weight of TraVeL + margin
-      identity_weight=0.5,
-      margin=2.0,               # delta of the siamese margin loss
-      pairing="thirds",         # "thirds" (MelGAN-VC) or "batch" (TraVeLGAN)
-  ))
+def check_trainer(config: ml_collections.ConfigDict) -> None:
+  """Rejects trainer settings that cannot run, before any compute."""
+  for key in ("num_steps", "log_every", "eval_every", "sample_every",
+              "checkpoint_every", "keep_checkpoints"):
+    require(config[key] > 0, key, f"{config[key]} must be positive")
 
-  c.optim = ml_collections.ConfigDict(dict(
-      learning_rate=2e-4,
-      b1=0.5,
-      b2=0.999,
-  ))
-  c.critic_updates = 3          # critic updates per generator/siamese update
 
-  c.num_steps = 100_000         # generator updates
-  c.log_every = 100
-  c.eval_every = 1000
-  c.sample_every = 1000
-  c.checkpoint_every = 1000
-  c.keep_checkpoints = 3
-  return c
+def merged(defaults: ml_collections.ConfigDict, saved: dict) -> ml_collections.ConfigDict:
+  """`saved` (a workdir's config.json) over `defaults`: keys added since the run
+  was trained take their defaults, which keep the behaviour it was trained with."""
+  config = ml_collections.ConfigDict(defaults.to_dict())
+  for key, value in saved.items():
+    if isinstance(value, dict) and isinstance(config.get(key), ml_collections.ConfigDict):
+      config[key] = merged(config[key], value)
+    else:
+      config[key] = value
+  return config

@@ -1,5 +1,7 @@
 """Writing files so that none is ever left half-written."""
 import contextlib
+import json
+import math
 import os
 import uuid
 from collections.abc import Iterator
@@ -31,3 +33,19 @@ def write_text(path, text: str) -> None:
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:
       f.write(text)
+
+
+def _json_safe(value):
+  """`value` with NaNs and infinities replaced by None, recursively, for strict JSON."""
+  if isinstance(value, dict):
+    return {k: _json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_json_safe(v) for v in value]
+  if isinstance(value, float) and not math.isfinite(value):
+    return None
+  return value
+
+
+def write_json(path, value) -> None:
+  """Writes `value` as indented strict JSON (NaN as null) to `path` atomically."""
+  write_text(path, json.dumps(_json_safe(value), indent=2, allow_nan=False) + "\n")

@@ -3,7 +3,7 @@
   python -m jaxvc.infer convert --workdir DIR --input FILE_OR_DIR --output FILE_OR_DIR
   python -m jaxvc.infer stylize --content A.wav --style B.wav --output OUT.wav
 
-Each subcommand lives in its own module (`jaxvc.convert`, `jaxvc.stylize`)
+Each subcommand lives in its own module (`jaxvc.cli.convert`, `jaxvc.cli.stylize`)
 with `add_arguments(parser)` and `run(args, overrides) -> exit status`;
 `overrides` are the `--config.key=value` arguments, which only `stylize` takes.
 """
@@ -12,8 +12,8 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
-    "convert": ("jaxvc.convert", "convert audio files or folders with a trained MelGAN-VC model"),
-    "stylize": ("jaxvc.stylize", "spectrogram neural style transfer of one clip onto another"),
+    "convert": ("jaxvc.cli.convert", "convert audio files or folders with a trained MelGAN-VC model"),
+    "stylize": ("jaxvc.cli.stylize", "spectrogram neural style transfer of one clip onto another"),
 }
 
 

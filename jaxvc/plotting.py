@@ -1,10 +1,18 @@
-"""Spectrogram pictures for TensorBoard and `--plot` PNGs."""
+"""Pictures: spectrogram images for TensorBoard and `--plot`, and matplotlib figures.
+
+The one place matplotlib is set up (the Agg backend: files, no display);
+everything that draws imports it from here.
+"""
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.image  # noqa: E402
+from matplotlib import figure as figure_lib  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from jaxvc import files  # noqa: E402
 
@@ -27,3 +35,24 @@ def save_png(path: str, image: np.ndarray) -> None:
   """Writes an RGB image atomically (temporary name, then rename)."""
   with files.atomic_path(path) as tmp:
     matplotlib.image.imsave(tmp, image, format="png")
+
+
+def figure(width: float, height: float) -> figure_lib.Figure:
+  """A figure of `width` x `height` inches with a constrained layout."""
+  return figure_lib.Figure(figsize=(width, height), layout="constrained")
+
+
+def save_figure(fig: figure_lib.Figure, path, *, dpi: int = 72,
+                colours: int | None = None) -> None:
+  """Writes `fig` as a PNG atomically; with `colours`, as a palette PNG of that
+  many colours (spectrograms' noise-like detail makes a true-colour one three
+  times the size for no difference that shows)."""
+  rendered = io.BytesIO()
+  fig.savefig(rendered, format="png", dpi=dpi)
+  with files.atomic_path(path) as tmp:
+    if colours is None:
+      with open(tmp, "wb") as f:
+        f.write(rendered.getvalue())
+    else:
+      image = Image.open(rendered).convert("RGB").quantize(colours)
+      image.save(tmp, format="png", optimize=True)

@@ -1,40 +1,34 @@
-"""Trains MelGAN-VC: `python -m jaxvc.train --config configs/X.py --workdir DIR`.
+"""The trainer: `python -m jaxvc.train --config NAME_OR_FILE --workdir DIR`.
 
-Data-parallel over every device of every host: parameters replicated, the
-batch sharded along one mesh axis, one jitted step. Running the same command
-again resumes from the latest checkpoint exactly (parameters, optimiser and
-network statistics, step, and so the data position). SIGTERM (preemption)
-saves a checkpoint and exits. Multi-host: see the README.
+One loop for every method (`config.method`; the interface is `jaxvc.methods`).
+Data-parallel over every device of every host: the state replicated, each
+batch sharded along the mesh axis "data", one jitted step with the state
+donated. Running the same command again resumes from the latest checkpoint
+exactly (parameters, optimiser and network statistics, step, and so the data
+position). SIGTERM (preemption) saves a checkpoint and exits. Metrics stay on
+the devices and are fetched only when something is done with them (a log
+line, an eval, a checkpoint), so the host can queue steps ahead; a non-finite
+loss is still caught before any checkpoint is written after it. Multi-host:
+see the README.
 """
 import argparse
-import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import ml_collections
-import numpy as np
 
-from jaxvc import audio
 from jaxvc import checkpoints
-from jaxvc import chunking
 from jaxvc import config as config_lib
-from jaxvc import input_pipeline
-from jaxvc import losses
-from jaxvc import melganvc
-from jaxvc import metrics as metrics_lib
+from jaxvc import methods
 from jaxvc import monitoring
-from jaxvc import plotting
-from jaxvc.config import require
-from jaxvc.data import domains
-
-EVAL_UTTERANCES = 32        # held-out utterances converted for the eval metric
-SAMPLE_SECONDS = 4.0        # length of the audio sample logged to TensorBoard
-GENERATOR_BATCH = 64        # chunks per jitted generator call at eval time
+from jaxvc.errors import ConfigError
 
 
 class TrainingError(RuntimeError):
@@ -43,62 +37,87 @@ class TrainingError(RuntimeError):
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Rejects settings that cannot train, before any compute."""
-  d = config.data
-  require(d.batch_size > 0 and d.batch_size % jax.device_count() == 0, "data.batch_size",
-          f"{d.batch_size} must be a positive multiple of the device count {jax.device_count()}")
-  require(d.chunk_frames > 0 and d.chunk_frames % 4 == 0, "data.chunk_frames",
-          f"{d.chunk_frames} must be a positive multiple of 4 (two stride-2 layers)")
-  require(d.chunks_per_crop >= 2, "data.chunks_per_crop",
-          f"{d.chunks_per_crop} must be at least 2 (TraVeL compares the first and last chunk)")
-  require(d.short_utterances in domains.SHORT_UTTERANCES, "data.short_utterances",
-          f"{d.short_utterances!r} must be {' or '.join(map(repr, domains.SHORT_UTTERANCES))}")
-  require(config.loss.pairing in losses.PAIRINGS, "loss.pairing",
-          f"{config.loss.pairing!r} must be {' or '.join(map(repr, losses.PAIRINGS))}")
-  for key in ("adversarial_weight", "travel_weight", "identity_weight"):
-    require(config.loss[key] >= 0, f"loss.{key}", f"{config.loss[key]} must not be negative")
-  require(config.critic_updates >= 1, "critic_updates", "must be at least 1")
-  require(config.optim.learning_rate > 0, "optim.learning_rate", "must be positive")
-  for key in ("num_steps", "log_every", "eval_every", "sample_every",
-              "checkpoint_every", "keep_checkpoints"):
-    require(config[key] > 0, key, f"{config[key]} must be positive")
-  for key in ("domain_a", "domain_b"):
-    try:
-      domains.parse(d[key])
-    except config_lib.ConfigError as e:
-      raise config_lib.ConfigError(f"config.data.{key}: {e}") from None
-  audio.AudioConfig.from_config(config.audio)
+  methods.get(config.method).check_config(config)
 
 
-def data_parallel(config: ml_collections.ConfigDict, graphdefs: dict):
-  """The jitted train step over a mesh of every device of every host.
+# ----------------------------------------------------------------------------
+# Metrics on the devices.
 
-  Returns (step, init, place_batch): the step (state donated), a jitted fresh
-  state with parameters replicated, and a function placing each host's slice
-  of the global batch, sharded along the "data" axis.
+
+def metric_names(train_step, state, batch) -> list[str]:
+  """The names of the step's metrics, in the order the totals hold them."""
+  _, metrics = jax.eval_shape(train_step, state, batch)
+  return sorted(metrics)
+
+
+def empty_totals(n_metrics: int) -> dict:
+  """Sums since the last fetch, and the first non-finite metric since the run started."""
+  return dict(sums=jnp.zeros(n_metrics, jnp.float32), count=jnp.zeros((), jnp.int32),
+              bad_step=jnp.full((), -1, jnp.int32), bad_metric=jnp.zeros((), jnp.int32),
+              bad_value=jnp.zeros((), jnp.float32))
+
+
+def with_totals(train_step: Callable, names: list[str]) -> Callable:
+  """`(state, totals, batch) -> (state, totals)`: the step, its metrics added to
+  the totals, and the first step whose metrics are not all finite kept with
+  which metric and its value."""
+  def step(state, totals, batch):
+    state, metrics = train_step(state, batch)
+    values = jnp.stack([jnp.asarray(metrics[n], jnp.float32) for n in names])
+    finite = jnp.isfinite(values)
+    first_bad = (totals["bad_step"] < 0) & ~jnp.all(finite)
+    which = jnp.argmin(finite)
+    return state, dict(
+        sums=totals["sums"] + values, count=totals["count"] + 1,
+        bad_step=jnp.where(first_bad, state.step, totals["bad_step"]),
+        bad_metric=jnp.where(first_bad, which, totals["bad_metric"]),
+        bad_value=jnp.where(first_bad, values[which], totals["bad_value"]))
+  return step
+
+
+# ----------------------------------------------------------------------------
+# Parallelism.
+
+
+def data_parallel(method, config: ml_collections.ConfigDict):
+  """The method's jitted step over a mesh of every device of every host.
+
+  Returns (init, make_step, place_batch): a jitted fresh state with
+  everything replicated; `make_step(state, batch)`, which builds the step
+  `(state, totals, batch) -> (state, totals)` with both donated
+  (`with_totals`) and returns it with the metric names, fresh totals and a
+  jitted reset of the sums; and a function placing each host's slice of the
+  global batch, sharded along the "data" axis where `method.BATCH_PARTITION`
+  puts it.
   """
   mesh = jax.make_mesh((jax.device_count(),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,))
   replicated = NamedSharding(mesh, P())
-  batch_sharding = NamedSharding(mesh, P(None, "data"))
-  step = jax.jit(
-      melganvc.make_train_step(config, graphdefs),
-      in_shardings=(replicated, batch_sharding), out_shardings=(replicated, replicated),
-      donate_argnums=0)
-  init = jax.jit(functools.partial(melganvc.init_state, config), out_shardings=replicated)
+  batch_sharding = NamedSharding(mesh, method.BATCH_PARTITION)
+  init = jax.jit(lambda: method.init_state(config), out_shardings=replicated)
+  train_step = method.make_train_step(config)
 
   def place_batch(local_batch: dict) -> dict:
     return {k: jax.make_array_from_process_local_data(batch_sharding, v)
             for k, v in local_batch.items()}
 
-  return step, init, place_batch
+  def make_step(state, batch):
+    """(step, metric names, fresh totals, reset) for a state and batch like these."""
+    names = metric_names(train_step, state, batch)
+    step = jax.jit(with_totals(train_step, names), donate_argnums=(0, 1),
+                   in_shardings=(replicated, replicated, batch_sharding),
+                   out_shardings=(replicated, replicated))
+    fresh = jax.jit(lambda: empty_totals(len(names)), out_shardings=replicated)
+    # After a log line: the sums start again, the first non-finite step stays.
+    reset = jax.jit(lambda t: dict(t, sums=jnp.zeros_like(t["sums"]),
+                                   count=jnp.zeros_like(t["count"])),
+                    out_shardings=replicated, donate_argnums=0)
+    return step, names, fresh(), reset
+
+  return init, make_step, place_batch
 
 
-def _nonfinite(metrics: dict) -> str | None:
-  bad = [k for k, v in metrics.items() if not np.isfinite(v)]
-  return bad[0] if bad else None
-
-
-class _Preemption:
+class Preemption:
   """Turns SIGTERM into a flag the loop checks between steps."""
 
   def __init__(self):
@@ -110,104 +129,85 @@ class _Preemption:
     self.requested = True
 
 
-def _convert(generator, mel: np.ndarray, chunk_frames: int) -> np.ndarray:
-  chunks = chunking.to_chunks(mel, chunk_frames)
-  return chunking.from_chunks(
-      chunking.map_in_batches(generator, chunks, GENERATOR_BATCH), mel.shape[1])
+# ----------------------------------------------------------------------------
+# The loop.
 
 
-def evaluate(generator, eval_mels: dict, chunk_frames: int) -> dict:
-  """Per-bin statistics distance to the target domain, converted vs. source."""
-  sources = eval_mels["a"][:EVAL_UTTERANCES]
-  converted = [_convert(generator, m, chunk_frames) for m in sources]
-  scores = {}
-  for name, mels in (("source", sources), ("converted", converted)):
-    means, stds = metrics_lib.statistics_distance_parts(mels, eval_mels["b"])
-    scores.update({f"eval/stats_distance_{name}": means + stds,
-                   f"eval/stats_distance_{name}_means": means,
-                   f"eval/stats_distance_{name}_stds": stds})
-  scores["eval/stats_distance_ratio"] = (scores["eval/stats_distance_converted"]
-                                         / scores["eval/stats_distance_source"])
-  return scores
+def _due(step: int, every: int, last: int) -> bool:
+  return step % every == 0 or step == last
 
 
-def write_sample(writer, step: int, generator, mel: np.ndarray, config) -> None:
-  """A converted held-out clip as audio and a source/converted mel image."""
-  audio_cfg = audio.AudioConfig.from_config(config.audio)
-  mel = mel[:, :int(SAMPLE_SECONDS * audio_cfg.sample_rate / audio_cfg.hop_length)]
-  converted = _convert(generator, mel, config.data.chunk_frames)
-  wave = np.asarray(audio.mel_to_wave(converted, audio_cfg))
-  writer.audio(step, "sample/converted", wave, audio_cfg.sample_rate)
-  writer.image(step, "sample/source_over_converted", plotting.mel_image([mel, converted]))
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melganvc.TrainState:
-  """Trains to `config.num_steps`, resuming from `workdir` if it has checkpoints."""
-  check_config(config)
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+  """Trains to `config.num_steps`, resuming from `workdir` if it has checkpoints;
+  returns the final state."""
+  method = methods.get(config.method)
+  method.check_config(config)
   os.makedirs(workdir, exist_ok=True)
   lead = jax.process_index() == 0
   if lead:
     checkpoints.save_config(workdir, config)
 
-  graphdefs = melganvc.graph_definitions(config)
-  train_step, init, place_batch = data_parallel(config, graphdefs)
+  init, make_step, place_batch = data_parallel(method, config)
   mngr = checkpoints.manager(workdir, config)
   if mngr.latest_step() is None:
     state = init()
   else:
     state = checkpoints.restore(mngr, jax.eval_shape(init))
-    logging.info("Resumed from step %d", int(state.step))
-  start_step = int(jax.device_get(state.step))
-  k = config.critic_updates
-  dataset = input_pipeline.create_train_dataset(
-      config, start_batch=start_step * k,
-      process_index=jax.process_index(), process_count=jax.process_count())
-  batches = dataset.batch(k, drop_remainder=True).as_numpy_iterator()
-  eval_mels = input_pipeline.create_eval_mels(config) if lead else None
-  generator = jax.jit(lambda params, stats, x: melganvc.generator_fn(
-      graphdefs["generator"], params, stats)(x))
+  step = int(jax.device_get(state.step))
+  if lead and step:
+    print(f"Resumed from step {step} in {workdir}", flush=True)
+  batches = method.train_batches(config, start_step=step, process_index=jax.process_index(),
+                                 process_count=jax.process_count())
+  evaluator = method.Evaluator(config) if lead else None
 
   writer = monitoring.SummaryWriter(workdir, enabled=lead)
-  progress = monitoring.Progress(config.num_steps, start_step)
-  preemption = _Preemption()
-  last_saved = start_step
-  step = start_step
+  progress = monitoring.Progress(config.num_steps, step)
+  preemption = Preemption()
+  last_saved, train_step = step, None
   try:
     while step < config.num_steps:
-      state, step_metrics = train_step(state, place_batch(next(batches)))
+      batch = place_batch(next(batches))
+      if train_step is None:
+        train_step, names, totals, reset = make_step(state, batch)
+      state, totals = train_step(state, totals, batch)
       step += 1
-      step_metrics = jax.device_get(step_metrics)
-      bad = _nonfinite(step_metrics)
-      if bad:
+      preempted = preemption.requested or mngr.reached_preemption(step)
+      log = _due(step, config.log_every, config.num_steps)
+      evaluate = lead and _due(step, config.eval_every, config.num_steps)
+      sample = lead and _due(step, config.sample_every, config.num_steps)
+      save = _due(step, config.checkpoint_every, config.num_steps) or preempted
+      if not (log or evaluate or sample or save):
+        continue
+      fetched = jax.device_get(totals)
+      if fetched["bad_step"] >= 0:
         raise TrainingError(
-            f"step {step}: loss {bad!r} is {step_metrics[bad]}; stopped. "
-            f"The last good checkpoint is step {last_saved} in {workdir}.")
-      if step % config.log_every == 0 or step == config.num_steps:
-        line, rate = progress.line(step, step_metrics)
+            f"step {fetched['bad_step']}: loss {names[fetched['bad_metric']]!r} is "
+            f"{fetched['bad_value']}; stopped. The last good checkpoint is step "
+            f"{last_saved} in {workdir}.")
+      if log:
+        means = dict(zip(names, fetched["sums"] / max(int(fetched["count"]), 1)))
+        line, rate = progress.line(step, means)
         if lead:
           print(line, flush=True)
-        writer.scalars(step, {**{f"train/{n}": v for n, v in step_metrics.items()},
+        writer.scalars(step, {**{f"train/{n}": v for n, v in means.items()},
                               "train/steps_per_second": rate})
-      if lead and (step % config.eval_every == 0 or step % config.sample_every == 0):
-        g = functools.partial(generator, *jax.device_get(
-            (state.params["generator"], state.stats["generator"])))
-        if step % config.eval_every == 0:
-          scores = evaluate(g, eval_mels, config.data.chunk_frames)
-          writer.scalars(step, scores)
-          print(f"eval step {step} | mel statistics distance to the target domain: "
-                f"converted {scores['eval/stats_distance_converted']:.4f} "
-                f"(means {scores['eval/stats_distance_converted_means']:.4f} + "
-                f"stds {scores['eval/stats_distance_converted_stds']:.4f}), "
-                f"source {scores['eval/stats_distance_source']:.4f}", flush=True)
-        if step % config.sample_every == 0:
-          write_sample(writer, step, g, eval_mels["a"][0], config)
-        writer.flush()
-      preempted = preemption.requested or mngr.reached_preemption(step)
-      if step % config.checkpoint_every == 0 or step == config.num_steps or preempted:
+        totals = reset(totals)
+      if evaluate:
+        scores = evaluator.evaluate(state)
+        writer.scalars(step, scores)
+        print(f"eval step {step} | {evaluator.summary(scores)}", flush=True)
+      if sample:
+        samples = evaluator.samples(state)
+        for name, (wave, rate) in samples.audio.items():
+          writer.audio(step, name, wave, rate)
+        for name, image in samples.images.items():
+          writer.image(step, name, image)
+      writer.flush()
+      if save:
         checkpoints.save(mngr, state)
         last_saved = step
       if preempted:
-        logging.warning("Preempted at step %d: checkpoint saved, exiting.", step)
+        print(f"Preempted at step {step}: checkpoint saved, exiting.", flush=True)
         break
   finally:
     mngr.wait_until_finished()
@@ -218,7 +218,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> melga
 
 def parse_args(argv):
   parser = argparse.ArgumentParser(prog="python -m jaxvc.train", description=__doc__.splitlines()[0])
-  parser.add_argument("--config", required=True, help="config file, e.g. configs/melganvc_demo.py")
+  parser.add_argument("--config", required=True,
+                      help="a shipped config's name (e.g. melganvc_demo) or a config file")
   parser.add_argument("--workdir", required=True, help="checkpoints, TensorBoard logs, config.json")
   parser.add_argument("--coordinator_address", help="multi-host: HOST:PORT of process 0")
   parser.add_argument("--num_processes", type=int, help="multi-host: number of processes")
@@ -233,11 +234,11 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-  logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+  logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
   args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
   try:
     config = config_lib.from_file(args.config, overrides)
-  except config_lib.ConfigError as e:
+  except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   if args.distributed or args.coordinator_address:
@@ -245,9 +246,9 @@ def main(argv=None) -> int:
     jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
   try:
     train_and_evaluate(config, args.workdir)
-  except (config_lib.ConfigError, TrainingError) as e:
+  except (ConfigError, TrainingError) as e:
     print(f"error: {e}", file=sys.stderr)
-    return 2 if isinstance(e, config_lib.ConfigError) else 1
+    return 2 if isinstance(e, ConfigError) else 1
   return 0
 
 

@@ -16,13 +16,12 @@ if len(sys.argv) > 3:
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   jax.distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
 
-from jaxvc import config as config_lib  # noqa: E402
-from jaxvc import melganvc  # noqa: E402
 from jaxvc import train  # noqa: E402
+from jaxvc.melganvc import method  # noqa: E402
 
 
 def small_config():
-  c = config_lib.melganvc()
+  c = method.defaults()
   c.data.batch_size = 4
   c.model.generator_channels = 16
   c.model.critic_channels = 16
@@ -32,15 +31,19 @@ def small_config():
 
 
 config = small_config()
-step_fn, init, place_batch = train.data_parallel(config, melganvc.graph_definitions(config))
+init, make_step, place_batch = train.data_parallel(method, config)
 rng = np.random.default_rng(0)
 shape = (config.critic_updates, config.data.batch_size, config.audio.n_mels, 72)
 per_process = config.data.batch_size // jax.process_count()
 local = slice(jax.process_index() * per_process, (jax.process_index() + 1) * per_process)
 state = init()
+step_fn = totals = None
 for _ in range(2):
   global_batch = {k: np.tanh(rng.normal(size=shape)).astype(np.float32) for k in "ab"}
-  state, _ = step_fn(state, place_batch({k: v[:, local] for k, v in global_batch.items()}))
+  batch = place_batch({k: v[:, local] for k, v in global_batch.items()})
+  if step_fn is None:
+    step_fn, _, totals, _ = make_step(state, batch)
+  state, totals = step_fn(state, totals, batch)
 leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(state.params))
 if jax.process_index() == 0:
   np.savez(out, **{jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves})

@@ -8,8 +8,9 @@ import pytest
 import soundfile as sf
 
 from jaxvc import audio
+from jaxvc.audio import mel as mel_lib
 from jaxvc import config
-from jaxvc.config import ConfigError
+from jaxvc.errors import ConfigError
 
 CFG = audio.AudioConfig()
 
@@ -219,7 +220,7 @@ def test_mel_to_wave_gives_back_the_speech(clip):
 
 def test_mel_nnls_fits_better_than_librosa(clip):
   mel_power = audio.denormalise_mel(audio.wave_to_mel(clip, CFG), CFG)
-  ours = np.asarray(audio._mel_to_linear(mel_power, CFG))
+  ours = np.asarray(mel_lib._mel_to_linear(mel_power, CFG))
   theirs = librosa.feature.inverse.mel_to_stft(
       np.asarray(mel_power), sr=CFG.sample_rate, n_fft=CFG.n_fft, fmin=CFG.fmin, fmax=CFG.fmax,
       power=1.0)

@@ -7,16 +7,19 @@ import pytest
 import soundfile as sf
 
 import jaxvc
+from jaxvc.melganvc import config as melganvc_config
 from jaxvc import audio
 from jaxvc import checkpoints
-from jaxvc import chunking
+from jaxvc.melganvc import chunking
 from jaxvc import config as config_lib
-from jaxvc import converter as converter_lib
-from jaxvc import melganvc
+from jaxvc.melganvc import audio_files
+from jaxvc.melganvc import converter as converter_lib
+from jaxvc.melganvc import windows as windows_lib
+from jaxvc.melganvc import step as melganvc_step
 
 
 def tiny_config():
-  config = config_lib.melganvc()
+  config = melganvc_config.defaults()
   config.model.update(generator_channels=8, critic_channels=8, siamese_channels=8, siamese_dim=4)
   return config
 
@@ -26,7 +29,7 @@ def write_workdir(path, config) -> str:
   os.makedirs(path, exist_ok=True)
   checkpoints.save_config(path, config)
   mngr = checkpoints.manager(path, config)
-  checkpoints.save(mngr, melganvc.init_state(config))
+  checkpoints.save(mngr, melganvc_step.init_state(config))
   mngr.wait_until_finished()
   mngr.close()
   return str(path)
@@ -127,7 +130,7 @@ def test_joins_leave_no_seam(clip):
   out = np.concatenate([w.wave for w in windows])
   target = np.concatenate([w.converted_mel for w in windows], axis=1)
   one_shot = np.asarray(audio.mel_to_wave(target, conv.audio, length=medium.size))
-  context = int(converter_lib.CONTEXT_SECONDS * rate / conv.audio.hop_length)
+  context = int(windows_lib.CONTEXT_SECONDS * rate / conv.audio.hop_length)
   boundaries = np.cumsum([w.converted_mel.shape[1] for w in windows])[:-1]
   assert len(boundaries) >= 8
 
@@ -201,8 +204,8 @@ def test_huge_files_are_read_in_blocks_with_the_same_result(fast, clip, tmp_path
   sf.write(tmp_path / "in.wav", np.stack([wave, wave], axis=1), rate, subtype="FLOAT")
   whole = tmp_path / "whole.wav"
   fast.convert_file(str(tmp_path / "in.wav"), str(whole))
-  monkeypatch.setattr(converter_lib, "STREAM_ABOVE_SAMPLES", 0)
-  monkeypatch.setattr(converter_lib, "READ_BLOCK_FRAMES", 4096)
+  monkeypatch.setattr(audio_files, "STREAM_ABOVE_SAMPLES", 0)
+  monkeypatch.setattr(audio_files, "READ_BLOCK_FRAMES", 4096)
   blocks = tmp_path / "blocks.wav"
   fast.convert_file(str(tmp_path / "in.wav"), str(blocks))
   np.testing.assert_array_equal(sf.read(blocks)[0], sf.read(whole)[0])

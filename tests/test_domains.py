@@ -8,7 +8,7 @@ import soundfile as sf
 
 from jaxvc import audio
 from jaxvc._tf import tf
-from jaxvc.config import ConfigError
+from jaxvc.errors import ConfigError
 from jaxvc.data import domains
 import tensorflow_datasets as tfds
 

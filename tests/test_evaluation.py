@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from jaxvc import evaluation
+from jaxvc.evaluation import metrics as evaluation
 from jaxvc.data import demo
 
 SR = 16000

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from jaxvc.melganvc import config as melganvc_config
 from jaxvc import config as config_lib
-from jaxvc import input_pipeline
-from jaxvc.config import ConfigError
+from jaxvc.melganvc import input_pipeline
+from jaxvc.errors import ConfigError
 from jaxvc.data import domains
 
 CROP = 8 * 3
@@ -24,7 +25,7 @@ def synthetic_mels(spec, split, audio_cfg, data_cfg):
 
 
 def small_config(**data):
-  config = config_lib.melganvc()
+  config = melganvc_config.defaults()
   config.audio.update(n_fft=256, win_length=256, hop_length=64, n_mels=16)
   config.data.update(dict(domain_a="folder:a", domain_b="folder:b", batch_size=4,
                           chunk_frames=8, chunks_per_crop=3), **data)

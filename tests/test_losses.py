@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxvc import losses
+from jaxvc.melganvc import losses
 
 
 def test_l2_normalize_unit_rows_and_zero_guard():

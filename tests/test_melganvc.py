@@ -4,12 +4,13 @@ import ml_collections
 import numpy as np
 import pytest
 
+from jaxvc.melganvc import config as melganvc_config
 from jaxvc import config as config_lib
-from jaxvc import melganvc
+from jaxvc.melganvc import step as melganvc_step
 
 
 def _config(**loss) -> ml_collections.ConfigDict:
-  c = config_lib.melganvc()
+  c = melganvc_config.defaults()
   c.data.batch_size = 2
   c.critic_updates = 1
   c.model.generator_channels = c.model.critic_channels = c.model.siamese_channels = 16
@@ -26,12 +27,12 @@ def _batch(config) -> dict:
 
 
 def _step(config):
-  return jax.jit(melganvc.make_train_step(config, melganvc.graph_definitions(config)))
+  return jax.jit(melganvc_step.make_train_step(config, melganvc_step.graph_definitions(config)))
 
 
 def test_generator_loss_is_the_weighted_sum_of_its_terms():
   config = _config(adversarial_weight=0.3, travel_weight=2.0, identity_weight=5.0)
-  _, m = _step(config)(melganvc.init_state(config), _batch(config))
+  _, m = _step(config)(melganvc_step.init_state(config), _batch(config))
   expected = 0.3 * m["adversarial"] + 2.0 * (m["travel"] + m["margin"]) + 5.0 * m["identity"]
   assert float(m["generator_loss"]) == pytest.approx(float(expected), rel=1e-5)
 
@@ -41,7 +42,7 @@ def test_adversarial_weight_decides_whether_the_critic_moves_the_generator(
     weight, critic_matters):
   config = _config(adversarial_weight=weight)
   step, batch = _step(config), _batch(config)
-  state = melganvc.init_state(config)
+  state = melganvc_step.init_state(config)
   other_critic = jax.tree.map(lambda p: 2 * p + 0.1, state.params["critic"])
   other = state.replace(params=dict(state.params, critic=other_critic))
   g = [jax.tree.leaves(step(s, batch)[0].params["generator"]) for s in (state, other)]

@@ -1,7 +1,7 @@
 """The trainer's held-out measure: per-bin statistics distance, on hand-computed cases."""
 import numpy as np
 
-from jaxvc import metrics
+from jaxvc.evaluation import mel_statistics as metrics
 
 # Two utterances whose frames pool into bin 0 = (0, 2), bin 1 = (1, 1):
 # per-bin means (1, 1), stds (1, 0).

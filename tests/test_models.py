@@ -6,8 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxvc.melganvc import config as melganvc_config
 from jaxvc import config as config_lib
-from jaxvc import models
+from jaxvc import layers
+from jaxvc.melganvc import models
 
 N_MELS = 192
 
@@ -28,7 +30,7 @@ def _run(net, x, train):
 
 def _nets(seed: int) -> dict:
   return dict(zip(("generator", "siamese", "critic"),
-                  models.create_models(config_lib.melganvc(), nnx.Rngs(seed))))
+                  models.create_models(melganvc_config.defaults(), nnx.Rngs(seed))))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,7 @@ def test_upsample_conv1d_is_conv_on_repeated_frames(frames, width):
   kernel = jax.random.normal(jax.random.key(1), (width, 6, 5))
   expected = lax.conv_general_dilated(jnp.repeat(x, 2, axis=1), kernel, (1,), "SAME",
                                       dimension_numbers=("NWC", "WIO", "NWC"))
-  np.testing.assert_allclose(jax.jit(models.upsample_conv1d)(x, kernel), expected, atol=1e-5)
+  np.testing.assert_allclose(jax.jit(layers.upsample_conv1d)(x, kernel), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("frames, width, stride, padding", [
@@ -125,7 +127,7 @@ def test_conv1d_matches_xla_convolution(frames, width, stride, padding):
   kernel = jax.random.normal(jax.random.key(3), (width, 6, 5))
   expected = lax.conv_general_dilated(x, kernel, (stride,), padding,
                                       dimension_numbers=("NWC", "WIO", "NWC"))
-  conv = jax.jit(models.conv1d, static_argnums=(2, 3))
+  conv = jax.jit(layers.conv1d, static_argnums=(2, 3))
   np.testing.assert_allclose(conv(x, kernel, stride, padding.lower()), expected, atol=1e-5)
 
 
@@ -133,7 +135,7 @@ def test_conv1d_matches_xla_convolution(frames, width, stride, padding):
 
 def test_spectral_normalize_diagonal():
   w = jnp.diag(jnp.array([3.0, 2.0, 1.0]))
-  w_bar, u, sigma = models.spectral_normalize(w, jnp.ones(3), n_steps=60)
+  w_bar, u, sigma = layers.spectral_normalize(w, jnp.ones(3), n_steps=60)
   assert float(sigma) == pytest.approx(3.0, rel=1e-6)
   np.testing.assert_allclose(np.abs(u), [1, 0, 0], atol=1e-6)
   np.testing.assert_allclose(w_bar, np.diag([1, 2 / 3, 1 / 3]), atol=1e-6)
@@ -141,7 +143,7 @@ def test_spectral_normalize_diagonal():
 
 def test_spectral_normalize_random_matches_svd():
   w = jax.random.normal(jax.random.key(0), (40, 16))
-  w_bar, _, sigma = models.spectral_normalize(w, jax.random.normal(jax.random.key(1), (16,)),
+  w_bar, _, sigma = layers.spectral_normalize(w, jax.random.normal(jax.random.key(1), (16,)),
                                               n_steps=300)
   assert float(sigma) == pytest.approx(np.linalg.svd(np.asarray(w))[1][0], rel=1e-5)
   assert np.linalg.svd(np.asarray(w_bar))[1][0] == pytest.approx(1.0, rel=1e-5)
@@ -150,7 +152,7 @@ def test_spectral_normalize_random_matches_svd():
 def test_spectral_normalize_one_step_from_converged_u_is_exact():
   w = np.asarray(jax.random.normal(jax.random.key(2), (30, 12)))
   _, s, vt = np.linalg.svd(w)
-  _, u, sigma = models.spectral_normalize(jnp.asarray(w), jnp.asarray(vt[0]))
+  _, u, sigma = layers.spectral_normalize(jnp.asarray(w), jnp.asarray(vt[0]))
   assert float(sigma) == pytest.approx(s[0], rel=1e-6)
   np.testing.assert_allclose(u, vt[0], atol=1e-6)
 
@@ -158,7 +160,7 @@ def test_spectral_normalize_one_step_from_converged_u_is_exact():
 def test_spectral_normalize_treats_u_as_constant():
   w = jax.random.normal(jax.random.key(3), (10, 5))
   u = jax.random.normal(jax.random.key(4), (5,))
-  grad_u = jax.grad(lambda u: models.spectral_normalize(w, u)[2])(u)
+  grad_u = jax.grad(lambda u: layers.spectral_normalize(w, u)[2])(u)
   np.testing.assert_array_equal(grad_u, 0.0)
 
 
@@ -176,7 +178,7 @@ def _kernel(layer):
   if layer.sn is None:
     return kernel
   matrix = kernel.reshape(-1, kernel.shape[-1])
-  return models.spectral_normalize(matrix, layer.sn.u[...])[0].reshape(kernel.shape)
+  return layers.spectral_normalize(matrix, layer.sn.u[...])[0].reshape(kernel.shape)
 
 
 def _block_2d(block, x, *, stride, padding, train):

@@ -21,7 +21,8 @@ def results(load_tool):
 def report(n_utterances: int) -> dict:
   """A results.json-shaped report with known averages."""
   scores = dict(mcd_db=7.134, target_similarity=0.8, source_similarity=0.5, wer=0.25, cer=0.1,
-                converted_log_f0_mean=math.log(200.0), target_log_f0_mean=math.log(220.0),
+                dnsmos_sig=3.1, dnsmos_ovrl=2.504, converted_log_f0_mean=math.log(200.0),
+                target_log_f0_mean=math.log(220.0),
                 source_log_f0_mean=math.log(110.0))
   systems = {name: dict(files={}, skipped=[], averages=dict(scores)) for name in
              ("source", "vocoded", "melganvc", "style_transfer")}
@@ -46,7 +47,8 @@ def test_results_table_rows_cells_and_caption(results):
   assert header[0] == "system" and len(header) == 1 + len(results.COLUMNS)
   assert set(rule) == {"---", "---:"}
   assert [r[0] for r in rows] == list(results.SYSTEMS.values())
-  assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "200"]
+  assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "3.10", "2.50",
+                          "200"]
   assert rows[3][4:6] == ["–", "–"]  # missing and NaN figures
   caption = markdown.split("\n\n")[1]
   for expected in ("the first 4 of the 30 test sentences", "style transfer takes 40 s a sentence",
@@ -88,7 +90,8 @@ def test_loss_curves_from_event_files(results, tmp_path):
 def test_benchmark_table(results):
   figures = dict(machine=MACHINE, matmul=dict(matmul_fp32_gflops=123.456789),
                  pipeline=dict(crops_per_s_both_domains=34814.95),
-                 training=dict(cycle_seconds=0.5, crops_per_second=192.0),
+                 training=dict(about="One MelGAN-VC train step, measured.", cycle_seconds=0.5,
+                               crops_per_second=192.0),
                  retired=dict(steps=7))
   markdown = results.benchmark_markdown(json.loads(json.dumps(figures)))
   assert table_rows(markdown)[2:] == [["matmul", "matmul_fp32_gflops", "123.5"],
@@ -97,7 +100,7 @@ def test_benchmark_table(results):
                                       ["training", "crops_per_second", "192"],
                                       ["retired", "steps", "7"]]
   assert "*Machine: Test CPU 3000, 2 cores, JAX 0.10.2 on cpu." in markdown
-  assert "- **training**: One MelGAN-VC train step" in markdown
+  assert "- **training**: One MelGAN-VC train step, measured." in markdown
   assert "**retired**" not in markdown
 
 

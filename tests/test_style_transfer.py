@@ -6,12 +6,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxvc.melganvc import config as melganvc_config
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
-from jaxvc import melganvc
-from jaxvc import models
-from jaxvc import style_transfer as st
-from jaxvc.stylize import DEFAULT_CONFIG
+from jaxvc.errors import ConfigError
+from jaxvc.melganvc import step as melganvc_step
+from jaxvc.melganvc import models
+from jaxvc.nst import config as nst_checks
+from jaxvc.nst import extractors
+from jaxvc.nst import losses as nst_losses
+from jaxvc.nst import optimise
+from jaxvc.nst import spectrograms as nst_spectrograms
+from jaxvc.nst import transfer
+from jaxvc.cli.stylize import DEFAULT_CONFIG
 
 SAMPLE_RATE = 22050
 
@@ -39,14 +46,14 @@ def clips(speech):
 @pytest.fixture(scope="module")
 def spectrograms(clips):
   """(content, style) log(1 + |STFT|) spectrograms (1025 bins)."""
-  spec = st.LogStft(SAMPLE_RATE, 2048, 512)
+  spec = nst_spectrograms.LogStft(SAMPLE_RATE, 2048, 512)
   return tuple(np.asarray(spec.analyse(w)) for w in clips)
 
 
 @functools.cache
 def fresh_networks(bins):
   """A freshly initialised (siamese, critic) pair for `bins` mel bins, test-sized."""
-  config = config_lib.melganvc()
+  config = melganvc_config.defaults()
   config.audio.n_mels = bins
   config.model.update(generator_channels=8, critic_channels=32, siamese_channels=16)
   _, siamese, critic = models.create_models(config, nnx.Rngs(0))
@@ -56,11 +63,11 @@ def fresh_networks(bins):
 @functools.cache
 def split_extractor(name, bins):
   """(graphdef, weights, extractor) of a test-sized extractor."""
-  if name in st.TRAINED:
-    net = st.EncoderFeatures(fresh_networks(bins)[name], content_layer=2,
+  if name in nst_checks.TRAINED:
+    net = extractors.EncoderFeatures(fresh_networks(bins)[name], content_layer=2,
                              style_layers=(0, 1), style_weights=(1.0, 0.5))
   else:
-    net = st.random_extractor(nst_config(f"--config.features={name}"), bins)
+    net = extractors.random_extractor(nst_config(f"--config.features={name}"), bins)
   return (*nnx.split(net), net)
 
 
@@ -80,22 +87,22 @@ def relative_gram_distance(net, spec, style):
   """max over style layers of |Gram(G) - Gram(S)| / |Gram(S)| (Frobenius)."""
   mask = lambda s: jnp.ones(s.shape[-1])
   generated, target = extract(net, spec, mask(spec)).style, extract(net, style, mask(style)).style
-  return max(float(jnp.linalg.norm(st.gram(g) - st.gram(t)) / jnp.linalg.norm(st.gram(t)))
+  return max(float(jnp.linalg.norm(nst_losses.gram(g) - nst_losses.gram(t)) / jnp.linalg.norm(nst_losses.gram(t)))
              for g, t in zip(generated, target))
 
 
 def test_gram_of_a_known_array():
   # Two real positions and one padded (zero) row; the Gram averages over the real ones.
-  features = st.Features(jnp.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]]), jnp.array(2.0))
-  np.testing.assert_allclose(st.gram(features), [[5.0, 7.0], [7.0, 10.0]])
+  features = extractors.Features(jnp.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]]), jnp.array(2.0))
+  np.testing.assert_allclose(nst_losses.gram(features), [[5.0, 7.0], [7.0, 10.0]])
 
 
 def test_style_loss_weights_the_layers():
   generated = (jnp.array([[1.0, 2.0], [2.0, 0.0]]), jnp.zeros((1, 1)))
   target = (jnp.array([[0.0, 2.0], [2.0, 3.0]]), jnp.array([[2.0]]))
   # Layer 0: 1^2 + 3^2 = 10; layer 1: 2^2 = 4.
-  assert float(st.layer_style_loss(generated[0], target[0])) == pytest.approx(10.0)
-  assert float(st.style_loss(generated, target, (0.5, 2.0))) == pytest.approx(0.5 * 10 + 2 * 4)
+  assert float(nst_losses.layer_style_loss(generated[0], target[0])) == pytest.approx(10.0)
+  assert float(nst_losses.style_loss(generated, target, (0.5, 2.0))) == pytest.approx(0.5 * 10 + 2 * 4)
 
 
 @pytest.mark.parametrize("name", ["conv1d", "cnn2d", "critic"])
@@ -105,15 +112,15 @@ def test_each_loss_is_zero_at_its_target_only(name, spectrograms):
   weights = net.style_weights
   ones = lambda s: jnp.ones(s.shape[-1])
   at_content, at_style = extract(net, content, ones(content)), extract(net, style, ones(style))
-  targets = st.Targets(at_content.content, tuple(st.gram(f) for f in at_style.style))
-  assert float(st.content_loss(at_content.content, targets.content)) == 0.0
+  targets = nst_losses.Targets(at_content.content, tuple(nst_losses.gram(f) for f in at_style.style))
+  assert float(nst_losses.content_loss(at_content.content, targets.content)) == 0.0
   for f, g in zip(at_style.style, targets.style_grams):
-    assert float(st.layer_style_loss(st.gram(f), g)) == 0.0
+    assert float(nst_losses.layer_style_loss(nst_losses.gram(f), g)) == 0.0
   # Content features and Grams of C itself: the total vanishes (to rounding, the
   # Grams being recomputed inside the jitted total); the style clip's do not.
-  own = st.Targets(at_content.content, tuple(st.gram(f) for f in at_content.style))
-  other = float(st.total_loss(at_content, targets, weights, 1e-2, 1.0))
-  assert float(st.total_loss(at_content, own, weights, 1e-2, 1.0)) < 1e-9 * other
+  own = nst_losses.Targets(at_content.content, tuple(nst_losses.gram(f) for f in at_content.style))
+  other = float(nst_losses.total_loss(at_content, targets, weights, 1e-2, 1.0))
+  assert float(nst_losses.total_loss(at_content, own, weights, 1e-2, 1.0)) < 1e-9 * other
 
 
 # L-BFGS on conv1d and cnn2d: see the style-only and padding tests (compiles are slow).
@@ -121,10 +128,10 @@ def test_each_loss_is_zero_at_its_target_only(name, spectrograms):
 def test_a_few_steps_lower_the_total_loss(name, optimizer, spectrograms):
   content, style = spectrograms
   graphdef, weights, _ = split_extractor(name, content.shape[0])
-  settings = st.Settings(content_weight=1e-2, style_weight=1.0, optimizer=optimizer,
+  settings = optimise.Settings(content_weight=1e-2, style_weight=1.0, optimizer=optimizer,
                          num_steps=6, learning_rate=0.05)
   init = 1e-3 * np.random.default_rng(0).standard_normal(content.shape).astype(np.float32)
-  spec, losses = st.stylize_spectrogram(
+  spec, losses = optimise.stylize_spectrogram(
       graphdef, weights, content, np.ones(content.shape[-1], np.float32), style,
       np.ones(style.shape[-1], np.float32), init, settings=settings)
   assert spec.shape == content.shape and losses.shape == (7,)
@@ -135,10 +142,10 @@ def test_a_few_steps_lower_the_total_loss(name, optimizer, spectrograms):
 def test_style_only_reaches_the_style_grams(spectrograms):
   content, style = spectrograms
   graphdef, weights, net = split_extractor("conv1d", content.shape[0])
-  settings = st.Settings(content_weight=0.0, style_weight=1.0, optimizer="lbfgs",
+  settings = optimise.Settings(content_weight=0.0, style_weight=1.0, optimizer="lbfgs",
                          num_steps=60, learning_rate=1.0)
   init = 1e-3 * np.random.default_rng(0).standard_normal(content.shape).astype(np.float32)
-  spec, losses = st.stylize_spectrogram(
+  spec, losses = optimise.stylize_spectrogram(
       graphdef, weights, content, np.ones(content.shape[-1], np.float32), style,
       np.ones(style.shape[-1], np.float32), init, settings=settings)
   assert np.all(np.diff(losses) <= 0)  # the linesearch only accepts decreases
@@ -150,11 +157,11 @@ def test_style_only_reaches_the_style_grams(spectrograms):
 
 def test_a_batch_gives_the_pairs_one_by_one(clips):
   content, style = clips
-  transfer = st.StyleTransfer(nst_config("--config.init=content", "--config.num_steps=10"))
+  styler = transfer.StyleTransfer(nst_config("--config.init=content", "--config.num_steps=10"))
   contents, styles = [content, content[:12000]], [style, style[:9000]]
-  batch = transfer(contents, styles)
+  batch = styler(contents, styles)
   for i in range(2):
-    [single] = transfer(contents[i:i + 1], styles[i:i + 1])
+    [single] = styler(contents[i:i + 1], styles[i:i + 1])
     assert batch[i].spectrogram.shape == single.spectrogram.shape
     np.testing.assert_allclose(batch[i].spectrogram, single.spectrogram, atol=1e-3)
     np.testing.assert_allclose(batch[i].losses, single.losses, rtol=1e-3)
@@ -181,13 +188,13 @@ def test_padding_changes_no_result(spectrograms):
   padded, mask = pad_to(content, 37)
   padded_style, style_mask = pad_to(style, 37)
   # Near the content: from small noise, L-BFGS's first steps amplify rounding.
-  settings = st.Settings(1e-2, 1.0, "lbfgs", 5, 1.0)
+  settings = optimise.Settings(1e-2, 1.0, "lbfgs", 5, 1.0)
   noise = 0.1 * np.random.default_rng(0).standard_normal(padded.shape).astype(np.float32)
   init = padded + noise
-  unpadded_spec, unpadded_losses = st.stylize_spectrogram(
+  unpadded_spec, unpadded_losses = optimise.stylize_spectrogram(
       graphdef, weights, content, jnp.ones(30), style, jnp.ones(25), init[:, :30],
       settings=settings)
-  padded_spec, padded_losses = st.stylize_spectrogram(
+  padded_spec, padded_losses = optimise.stylize_spectrogram(
       graphdef, weights, padded, mask, padded_style, style_mask, init, settings=settings)
   assert padded_losses[-1] < 0.5 * padded_losses[0]
   np.testing.assert_allclose(padded_losses, unpadded_losses, rtol=1e-4)
@@ -206,15 +213,15 @@ def test_trained_encoder_layers_follow_the_network(spectrograms):
 
 @pytest.mark.slow
 def test_load_network_restores_a_saved_checkpoint(tmp_path):
-  config = config_lib.melganvc()
+  config = melganvc_config.defaults()
   config.model.update(generator_channels=16, critic_channels=32, siamese_channels=16,
                       siamese_dim=8)
-  state = melganvc.init_state(config)
+  state = melganvc_step.init_state(config)
   mngr = checkpoints.manager(str(tmp_path), config)
   checkpoints.save(mngr, state)
   mngr.wait_until_finished()
   checkpoints.save_config(str(tmp_path), config)
-  trained_config, critic = st.load_network(str(tmp_path), "critic")
+  trained_config, critic = extractors.load_network(str(tmp_path), "critic")
   assert trained_config.model.critic_channels == 32
   np.testing.assert_array_equal(
       critic.encoder.conv2.conv.kernel[...],
@@ -232,19 +239,19 @@ def test_load_network_restores_a_saved_checkpoint(tmp_path):
 ])
 def test_bad_settings_name_the_key(override, key):
   overrides = [override] + (["--config.features=cnn2d"] if "cnn2d" in override else [])
-  with pytest.raises(config_lib.ConfigError, match=f"^{key}: "):
-    st.StyleTransfer(nst_config(*overrides))
+  with pytest.raises(ConfigError, match=f"^{key}: "):
+    transfer.StyleTransfer(nst_config(*overrides))
 
 
 def test_trained_features_need_a_workdir(tmp_path):
-  with pytest.raises(config_lib.ConfigError, match="^config.trained.workdir: .*no saved config"):
-    st.StyleTransfer(nst_config("--config.features=siamese", "--config.representation=mel",
+  with pytest.raises(ConfigError, match="^config.trained.workdir: .*no saved config"):
+    transfer.StyleTransfer(nst_config("--config.features=siamese", "--config.representation=mel",
                                 f"--config.trained.workdir={tmp_path}"))
 
 
 def test_a_clip_too_short_for_the_features_is_rejected(clips):
   content, style = clips
-  transfer = st.StyleTransfer(nst_config())
-  assert transfer.min_seconds == pytest.approx(10 * 512 / SAMPLE_RATE)
+  styler = transfer.StyleTransfer(nst_config())
+  assert styler.min_seconds == pytest.approx(10 * 512 / SAMPLE_RATE)
   with pytest.raises(ValueError, match="shorter than the 11"):
-    transfer([content], [style[:4000]])
+    styler([content], [style[:4000]])

@@ -10,17 +10,18 @@ import ml_collections
 import numpy as np
 import pytest
 
+from jaxvc.melganvc import config as melganvc_config
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
-from jaxvc import losses
+from jaxvc.melganvc import losses
 from jaxvc import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CONFIG_FILE = '''
-from jaxvc import config
+from jaxvc.melganvc import config
 def get_config():
-  c = config.melganvc()
+  c = config.defaults()
   c.data.domain_a = "folder:{corpus}/speaker_a"
   c.data.domain_b = "folder:{corpus}/speaker_b"
   c.data.cache_dir = "{cache}"
@@ -78,7 +79,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, tmp_pa
   monkeypatch.setattr(losses, "identity", lambda g_b, b: np.float32(np.nan) + 0 * g_b.sum())
   with pytest.raises(train.TrainingError, match=r"step 3: loss '.*' is nan.*checkpoint is step 2"):
     train.train_and_evaluate(_config(config_path), workdir)
-  _, _, state = checkpoints.load_trained(workdir)
+  _, state = checkpoints.load_state(workdir)
   assert int(state.step) == 2
   assert all(np.isfinite(p).all() for p in _params(state))
 
@@ -95,12 +96,12 @@ def _keys(config, prefix: str = "") -> set[str]:
 def test_shipped_configs_pass_the_checks_and_add_no_keys(name):
   config = config_lib.from_file(os.path.join(ROOT, "configs", f"{name}.py"))
   train.check_config(config)
-  assert _keys(config) == _keys(config_lib.melganvc())  # a misspelt field would add one
+  assert _keys(config) == _keys(melganvc_config.defaults())  # a misspelt field would add one
 
 
 @pytest.mark.parametrize("key", ["adversarial_weight", "travel_weight", "identity_weight"])
 def test_negative_loss_weights_are_rejected(key):
-  config = config_lib.melganvc()
+  config = melganvc_config.defaults()
   config.loss[key] = -1.0
   with pytest.raises(config_lib.ConfigError, match=f"config.loss.{key}"):
     train.check_config(config)
@@ -130,7 +131,7 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp
   proc.send_signal(signal.SIGTERM)
   out, _ = proc.communicate(timeout=120)
   assert proc.returncode == 0, out
-  _, _, state = checkpoints.load_trained(str(tmp_path / "term"))
+  _, state = checkpoints.load_state(str(tmp_path / "term"))
   assert int(state.step) >= 2
 
   proc = _cli(config_path, tmp_path / "kill", "--config.num_steps=1000", "--config.checkpoint_every=1")
@@ -142,5 +143,5 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp
   time.sleep(np.random.default_rng().uniform(0, 1.0))   # an arbitrary moment, mid-save or not
   proc.kill()
   proc.communicate()
-  _, _, state = checkpoints.load_trained(str(tmp_path / "kill"))
+  _, state = checkpoints.load_state(str(tmp_path / "kill"))
   assert int(state.step) >= 3

@@ -11,7 +11,6 @@ import argparse
 import functools
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 
@@ -20,23 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvc import files
-
-
-def machine() -> dict:
-  """What the figures were measured on."""
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open("/proc/cpuinfo") as f:
-      cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  return dict(
-      cpu=cpu,
-      cores=os.cpu_count(),
-      devices=[str(d) for d in jax.devices()],
-      backend=jax.default_backend(),
-      jax=jax.__version__,
-  )
+from jaxvc.evaluation.machine import machine
 
 
 def timeit(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> float:
@@ -66,22 +49,22 @@ def bench_matmul() -> dict:
 def bench_training() -> dict:
   """One MelGAN-VC train step at the original defaults (batch 16, 72-frame
   critic input): a generator/siamese+critic update and two critic-only updates."""
-  from jaxvc import config as config_lib
-  from jaxvc import melganvc
   from jaxvc import train
-  config = config_lib.melganvc()
-  step, init, place_batch = train.data_parallel(config, melganvc.graph_definitions(config))
+  from jaxvc.melganvc import method
+  config = method.defaults()
+  init, make_step, place_batch = train.data_parallel(method, config)
   rng = np.random.default_rng(0)
   crop = config.data.chunk_frames * config.data.chunks_per_crop
   shape = (config.critic_updates, config.data.batch_size, config.audio.n_mels, crop)
   batch = place_batch({k: np.tanh(rng.normal(size=shape)).astype(np.float32) for k in "ab"})
   state = init()
-  flops = step.lower(state, batch).compile().cost_analysis()["flops"]
-  holder = [state]
+  step, _, totals, _ = make_step(state, batch)
+  flops = step.lower(state, totals, batch).compile().cost_analysis()["flops"]
+  holder = [state, totals]
 
   def run():
-    holder[0], metrics = step(holder[0], batch)
-    jax.block_until_ready(metrics)
+    holder[0], holder[1] = step(holder[0], holder[1], batch)
+    jax.block_until_ready(holder[1])
 
   seconds = timeit(run, repeats=5, warmup=2)
   peak = bench_matmul()["matmul_fp32_gflops"] * 1e9
@@ -115,9 +98,9 @@ def bench_pipeline() -> dict:
   """Steady-state tf.data throughput on the default config and the demo corpus,
   in 192x72 crops (n_mels x chunk_frames * chunks_per_crop) per second, the
   crops of both domains counted; the first run builds the corpus and mel cache."""
-  from jaxvc import config as config_lib
-  from jaxvc import input_pipeline
-  config = config_lib.melganvc()
+  from jaxvc.melganvc import config as melganvc_config
+  from jaxvc.melganvc import input_pipeline
+  config = melganvc_config.defaults()
   batches = input_pipeline.create_train_dataset(config).as_numpy_iterator()
   n = 200
   seconds = timeit(lambda: [next(batches) for _ in range(n)], repeats=5)
@@ -135,14 +118,13 @@ def bench_conversion() -> dict:
   import librosa
   import soundfile as sf
   from jaxvc import audio
-  from jaxvc import config as config_lib
-  from jaxvc import converter as converter_lib
-  from jaxvc import melganvc
   from jaxvc.data import demo
   from jaxvc.data import sentences
-  config = config_lib.melganvc()
-  conv = converter_lib.Converter.from_trained(
-      config, melganvc.graph_definitions(config), melganvc.init_state(config))
+  from jaxvc.melganvc import config as melganvc_config
+  from jaxvc.melganvc import step
+  from jaxvc.melganvc.converter import Converter
+  config = melganvc_config.defaults()
+  conv = Converter.from_generator_state(config, step.generator_state(step.init_state(config)))
   seconds = 60
   parts, rate = [], None
   for text in sentences.sentences(60):
@@ -200,12 +182,14 @@ def bench_style_transfer() -> dict:
   from flax import nnx
   from jaxvc import audio
   from jaxvc import config as config_lib
-  from jaxvc import style_transfer as st
+  from jaxvc.cli.stylize import DEFAULT_CONFIG
   from jaxvc.data import demo
   from jaxvc.data import sentences
-  from jaxvc.stylize import DEFAULT_CONFIG
+  from jaxvc.nst import extractors
+  from jaxvc.nst import losses
+  from jaxvc.nst import transfer
   config = config_lib.from_file(DEFAULT_CONFIG)
-  spectrogram, net = st.build(config)
+  spectrogram, net = extractors.build(config)
   rate = spectrogram.sample_rate
   texts = iter(sentences.sentences(40))
 
@@ -229,8 +213,8 @@ def bench_style_transfer() -> dict:
   c, s = (np.asarray(spectrogram.analyse(w))[:, :frames] for w in (content, style))
   mask = np.ones(frames, np.float32)
   graphdef, weights = nnx.split(net)
-  targets = jax.jit(lambda w: st.compute_targets(nnx.merge(graphdef, w), c, mask, s, mask))(weights)
-  loss_and_grad = jax.jit(lambda w, t, x: jax.value_and_grad(st.objective(
+  targets = jax.jit(lambda w: losses.compute_targets(nnx.merge(graphdef, w), c, mask, s, mask))(weights)
+  loss_and_grad = jax.jit(lambda w, t, x: jax.value_and_grad(losses.objective(
       nnx.merge(graphdef, w), t, mask, config.content_weight, config.style_weight))(x))
   flops = loss_and_grad.lower(weights, targets, c).compile().cost_analysis()["flops"]
   wall, cpu = clock(lambda: jax.block_until_ready(loss_and_grad(weights, targets, c)), repeats=5)
@@ -238,18 +222,18 @@ def bench_style_transfer() -> dict:
   figures = dict(loss_and_grad_seconds=wall, loss_and_grad_cpu_seconds=cpu,
                  gflop_per_loss_and_grad=flops / 1e9, fraction_of_matmul_peak=flops / wall / peak)
 
-  transfer = st.StyleTransfer(config)
+  styler = transfer.StyleTransfer(config)
   results = []
-  wall, cpu = clock(lambda: results.append(transfer([content], [style])), warmup=0)
+  wall, cpu = clock(lambda: results.append(styler([content], [style])), warmup=0)
   figures.update(stylize_10s_seconds=wall, stylize_10s_cpu_seconds=cpu,
                  stylize_10s_loss_ratio=float(results[0][0].losses[-1] / results[0][0].losses[0]))
 
   config.num_steps = 30
-  transfer = st.StyleTransfer(config)
+  styler = transfer.StyleTransfer(config)
   contents = [speech("speaker_a", t) for t in (2.0, 2.3, 2.6, 3.0)]
   styles = [speech("speaker_b", t) for t in (3.0, 2.0, 2.5, 2.2)]
-  batch = clock(lambda: transfer(contents, styles))
-  singles = [clock(lambda i=i: transfer(contents[i:i + 1], styles[i:i + 1])) for i in range(4)]
+  batch = clock(lambda: styler(contents, styles))
+  singles = [clock(lambda i=i: styler(contents[i:i + 1], styles[i:i + 1])) for i in range(4)]
   figures.update(batch_of_4_seconds=batch[0], batch_of_4_cpu_seconds=batch[1],
                  four_singles_seconds=sum(w for w, _ in singles),
                  four_singles_cpu_seconds=sum(c for _, c in singles))
@@ -275,9 +259,10 @@ def main():
   print(json.dumps(results["machine"]))
   for name in args.only or BENCHMARKS:
     figures = BENCHMARKS[name]()
-    results[name] = figures
+    results[name] = dict(about=" ".join(BENCHMARKS[name].__doc__.split()), **figures)
     print(f"{name}: " + ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()),
+          flush=True)
   if args.json:
     files.write_text(args.json, json.dumps(results, indent=2))
 

@@ -24,7 +24,6 @@ TensorBoard curves), spectrograms.png (a source and its conversion), and with
 import argparse
 import dataclasses
 import functools
-import io
 import json
 import math
 import os
@@ -32,29 +31,20 @@ from pathlib import Path
 import sys
 import time
 
-import matplotlib
+import numpy as np
+from tensorboard.backend.event_processing import event_accumulator
 
-matplotlib.use("Agg")
-
-from matplotlib import figure  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling tools
-import benchmark  # noqa: E402  tools/benchmark.py
-import evaluate  # noqa: E402  tools/evaluate.py
-
-import jaxvc  # noqa: E402
-from jaxvc import audio  # noqa: E402
-from jaxvc import checkpoints  # noqa: E402
-from jaxvc import config as config_lib  # noqa: E402
-from jaxvc import files  # noqa: E402
-from jaxvc import plotting  # noqa: E402
-from jaxvc import style_transfer  # noqa: E402
-from jaxvc import stylize  # noqa: E402
-from jaxvc._tf import tf  # noqa: E402
-from jaxvc.data import demo  # noqa: E402
+import jaxvc
+from jaxvc import audio
+from jaxvc import config as config_lib
+from jaxvc import files
+from jaxvc import plotting
+from jaxvc._tf import tf
+from jaxvc.cli import stylize
+from jaxvc.data import demo
+from jaxvc.evaluation import machine as machine_lib
+from jaxvc.evaluation import scoring
+from jaxvc.nst import transfer as nst
 
 SOURCE, TARGET = "speaker_a", "speaker_b"
 DEFAULT_LIMIT = 20  # style transfer takes ~35 s a sentence on 2 cores: ~15 min
@@ -65,15 +55,9 @@ SYSTEMS = {
     "melganvc": "(c) MelGAN-VC",
     "style_transfer": "(d) style transfer",
 }
-# Results table: (heading, figure, format); F0 is shown in Hz.
-COLUMNS = [
-    ("MCD dB ↓", "mcd_db", "{:.2f}"),
-    ("similarity to target ↑", "target_similarity", "{:.3f}"),
-    ("similarity to source ↓", "source_similarity", "{:.3f}"),
-    ("WER ↓", "wer", "{:.0%}"),
-    ("CER ↓", "cer", "{:.0%}"),
-    ("F0 Hz", "converted_log_f0_mean", "{:.0f}"),
-]
+# Results table columns: figures of jaxvc.evaluation.scoring.
+COLUMNS = ["mcd_db", "target_similarity", "source_similarity", "wer", "cer", "dnsmos_sig",
+           "dnsmos_ovrl", "converted_log_f0_mean"]
 # losses.png panels: (title, {TensorBoard tag: line label}).
 LOSS_PANELS = [
     ("critic loss", {"train/critic_loss": None}),
@@ -111,14 +95,13 @@ def scored_utterances(corpus: Path, limit: int) -> list[Utterance]:
 
 
 def unchanged(u: Utterance) -> tuple[np.ndarray, int]:
-  return audio.load_audio(u.source, evaluate.SAMPLE_RATE), evaluate.SAMPLE_RATE
+  return audio.load_audio(u.source, scoring.SAMPLE_RATE), scoring.SAMPLE_RATE
 
 
 def vocoded(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
   wave = audio.load_audio(u.target, converter.sample_rate)
   mel = audio.wave_to_mel(wave, converter.audio)
-  return (np.asarray(audio.mel_to_wave(mel, converter.audio, n_iter=converter.n_iter,
-                                       length=wave.size)), converter.sample_rate)
+  return converter.inversion(np.asarray(mel))[:wave.size], converter.sample_rate
 
 
 def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
@@ -126,7 +109,7 @@ def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int
   return converter.convert(audio.load_audio(u.source, rate), rate), rate
 
 
-def stylised(transfer: style_transfer.StyleTransfer, u: Utterance) -> tuple[np.ndarray, int]:
+def stylised(transfer: nst.StyleTransfer, u: Utterance) -> tuple[np.ndarray, int]:
   rate = transfer.representation.sample_rate
   load = functools.partial(audio.load_audio, sample_rate=rate, min_seconds=transfer.min_seconds)
   [result] = transfer([load(u.source)], [load(u.style)])
@@ -146,51 +129,37 @@ def render(system, utterances: list[Utterance], folder: Path) -> float:
 # Scores.
 
 
-def reference_speaker(corpus: Path, name: str, skipped: list[str]) -> evaluate.Speaker:
+def reference_speaker(corpus: Path, name: str, skipped: list[str]) -> scoring.Speaker:
   """`name`'s test utterances (the parallel ones) with its train split's embedding."""
-  test = evaluate.load_speaker(corpus / name / "test", skipped)
-  train = evaluate.load_speaker(corpus / name / "train", skipped)
-  return dataclasses.replace(test, embedding=train.embedding)
+  return scoring.load_speaker(corpus / name / "test", skipped, reference=corpus / name / "train")
 
 
-def score_system(name: str, folder: Path, keys: list[str], target: evaluate.Speaker,
-                 source: evaluate.Speaker) -> dict:
+def score_system(name: str, folder: Path, keys: list[str], target: scoring.Speaker,
+                 source: scoring.Speaker) -> dict:
   """Per-file figures (transcripts from the targets' .txt files), skips, averages."""
-  rows, skipped = {}, []
-  for key in keys:
-    try:
-      rows[key] = evaluate.score_file(folder / f"{key}.wav", key, target, source, None)
-    except ValueError as e:  # the message names the file
-      evaluate.skip(skipped, str(e))
-      continue
-    print(evaluate.table_line(f"{name}/{key}", rows[key]), flush=True)
-  return dict(files=rows, skipped=skipped, averages=evaluate.averages(rows))
+  def show(key, row):
+    print(f"{name}/{key}: " + ", ".join(
+        f"{scoring.FIGURES[c].short} {scoring.FIGURES[c].format(row.get(c))}" for c in COLUMNS),
+        flush=True)
+  return scoring.score_folder(folder, target, source, None, keys=set(keys), on_row=show)
 
 
 # ----------------------------------------------------------------------------
 # Markdown.
 
 
-def machine_line(machine: dict) -> str:
-  """benchmark.machine() in words."""
-  return (f"{machine['cpu']}, {machine['cores']} cores, JAX {machine['jax']} "
-          f"on {machine['backend']}")
-
-
-def cell(figure_name: str, fmt: str, scores: dict) -> str:
-  value = scores.get(figure_name)
-  if value is None or not math.isfinite(value):
-    return "–"
-  return fmt.format(math.exp(value) if figure_name.endswith("log_f0_mean") else value)
+def cell(name: str, scores: dict) -> str:
+  return scoring.FIGURES[name].format(scores.get(name))
 
 
 def results_markdown(report: dict) -> str:
   """The results table with a caption saying what produced it."""
-  lines = ["| system | " + " | ".join(h for h, _, _ in COLUMNS) + " |",
-           "| --- |" + " ---: |" * len(COLUMNS)]
+  headings = [f"{scoring.FIGURES[c].heading} {scoring.FIGURES[c].better}".strip()
+              for c in COLUMNS]
+  lines = ["| system | " + " | ".join(headings) + " |", "| --- |" + " ---: |" * len(COLUMNS)]
   for name, label in SYSTEMS.items():
     scores = report["systems"][name]["averages"]
-    lines.append(f"| {label} | " + " | ".join(cell(f, fmt, scores) for _, f, fmt in COLUMNS)
+    lines.append(f"| {label} | " + " | ".join(cell(c, scores) for c in COLUMNS)
                  + " |")
   source = report["systems"]["source"]["averages"]
   nst = report["style_transfer"]
@@ -209,9 +178,9 @@ def results_markdown(report: dict) -> str:
       "from the train split. Similarity: cosine of Resemblyzer speaker embeddings to "
       "each speaker's train split. WER/CER: pocketsphinx against the transcripts (it "
       "mishears espeak-ng speech, so only differences between rows count). F0: "
-      f"geometric mean (target {cell('target_log_f0_mean', '{:.0f}', source)} Hz, "
-      f"source {cell('source_log_f0_mean', '{:.0f}', source)} Hz). Machine: "
-      f"{machine_line(report['machine'])}. Regenerate: `python tools/results.py "
+      f"geometric mean (target {cell('target_log_f0_mean', source)} Hz, "
+      f"source {cell('source_log_f0_mean', source)} Hz). Machine: "
+      f"{machine_lib.describe(report['machine'])}. Regenerate: `python tools/results.py "
       f"--workdir WORKDIR{f' --limit {n}' if n < total else ''}`.")
   return "\n".join(lines) + f"\n\n*{caption}*\n"
 
@@ -224,16 +193,16 @@ def figure_text(value) -> str:
 
 
 def benchmark_markdown(results: dict) -> str:
-  """tools/benchmark.py --json's figures as a table, each benchmark's docstring below."""
+  """tools/benchmark.py --json's figures as a table, what each benchmark measures below."""
   lines = ["| benchmark | figure | value |", "| --- | --- | ---: |"]
   notes = []
   for name, figures in results.items():
     if name == "machine":
       continue
-    lines += [f"| {name} | {k} | {figure_text(v)} |" for k, v in figures.items()]
-    if name in benchmark.BENCHMARKS:
-      notes.append(f"- **{name}**: " + " ".join(benchmark.BENCHMARKS[name].__doc__.split()))
-  return ("\n".join(lines) + f"\n\n*Machine: {machine_line(results['machine'])}. "
+    lines += [f"| {name} | {k} | {figure_text(v)} |" for k, v in figures.items() if k != "about"]
+    if "about" in figures:
+      notes.append(f"- **{name}**: {figures['about']}")
+  return ("\n".join(lines) + f"\n\n*Machine: {machine_lib.describe(results['machine'])}. "
           "Regenerate: `python tools/benchmark.py --json FILE`.*\n\n" + "\n".join(notes) + "\n")
 
 
@@ -258,19 +227,9 @@ def read_scalars(logdir: str, tags) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   return curves
 
 
-def save_figure(fig: figure.Figure, path: Path, colours: int = 48) -> None:
-  """A palette PNG: spectrograms' noise-like detail makes a true-colour one
-  three times the size for no difference that shows."""
-  rendered = io.BytesIO()
-  fig.savefig(rendered, format="png", dpi=72)
-  image = Image.open(rendered).convert("RGB").quantize(colours)
-  with files.atomic_path(path) as tmp:
-    image.save(tmp, format="png", optimize=True)
-
-
 def plot_losses(curves: dict, path: Path) -> None:
   """LOSS_PANELS over training steps, as a PNG."""
-  fig = figure.Figure(figsize=(9, 4.5), layout="constrained")
+  fig = plotting.figure(9, 4.5)
   for ax, (title, lines) in zip(fig.subplots(2, 3).flat, LOSS_PANELS):
     for tag, label in lines.items():
       if tag in curves:
@@ -280,17 +239,17 @@ def plot_losses(curves: dict, path: Path) -> None:
     ax.set(title=title, xlabel="step")
     if ax.get_legend_handles_labels()[0]:
       ax.legend(fontsize="small")
-  save_figure(fig, path)
+  plotting.save_figure(fig, path, colours=48)
 
 
 def plot_spectrograms(mels: dict[str, np.ndarray], seconds_per_frame: float, path: Path) -> None:
   """Each normalised mel under its title, as a PNG."""
-  fig = figure.Figure(figsize=(8, 2.2 * len(mels)), layout="constrained")
+  fig = plotting.figure(8, 2.2 * len(mels))
   for ax, (title, mel) in zip(fig.subplots(len(mels), 1), mels.items()):
     ax.imshow(plotting.mel_image([mel]), aspect="auto", interpolation="nearest",
               extent=(0, mel.shape[1] * seconds_per_frame, 0, mel.shape[0]))
     ax.set(title=title, xlabel="seconds", ylabel="mel bin")
-  save_figure(fig, path)
+  plotting.save_figure(fig, path, colours=48)
 
 
 # ----------------------------------------------------------------------------
@@ -299,19 +258,19 @@ def plot_spectrograms(mels: dict[str, np.ndarray], seconds_per_frame: float, pat
 
 def load_converter(workdir: str) -> tuple[jaxvc.Converter, int]:
   """The run's latest checkpoint and its step; the run must be on the demo voices."""
-  config, graphdefs, state = checkpoints.load_trained(workdir)
-  domains = (config.data.domain_a, config.data.domain_b)
+  converter = jaxvc.Converter.from_workdir(workdir)
+  domains = (converter.config.data.domain_a, converter.config.data.domain_b)
   if domains != (f"demo:{SOURCE}", f"demo:{TARGET}"):
     raise ValueError(f"{workdir}: trained on {domains[0]} -> {domains[1]}, "
                      f"not the demo corpus's {SOURCE} -> {TARGET}")
-  return jaxvc.Converter.from_trained(config, graphdefs, state), int(state.step)
+  return converter, converter.step
 
 
 def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   """Renders, scores, plots and writes everything; returns the report."""
   converter, step = load_converter(args.workdir)
   nst_config = config_lib.from_file(stylize.DEFAULT_CONFIG, overrides)
-  transfer = style_transfer.StyleTransfer(nst_config)
+  transfer = nst.StyleTransfer(nst_config)
   corpus = demo.ensure_demo_corpus(converter.config.data.cache_dir or None)
   utterances = scored_utterances(corpus, args.limit)
   systems = dict(source=unchanged, vocoded=functools.partial(vocoded, converter),
@@ -332,14 +291,14 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   report = dict(
       corpus=str(corpus), test_sentences=len(list((corpus / SOURCE / "test").glob("*.wav"))),
       utterances=[dict(key=u.key, style=u.style.name) for u in utterances],
-      workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.n_iter,
+      workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
       style_transfer=json.loads(nst_config.to_json_best_effort()),
-      machine=benchmark.machine(), seconds=seconds, audio=str(audio_dir),
+      machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
       skipped_references=skipped, systems=scores)
 
   out = Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
-  evaluate.write_json(out / "results.json", report)
+  files.write_json(out / "results.json", report)
   files.write_text(out / "results.md", results_markdown(report))
   tags = [tag for _, lines in LOSS_PANELS for tag in lines]
   plot_losses(read_scalars(args.workdir, tags), out / "losses.png")

@@ -18,7 +18,6 @@ from jaxvc import audio
 from jaxvc._tf import tf  # noqa: F401  (imported before TFDS, see jaxvc._tf)
 import tensorflow_datasets as tfds
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"})
 SPLIT_FOLDERS = ("train", "validation", "test")
 # Shorter files hold no utterance worth converting (a crop is 0.86 s).
 MIN_SECONDS = 0.5
@@ -96,11 +95,10 @@ def _split_files(root: Path) -> dict[str, list[Path]]:
   folders = {s: root / s for s in SPLIT_FOLDERS if (root / s).is_dir()} or {"train": root}
   splits = {}
   for split, folder in folders.items():
-    files = sorted(p for p in folder.rglob("*")
-                   if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    files = audio.audio_files(folder)
     if not files:
       raise AudioFolderError(
-          f"{folder}: no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
+          f"{folder}: no audio files ({', '.join(audio.AUDIO_EXTENSIONS)})")
     splits[split] = files
   return splits
 

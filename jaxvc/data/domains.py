@@ -25,8 +25,9 @@ import numpy as np
 
 from jaxvc import audio
 from jaxvc import files
+from jaxvc import shapes
 from jaxvc._tf import tf
-from jaxvc.config import ConfigError
+from jaxvc.errors import ConfigError
 from jaxvc.data import audio_folder
 from jaxvc.data import demo
 import tensorflow_datasets as tfds
@@ -95,14 +96,14 @@ def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> 
 
 
 def compute_mels(waves: list[np.ndarray], cfg: audio.AudioConfig) -> list[np.ndarray]:
-  """Mels of waves of any lengths, compiling once per power-of-two bucket.
+  """Mels of waves of any lengths, compiling once per length bucket (jaxvc.shapes).
 
   Each wave is zero-padded to its bucket and the extra frames cut off; the STFT
   pads with zeros too, so the frames kept equal those of the unpadded wave.
   """
   buckets = collections.defaultdict(list)
   for i, wave in enumerate(waves):
-    buckets[max(_MIN_BUCKET, 1 << (wave.size - 1).bit_length())].append(i)
+    buckets[shapes.bucket(wave.size, _MIN_BUCKET)].append(i)
   mels = [None] * len(waves)
   for length, indices in buckets.items():
     rows = max(1, _BATCH_SAMPLES // length)  # a fixed batch shape per bucket

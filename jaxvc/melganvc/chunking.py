@@ -5,11 +5,10 @@ chunk by chunk; the critic trained it on joined chunks, so the joins are
 seamless. The last chunk is padded with silence (-1, the normalised floor) or,
 as the original MelGAN-VC did, taken as the final full-width frames.
 """
-from collections.abc import Callable
-
 import numpy as np
 
-SILENCE = -1.0
+from jaxvc.audio.mel import SILENCE
+
 TAIL_MODES = ("pad", "overlap")
 
 
@@ -37,13 +36,3 @@ def from_chunks(chunks: np.ndarray, frames: int, tail: str = "pad") -> np.ndarra
     last = chunks[-1][:, width - frames % width:]
     return np.concatenate([head, last], axis=1)
   return joined[:, :frames]
-
-
-def map_in_batches(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                   batch_size: int) -> np.ndarray:
-  """Applies a jitted `fn` over the leading axis in fixed-size batches, padding
-  the last one, so any count of chunks reuses one compiled program."""
-  n = len(x)
-  padded = np.concatenate([x, np.repeat(x[-1:], -n % batch_size, axis=0)])
-  out = [np.asarray(fn(padded[i:i + batch_size])) for i in range(0, len(padded), batch_size)]
-  return np.concatenate(out)[:n]

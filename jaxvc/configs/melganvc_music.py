@@ -3,11 +3,11 @@
 Any two folders of music work the same way (`--config.data.domain_a=folder:...`).
 Music has no silences to trim, so trimming is off.
 """
-from jaxvc import config
+from jaxvc.melganvc import config
 
 
 def get_config():
-  c = config.melganvc()
+  c = config.defaults()
   c.data.domain_a = "tfds:gtzan:label=jazz"
   c.data.domain_b = "tfds:gtzan:label=classical"
   c.data.train_split = "train[:90%]"

@@ -14,19 +14,14 @@ import json
 import os
 import sys
 
-import matplotlib
+from jaxvc import audio
+from jaxvc import config as config_lib
+from jaxvc import files
+from jaxvc import plotting
+from jaxvc.errors import ConfigError
+from jaxvc.nst import transfer
 
-matplotlib.use("Agg")
-
-from matplotlib import figure  # noqa: E402
-
-from jaxvc import audio  # noqa: E402
-from jaxvc import config as config_lib  # noqa: E402
-from jaxvc import files  # noqa: E402
-from jaxvc import style_transfer  # noqa: E402
-
-DEFAULT_CONFIG = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "nst.py")
+DEFAULT_CONFIG = "nst"   # jaxvc/configs/nst.py
 MANIFEST_HEADER = ["content", "style", "output"]
 
 
@@ -40,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--output", help="output .wav; OUT.png and OUT.json go beside it")
   parser.add_argument("--manifest", help="CSV/TSV of content,style,output rows, run as one batch")
   parser.add_argument("--config", default=DEFAULT_CONFIG,
-                      help="config file (default: configs/nst.py); change it with "
-                      "--config.KEY=VALUE")
+                      help="a shipped config's name or a config file (default: nst, "
+                      "jaxvc/configs/nst.py); change it with --config.KEY=VALUE")
 
 
 def read_manifest(path: str) -> list[tuple[str, str, str]]:
@@ -86,9 +81,9 @@ def pairs_from_args(args: argparse.Namespace) -> list[tuple[str, str, str]]:
   return rows
 
 
-def save_plot(path: str, result: style_transfer.Result, titles: tuple[str, str]) -> None:
+def save_plot(path: str, result: transfer.Result, titles: tuple[str, str]) -> None:
   """Content, style and result spectrograms, one above the other, as a PNG."""
-  fig = figure.Figure(figsize=(10, 9), layout="constrained")
+  fig = plotting.figure(10, 9)
   images = (result.content_spectrogram, result.style_spectrogram, result.spectrogram)
   low = min(float(s.min()) for s in images)
   high = max(float(s.max()) for s in images)
@@ -97,11 +92,10 @@ def save_plot(path: str, result: style_transfer.Result, titles: tuple[str, str])
                       interpolation="nearest")
     ax.set(title=title, xlabel="frame", ylabel="bin")
   fig.colorbar(shown, ax=fig.axes)
-  with files.atomic_path(path) as tmp:
-    fig.savefig(tmp, format="png", dpi=80)
+  plotting.save_figure(fig, path, dpi=80)
 
 
-def save_losses(path: str, result: style_transfer.Result, pair, config) -> None:
+def save_losses(path: str, result: transfer.Result, pair, config) -> None:
   """The loss at each iterate (0 = the initial spectrogram) and what produced it."""
   content, style, output = pair
   record = dict(content=content, style=style, output=output,
@@ -115,17 +109,17 @@ def run(args: argparse.Namespace, overrides) -> int:
   try:
     pairs = pairs_from_args(args)
     config = config_lib.from_file(args.config, overrides)
-    transfer = style_transfer.StyleTransfer(config)
-    rate = transfer.representation.sample_rate
-    load = lambda path: audio.load_audio(path, rate, min_seconds=transfer.min_seconds)
+    styler = transfer.StyleTransfer(config)
+    rate = styler.representation.sample_rate
+    load = lambda path: audio.load_audio(path, rate, min_seconds=styler.min_seconds)
     contents = [load(content) for content, _, _ in pairs]
     styles = [load(style) for _, style, _ in pairs]
-  except (InputError, config_lib.ConfigError, audio.AudioError) as e:
+  except (InputError, ConfigError, audio.AudioError) as e:
     print(f"stylize: error: {e}", file=sys.stderr)
     return 1
   print(f"stylize: {len(pairs)} pair(s), {config.num_steps} {config.optimizer} steps, "
         f"{config.features} features on {config.representation}", flush=True)
-  for pair, result in zip(pairs, transfer(contents, styles)):
+  for pair, result in zip(pairs, styler(contents, styles)):
     output = pair[2]
     stem = os.path.splitext(output)[0]
     audio.save_audio(output, result.wave, rate)

@@ -14,13 +14,13 @@ import os
 import sys
 import time
 
+import tqdm
+
 from jaxvc import audio
 from jaxvc import checkpoints
-from jaxvc import chunking
-from jaxvc import converter as converter_lib
-
-# Formats soundfile both reads and writes, named by their usual extension.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".au", ".caf", ".w64", ".rf64")
+from jaxvc.audio import inversion
+from jaxvc.melganvc import chunking
+from jaxvc.melganvc.converter import Converter
 
 
 class _UsageError(ValueError):
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--input", required=True, help="an audio file or a folder of them")
   parser.add_argument("--output", required=True,
                       help="the output file (or folder, for a folder or into an existing folder)")
-  parser.add_argument("--inversion", choices=tuple(converter_lib.INVERSIONS), default="griffinlim",
+  parser.add_argument("--inversion", choices=tuple(inversion.ITERATIVE), default="griffinlim",
                       help="mel to audio: Griffin-Lim (fast) or the original's gradient descent")
   parser.add_argument("--iters", type=int,
                       help="inversion iterations (default: 32 for griffinlim, 500 for gradient)")
@@ -58,9 +58,9 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
                         f"its checkpoint): {' '.join(overrides)}")
     jobs = _jobs(args)
     if args.workdir:
-      model = converter_lib.Converter.from_workdir(args.workdir, args.step, **options)
+      model = Converter.from_workdir(args.workdir, args.step, **options)
     else:
-      model = converter_lib.Converter.from_checkpoint(args.checkpoint, **options)
+      model = Converter.from_checkpoint(args.checkpoint, **options)
   except (_UsageError, checkpoints.CheckpointError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
@@ -89,21 +89,16 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
   if os.path.isfile(args.output):
     raise _UsageError(f"--output {args.output}: is a file, but --input is a folder")
   root, out_root = os.path.abspath(args.input), os.path.abspath(args.output)
-  jobs = []
-  for folder, subfolders, files in os.walk(root):
-    # Outputs inside the input folder are not inputs.
-    subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
-                           and os.path.join(folder, d) != out_root)
-    for name in sorted(files):
-      if not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS):
-        source = os.path.join(folder, name)
-        jobs.append((source, os.path.join(out_root, os.path.relpath(source, root))))
+  # Outputs inside the input folder are not inputs.
+  jobs = [(str(source), os.path.join(out_root, os.path.relpath(source, root)))
+          for source in audio.audio_files(root, exclude=out_root)]
   if not jobs:
-    raise _UsageError(f"--input {args.input}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    raise _UsageError(
+        f"--input {args.input}: no audio files ({', '.join(audio.AUDIO_EXTENSIONS)})")
   return jobs
 
 
-def _convert_all(model: converter_lib.Converter, jobs: list[tuple[str, str]], *,
+def _convert_all(model: Converter, jobs: list[tuple[str, str]], *,
                  skipped: int, args: argparse.Namespace) -> int:
   """Converts every job, reporting progress, failures and a summary."""
   progress = _Progress(len(jobs))
@@ -125,13 +120,14 @@ def _convert_all(model: converter_lib.Converter, jobs: list[tuple[str, str]], *,
 
 
 class _Progress:
-  """Files done and audio seconds per second: one updating line on a terminal,
-  a line per file otherwise."""
+  """Files done and audio seconds per second: a tqdm bar on a terminal, a line
+  per file otherwise (logs)."""
 
   def __init__(self, total: int):
     self.total, self.count, self.seconds = total, 0, 0.0
     self.start = time.perf_counter()
-    self.tty = sys.stdout.isatty()
+    self.bar = (tqdm.tqdm(total=total, unit="file", file=sys.stdout, dynamic_ncols=True)
+                if sys.stdout.isatty() else None)
 
   def _rate(self) -> str:
     elapsed = time.perf_counter() - self.start
@@ -141,16 +137,21 @@ class _Progress:
   def done(self, seconds: float) -> None:
     self.count += 1
     self.seconds += seconds
-    line = f"[{self.count}/{self.total}] {self._rate()}"
-    print(f"\r{line}\x1b[K" if self.tty else line, end="" if self.tty else "\n", flush=True)
+    if self.bar is None:
+      print(f"[{self.count}/{self.total}] {self._rate()}", flush=True)
+    else:
+      self.bar.set_postfix_str(f"{self.seconds / (time.perf_counter() - self.start):.1f} s/s")
+      self.bar.update()
 
   def error(self, message: str) -> None:
     self.count += 1
-    if self.tty:
-      print("\r\x1b[K", end="", flush=True)
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    if self.bar is None:
+      print(f"error: {message}", file=sys.stderr, flush=True)
+    else:
+      self.bar.write(f"error: {message}", file=sys.stderr)
+      self.bar.update()
 
   def finish(self, summary: str) -> None:
-    if self.tty:
-      print()
+    if self.bar is not None:
+      self.bar.close()
     print(f"{summary}; {self._rate()}")

@@ -6,11 +6,9 @@ weights and sums them.
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-
-def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12) -> jax.Array:
-  """x / ||x|| along `axis`, as tf.nn.l2_normalize: the squared norm floored at eps."""
-  return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=axis, keepdims=True), eps))
+from jaxvc.layers import l2_normalize
 
 
 def critic_hinge(d_real: jax.Array, d_fake: jax.Array) -> jax.Array:
@@ -40,7 +38,7 @@ def margin(t: jax.Array, delta: float) -> jax.Array:
   Keeps the siamese from collapsing every embedding to one point, which would
   satisfy TraVeL trivially. The norm's floor keeps its gradient finite at t = 0.
   """
-  norm = jnp.sqrt(jnp.maximum(jnp.sum(jnp.square(t), axis=-1), 1e-12))
+  norm = optax.safe_norm(t, 1e-6, axis=-1)
   return jnp.mean(jnp.square(jax.nn.relu(delta - norm)))
 
 

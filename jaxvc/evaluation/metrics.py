@@ -1,10 +1,12 @@
-"""Objective voice conversion metrics: MCD, speaker similarity, WER/CER, F0.
+"""Objective speech metrics: MCD, speaker similarity, WER/CER, F0, DNSMOS.
 
 Pure functions of mono float waves in [-1, 1] and their sample rates, so
 that any tool's output can be scored the same way. The libraries behind them
-(pyworld, pysptk, resemblyzer with torch, pocketsphinx, jiwer) come from the
-`eval` extra and are imported on first use: `import jaxvc` never needs them. The two pretrained models (Resemblyzer's GE2E encoder, pocketsphinx's
-US English recogniser) ship inside their wheels, so nothing is downloaded.
+(pyworld, pysptk, resemblyzer with torch, pocketsphinx, jiwer, speechmos with
+onnxruntime) come from the `eval` extra and are imported on first use:
+`import jaxvc` never needs them. The pretrained models (Resemblyzer's GE2E
+encoder, pocketsphinx's US English recogniser, DNSMOS P.835 and P.808) ship
+inside their wheels, so nothing is downloaded.
 
   pip install -e ".[eval]"
 """
@@ -123,7 +125,12 @@ def mel_cepstral_distortion(converted: np.ndarray, target: np.ndarray, sr: int) 
 
 @functools.cache
 def _voice_encoder():
-  """Resemblyzer's GE2E speaker encoder on the CPU, loaded once per process."""
+  """Resemblyzer's GE2E speaker encoder on the CPU, loaded once per process.
+
+  torch runs it on one thread: a small network, and more threads slow badly
+  when the cores are shared (with JAX in the trainer, say).
+  """
+  _import("torch").set_num_threads(1)
   return _import("resemblyzer").VoiceEncoder("cpu", verbose=False)
 
 
@@ -197,6 +204,22 @@ def f0_statistics(wave: np.ndarray, sr: int) -> dict[str, float]:
   return dict(log_f0_mean=float(log_f0.mean()), log_f0_std=float(log_f0.std()))
 
 
+DNSMOS_RATE = 16000         # what the DNSMOS models take
+
+
+def dnsmos(wave: np.ndarray, sr: int) -> dict[str, float]:
+  """Naturalness without a reference: DNSMOS P.835 (signal, background, overall)
+  and P.808 MOS, 1 to 5, from the models inside the `speechmos` package.
+
+  Clips shorter than the models' 9 s input are repeated to fill it (speechmos);
+  longer ones are scored per 9 s segment, hopping 1 s, and averaged.
+  """
+  scores = _import("speechmos.dnsmos").run(
+      np.clip(_resampled(wave, sr, DNSMOS_RATE), -1, 1), DNSMOS_RATE)
+  return dict(dnsmos_sig=float(scores["sig_mos"]), dnsmos_bak=float(scores["bak_mos"]),
+              dnsmos_ovrl=float(scores["ovrl_mos"]), dnsmos_p808=float(scores["p808_mos"]))
+
+
 def utterance_scores(converted: np.ndarray, target: np.ndarray, sr: int, *,
                      target_speaker: np.ndarray, source: np.ndarray | None = None,
                      source_speaker: np.ndarray | None = None,
@@ -217,6 +240,7 @@ def utterance_scores(converted: np.ndarray, target: np.ndarray, sr: int, *,
     recognised = transcribe(converted, sr)
     scores.update(error_rates(transcript, recognised), transcript=transcript,
                   recognised=recognised)
+  scores.update(dnsmos(converted, sr))
   for name, wave in (("converted", converted), ("target", target), ("source", source)):
     if wave is not None:
       scores.update({f"{name}_{k}": v for k, v in f0_statistics(wave, sr).items()})

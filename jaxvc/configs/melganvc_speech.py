@@ -8,11 +8,11 @@ Domains are two speakers: folders of your own audio or a TFDS dataset, e.g.
 
 The default is VCTK speaker p225 -> p226 (TFDS downloads VCTK on first use).
 """
-from jaxvc import config
+from jaxvc.melganvc import config
 
 
 def get_config():
-  c = config.melganvc()
+  c = config.defaults()
   c.data.domain_a = "tfds:vctk:speaker=p225"
   c.data.domain_b = "tfds:vctk:speaker=p226"
   c.data.train_split = "train[:95%]"

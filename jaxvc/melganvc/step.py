@@ -5,7 +5,7 @@ same batch, followed by `critic_updates - 1` critic-only updates on further
 batches: three critic updates per generator update, as the original. The
 models are Flax NNX modules split once into a static graph definition and
 array state; everything here is a pure function of (state, batch), and the
-loop in `jaxvc.train` owns every side effect.
+trainer (`jaxvc.train`) owns every side effect.
 """
 from collections.abc import Callable
 import functools
@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxvc import losses
-from jaxvc import models
+from jaxvc.melganvc import losses
+from jaxvc.melganvc import models
 
 NETWORKS = ("generator", "siamese", "critic")
 
@@ -78,6 +78,11 @@ def generator_fn(graphdef, params, stats) -> Callable[[jax.Array], jax.Array]:
   hold and pass neither the other networks nor the optimiser moments.
   """
   return lambda x: apply(graphdef, params, stats, x, train=False)[0]
+
+
+def generator_state(state: TrainState) -> dict:
+  """The generator's parameters and statistics: all that conversion needs."""
+  return dict(params=state.params["generator"], stats=state.stats["generator"])
 
 
 def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
@@ -172,8 +177,9 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
   def train_step(state: TrainState, batch: dict):
     state, metrics = generator_and_critic_update(state, batch["a"][0], batch["b"][0])
     state, critic_only = jax.lax.scan(critic_update, state, (batch["a"][1:], batch["b"][1:]))
-    metrics = dict(metrics, critic_loss=jnp.mean(jnp.concatenate(
-        [metrics["critic_loss"][None], critic_only["critic_loss"]])))
+    # The critic's figures are means over all its updates of this step alike.
+    for key, values in critic_only.items():
+      metrics[key] = jnp.mean(jnp.concatenate([metrics[key][None], values]))
     return state.replace(step=state.step + 1), metrics
 
   return train_step

@@ -19,11 +19,11 @@ output that is a blur of the source and no closer to the target voice. 1000 step
 convert convincingly; for real data start from `configs/melganvc_speech.py`
 (the original's weights) and train much longer.
 """
-from jaxvc import config
+from jaxvc.melganvc import config
 
 
 def get_config():
-  c = config.melganvc()
+  c = config.defaults()
   c.loss.adversarial_weight = 0.1
   c.loss.identity_weight = 50.0
   c.num_steps = 1000

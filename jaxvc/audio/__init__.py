@@ -1,0 +1,40 @@
+"""The audio front-end every method shares: files, STFT, mel spectrograms, inversion.
+
+  settings.py  AudioConfig: the mel settings, one frozen value
+  io.py        checked loading, resampling, trimming, atomic writing, the audio extensions
+  stft.py      STFT, inverse STFT and Griffin-Lim in JAX (librosa's definitions)
+  mel.py       normalised log-mels and their inversion (Griffin-Lim, gradient descent)
+
+Callers use the names below (`from jaxvc import audio; audio.wave_to_mel(...)`);
+the modules import each other directly.
+"""
+from jaxvc.audio.io import AUDIO_EXTENSIONS
+from jaxvc.audio.io import AudioError
+from jaxvc.audio.io import audio_files
+from jaxvc.audio.io import audio_writer
+from jaxvc.audio.io import file_info
+from jaxvc.audio.io import is_audio_file
+from jaxvc.audio.io import load_audio
+from jaxvc.audio.io import read_blocks
+from jaxvc.audio.io import require_audible
+from jaxvc.audio.io import require_finite
+from jaxvc.audio.io import resample
+from jaxvc.audio.io import save_audio
+from jaxvc.audio.io import trim_silence
+from jaxvc.audio.mel import SILENCE
+from jaxvc.audio.mel import denormalise_mel
+from jaxvc.audio.mel import invert_mel_gradient
+from jaxvc.audio.mel import mel_to_wave
+from jaxvc.audio.mel import normalise_mel
+from jaxvc.audio.mel import wave_to_mel
+from jaxvc.audio.settings import AudioConfig
+from jaxvc.audio.stft import griffin_lim
+from jaxvc.audio.stft import istft
+from jaxvc.audio.stft import stft
+
+__all__ = [
+    "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_files", "audio_writer",
+    "denormalise_mel", "file_info", "griffin_lim", "invert_mel_gradient", "is_audio_file",
+    "istft", "load_audio", "mel_to_wave", "normalise_mel", "read_blocks", "require_audible",
+    "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",
+]

@@ -1,0 +1,155 @@
+"""Audio files in and out: checked loading, resampling, trimming, atomic writing.
+
+NumPy at the edges (soundfile, soxr, librosa). Every problem with a file is an
+AudioError whose message is '<path>: <reason>', so callers can skip the file
+with one line. `AUDIO_EXTENSIONS` is the one list of the files jaxvc takes as
+audio, wherever it looks through a folder.
+"""
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+import soxr
+
+from jaxvc import files
+
+_SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter is an empty recording.
+# Formats soundfile both reads and writes, by their usual extensions.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64",
+                    ".rf64")
+
+
+class AudioError(ValueError):
+  """An audio file that cannot be used; the message is '<path>: <reason>'."""
+
+
+def unreadable(path, error: Exception) -> AudioError:
+  """The AudioError for a file soundfile cannot read, with soundfile's reason."""
+  reason = getattr(error, "error_string", "") or str(error) or type(error).__name__
+  return AudioError(f"{path}: unreadable audio ({reason.splitlines()[0]})")
+
+
+def is_audio_file(name) -> bool:
+  """Whether jaxvc takes a file of this name as audio: a known extension, not hidden."""
+  name = os.path.basename(os.fspath(name))
+  return not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS)
+
+
+def audio_files(folder, *, exclude=None) -> list[Path]:
+  """The audio files under `folder`, recursively, sorted; hidden folders and the
+  folder `exclude` (an output folder inside the input, say) are not searched."""
+  root, skip = Path(folder).absolute(), Path(exclude).absolute() if exclude else None
+  found = []
+  for parent, subfolders, names in os.walk(root):
+    subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+                           and Path(parent, d) != skip)
+    found += [Path(parent, n) for n in sorted(names) if is_audio_file(n)]
+  return found
+
+
+def file_info(path):
+  """soundfile's header of `path`, or an AudioError naming why there is none."""
+  try:
+    info = sf.info(path)
+  except (sf.SoundFileError, OSError, RuntimeError) as e:
+    raise unreadable(path, e) from None
+  if info.frames <= 0:
+    raise AudioError(f"{path}: empty (0 samples)")
+  return info
+
+
+def load_audio(path, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarray:
+  """Float32 mono at `sample_rate` from any file soundfile reads.
+
+  Raises AudioError for files a dataset should skip with a reason: unreadable,
+  empty, non-finite, silent, or shorter than `min_seconds`.
+  """
+  if not os.path.isfile(path):
+    raise AudioError(f"{path}: no such file")
+  try:
+    wave, file_rate = sf.read(path, dtype="float32", always_2d=True)
+  except (sf.SoundFileError, OSError) as e:
+    raise unreadable(path, e) from None
+  wave = wave.mean(axis=1)
+  if wave.size == 0:
+    raise AudioError(f"{path}: empty (0 samples)")
+  require_finite(path, wave)
+  require_audible(path, float(np.abs(wave).max()))
+  seconds = wave.size / file_rate
+  if seconds < min_seconds:
+    raise AudioError(f"{path}: too short ({seconds:.3g} s < min_seconds={min_seconds:.3g} s)")
+  return resample(wave, file_rate, sample_rate)
+
+
+def require_finite(path, samples: np.ndarray) -> None:
+  """AudioError unless every sample is a number."""
+  if not np.isfinite(samples).all():
+    raise AudioError(f"{path}: contains NaN or Inf samples")
+
+
+def require_audible(path, peak: float) -> None:
+  """AudioError for a recording whose peak is below -80 dBFS: nothing in it."""
+  if peak < _SILENCE_PEAK:
+    raise AudioError(f"{path}: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS)")
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+  """Resamples the last axis with soxr (high quality); float32 out."""
+  wave = np.asarray(wave, np.float32)
+  if orig_sr == target_sr:
+    return wave
+  flat = wave.reshape(-1, wave.shape[-1]).T  # soxr wants (samples, channels)
+  out = soxr.resample(flat, orig_sr, target_sr).T
+  return np.ascontiguousarray(out.reshape(*wave.shape[:-1], out.shape[-1]), np.float32)
+
+
+def trim_silence(wave: np.ndarray, top_db: float) -> np.ndarray:
+  """Cuts leading and trailing parts quieter than `top_db` below the peak."""
+  if top_db <= 0:
+    return wave
+  trimmed, _ = librosa.effects.trim(wave, top_db=top_db)
+  return trimmed
+
+
+@contextlib.contextmanager
+def audio_writer(path, sample_rate: int) -> Iterator[sf.SoundFile]:
+  """A mono sound file open for writing, atomically: it appears at `path` only
+  when the block succeeds. 16-bit PCM for .wav, soundfile's default else."""
+  path = os.fspath(path)
+  extension = os.path.splitext(path)[1].lstrip(".").upper()
+  if extension not in sf.available_formats():
+    raise AudioError(f"{path}: unknown audio format {extension!r}")
+  subtype = "PCM_16" if extension == "WAV" else None
+  with files.atomic_path(path) as tmp:
+    with sf.SoundFile(tmp, "w", sample_rate, 1, subtype, format=extension) as f:
+      yield f
+
+
+def save_audio(path, wave: np.ndarray, sample_rate: int) -> None:
+  """Writes mono `wave`, clipped to [-1, 1], atomically (see `audio_writer`)."""
+  with audio_writer(path, sample_rate) as f:
+    f.write(np.clip(np.asarray(wave, np.float32), -1.0, 1.0))
+
+
+def read_blocks(path, sample_rate: int, *, block_frames: int) -> Iterator[np.ndarray]:
+  """Mono float32 blocks of `path` at `sample_rate`, read and resampled block by
+  block so that a file of any length needs bounded memory; checked as
+  `load_audio` checks (NaN or Inf, silence), the silence check at the end."""
+  info = file_info(path)
+  resampler = soxr.ResampleStream(info.samplerate, sample_rate, 1, dtype="float32")
+  peak = 0.0
+  try:
+    with sf.SoundFile(path) as f:
+      for block in f.blocks(block_frames, dtype="float32", always_2d=True):
+        block = block.mean(axis=1)
+        require_finite(path, block)
+        peak = max(peak, float(np.abs(block).max()))
+        yield resampler.resample_chunk(block, last=False)
+  except sf.SoundFileError as e:
+    raise unreadable(path, e) from None
+  require_audible(path, peak)
+  yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)

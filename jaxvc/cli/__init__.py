@@ -1,0 +1,1 @@
+"""The `python -m jaxvc.infer` subcommands, one module each (see `jaxvc.infer`)."""

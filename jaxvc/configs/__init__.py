@@ -1,0 +1,1 @@
+"""The shipped configs: `python -m jaxvc.train --config NAME` (see `jaxvc.config`)."""

@@ -1,0 +1,84 @@
+"""MelGAN-VC's config: every key with the original's default, and its checks.
+
+Config files (`jaxvc/configs/melganvc_*.py`) start from `defaults()` and
+change only what their use case needs.
+"""
+import jax
+import ml_collections
+
+from jaxvc import audio
+from jaxvc import config as config_lib
+from jaxvc.data import domains
+from jaxvc.errors import ConfigError
+from jaxvc.errors import require
+from jaxvc.melganvc import losses
+
+
+def defaults() -> ml_collections.ConfigDict:
+  """The original MelGAN-VC training setup (Pasini 2019)."""
+  c = config_lib.trainer()
+  c.method = "melganvc"
+  c.audio = config_lib.audio()
+
+  c.data = ml_collections.ConfigDict(dict(
+      # A domain is `demo:NAME`, `folder:PATH` or `tfds:NAME[:FEATURE=VALUE]`.
+      domain_a="demo:speaker_a",
+      domain_b="demo:speaker_b",
+      train_split="train",
+      eval_split="test",
+      batch_size=16,            # global, over every device of every host
+      chunk_frames=24,          # generator width
+      chunks_per_crop=3,        # the critic judges this many chunks joined
+      top_db=40.0,              # silence trimming; 0 keeps silence
+      short_utterances="pad",   # "pad" or "skip" utterances under one crop
+      cache_dir="",             # "" -> $JAXVC_CACHE or ~/.cache/jaxvc
+      prefetch=4,
+  ))
+
+  c.model = ml_collections.ConfigDict(dict(
+      generator_channels=256,
+      critic_channels=512,
+      siamese_channels=256,
+      siamese_dim=128,
+  ))
+
+  c.loss = ml_collections.ConfigDict(dict(
+      adversarial_weight=1.0,   # weight of the critic's term in the generator loss
+      travel_weight=10.0,       # weight of TraVeL + margin
+      identity_weight=0.5,
+      margin=2.0,               # delta of the siamese margin loss
+      pairing="thirds",         # "thirds" (MelGAN-VC) or "batch" (TraVeLGAN)
+  ))
+
+  c.optim = ml_collections.ConfigDict(dict(
+      learning_rate=2e-4,
+      b1=0.5,
+      b2=0.999,
+  ))
+  c.critic_updates = 3          # critic updates per generator/siamese update
+  return c
+
+
+def check(config: ml_collections.ConfigDict) -> None:
+  """Rejects MelGAN-VC settings that cannot train, before any compute."""
+  d = config.data
+  require(d.batch_size > 0 and d.batch_size % jax.device_count() == 0, "data.batch_size",
+          f"{d.batch_size} must be a positive multiple of the device count {jax.device_count()}")
+  require(d.chunk_frames > 0 and d.chunk_frames % 4 == 0, "data.chunk_frames",
+          f"{d.chunk_frames} must be a positive multiple of 4 (two stride-2 layers)")
+  require(d.chunks_per_crop >= 2, "data.chunks_per_crop",
+          f"{d.chunks_per_crop} must be at least 2 (TraVeL compares the first and last chunk)")
+  require(d.short_utterances in domains.SHORT_UTTERANCES, "data.short_utterances",
+          f"{d.short_utterances!r} must be {' or '.join(map(repr, domains.SHORT_UTTERANCES))}")
+  require(config.loss.pairing in losses.PAIRINGS, "loss.pairing",
+          f"{config.loss.pairing!r} must be {' or '.join(map(repr, losses.PAIRINGS))}")
+  for key in ("adversarial_weight", "travel_weight", "identity_weight"):
+    require(config.loss[key] >= 0, f"loss.{key}", f"{config.loss[key]} must not be negative")
+  require(config.critic_updates >= 1, "critic_updates", "must be at least 1")
+  require(config.optim.learning_rate > 0, "optim.learning_rate", "must be positive")
+  for key in ("domain_a", "domain_b"):
+    try:
+      domains.parse(d[key])
+    except ConfigError as e:
+      raise ConfigError(f"config.data.{key}: {e}") from None
+  audio.AudioConfig.from_config(config.audio)

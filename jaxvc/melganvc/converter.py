@@ -1,0 +1,291 @@
+"""Converts audio of any length with a trained MelGAN-VC generator.
+
+  converter = Converter.from_workdir("runs/demo")
+  converted = converter.convert(wave, sample_rate)        # at the model's rate
+  converter.convert_file("in.flac", "out.wav", sample_rate=44100, plot=True)
+
+Audio streams through in windows (`windows.WindowPlan`), so memory stays
+bounded from a fraction of a second to hours:
+
+- mel: each frame is computed from the samples it covers, zero outside the
+  signal, so a window's mel is the same frames of the whole file's mel;
+- generator: windows start on the file's chunk grid, so every chunk G sees is
+  a chunk of the one-shot conversion (with the "overlap" tail the last window
+  reaches back C >= one chunk, so its final full-width chunk is the file's
+  too): the converted mel equals the one-shot one;
+- inversion: a vocoder renders each window's own samples exactly as a
+  one-shot rendering would, so windows are cut at their boundaries. Griffin-Lim
+  (or gradient descent) is global within a window and starts from its own
+  phase, so two neighbours render their shared frames with unrelated phases.
+  Those joins are a short raised-cosine cross-fade placed where the converted
+  mel is quietest within the shared frames, away from both renderings' edges:
+  a pause between words, in speech. Its gains keep the energy for the
+  renderings' measured correlation, after flipping the incoming window's sign
+  if they are anti-correlated (a phase-retrieved signal's sign is arbitrary).
+
+Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
+so any number of files of any length compile a bounded set of programs.
+Reading and writing files is in `audio_files.py`.
+"""
+import dataclasses
+import functools
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxvc import audio
+from jaxvc import checkpoints
+from jaxvc import shapes
+from jaxvc.audio import inversion as inversion_lib
+from jaxvc.melganvc import audio_files
+from jaxvc.melganvc import chunking
+from jaxvc.melganvc import step as step_lib
+from jaxvc.melganvc.windows import WindowPlan
+
+# Chunks per G call: short inputs, and the rest (48 is a default window whole).
+GENERATOR_BATCHES = (4, 48)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertedWindow:
+  """One window's share of a conversion, in stream order.
+
+  `wave` is the next stretch of output at the model's rate (joins included);
+  the mels are the window's own frames [kW, (k+1)W), source and converted.
+  """
+  wave: np.ndarray
+  source_mel: np.ndarray
+  converted_mel: np.ndarray
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _generate(graphdef, params, stats, chunks: jax.Array) -> jax.Array:
+  """G in inference mode; compiled once per architecture and batch size."""
+  return step_lib.generator_fn(graphdef, params, stats)(chunks)
+
+
+def _generator_batch(n_chunks: int) -> int:
+  """The smallest of GENERATOR_BATCHES that needs at most four calls, else the
+  largest: little padding for short inputs, efficient calls for long ones."""
+  return next((b for b in GENERATOR_BATCHES if 4 * b >= n_chunks), GENERATOR_BATCHES[-1])
+
+
+class _Samples:
+  """The stretch of a sample stream that windows still need, by global index."""
+
+  def __init__(self, blocks: Iterable[np.ndarray]):
+    self._blocks = iter(blocks)
+    self._data = np.zeros(0, np.float32)
+    self._origin = 0
+    self.ended = False
+
+  @property
+  def end(self) -> int:
+    return self._origin + self._data.size
+
+  def fill(self, stop: int) -> None:
+    """Reads blocks until sample `stop` is held or the stream has ended."""
+    parts = [self._data]
+    end = self.end
+    while end < stop and not self.ended:
+      block = next(self._blocks, None)
+      if block is None:
+        self.ended = True
+      else:
+        parts.append(np.asarray(block, np.float32))
+        end += block.size
+    if len(parts) > 1:
+      self._data = np.concatenate(parts)
+
+  def take(self, start: int, size: int) -> np.ndarray:
+    """Samples [start, start + size), zero where the stream has none."""
+    out = np.zeros(size, np.float32)
+    lo, hi = max(start, self._origin), min(start + size, self.end)
+    if hi > lo:
+      out[lo - start:hi - start] = self._data[lo - self._origin:hi - self._origin]
+    return out
+
+  def drop(self, before: int) -> None:
+    """Forgets the samples before index `before`."""
+    cut = min(max(0, before - self._origin), self._data.size)
+    self._data, self._origin = self._data[cut:], self._origin + cut
+
+
+def _crossfade(outgoing: np.ndarray, incoming: np.ndarray) -> tuple[np.ndarray, float]:
+  """Joins two renderings of the same samples; returns (joined, sign of incoming).
+
+  Raised-cosine gains normalised so the expected energy stays that of either
+  rendering given their correlation rho: g_out**2 + g_in**2 + 2 rho g_out g_in = 1.
+  """
+  energy = math.sqrt(float(np.dot(outgoing, outgoing)) * float(np.dot(incoming, incoming)))
+  rho = float(np.dot(outgoing, incoming)) / energy if energy > 0 else 1.0
+  sign = -1.0 if rho < 0 else 1.0
+  rho = abs(rho)
+  u = 0.5 - 0.5 * np.cos(np.pi * (np.arange(outgoing.size) + 0.5) / outgoing.size)
+  norm = np.sqrt((1 - u) ** 2 + u ** 2 + 2 * rho * u * (1 - u))
+  return ((1 - u) * outgoing + u * sign * incoming) / norm, sign
+
+
+class Converter:
+  """A trained generator with the audio settings it was trained on.
+
+  `generator` maps normalised mel chunks (B, n_mels, chunk_frames) to
+  converted chunks of the same shape; `from_workdir`, `from_checkpoint` and
+  `from_trained` build it from a training run. Mels become audio through
+  `vocoder` (a trained `jaxvc.Vocoder`) if given, else through `inversion`
+  ("griffinlim", or "gradient" descent as the original) in `n_iter`
+  iterations (default 32 or 500); `tail` is how the last chunk is filled
+  (chunking.TAIL_MODES); `window_seconds` sizes the streaming windows.
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               generator: Callable[[np.ndarray], jax.Array], *,
+               inversion: str = "griffinlim", n_iter: int | None = None, tail: str = "pad",
+               window_seconds: float = 10.0, vocoder: inversion_lib.Inversion | None = None):
+    if tail not in chunking.TAIL_MODES:
+      raise ValueError(f"tail must be one of {chunking.TAIL_MODES}, got {tail!r}")
+    self.config = config
+    self.audio = audio.AudioConfig.from_config(config.audio)
+    if vocoder is None:
+      self.inversion = inversion_lib.iterative(inversion, self.audio, n_iter)
+    elif vocoder.cfg != self.audio:
+      raise ValueError(f"the vocoder's audio settings {vocoder.cfg} are not the "
+                       f"converter's {self.audio}: train them on the same config.audio")
+    else:
+      self.inversion = vocoder
+    self.chunk_frames = config.data.chunk_frames
+    self.tail = tail
+    self._generator = generator
+    self.plan = WindowPlan.create(self.audio, self.chunk_frames, window_seconds,
+                                  self.inversion.context)
+    self.step = None   # the training step of the checkpoint, when loaded from one
+
+  @classmethod
+  def from_generator_state(cls, config, generator: dict, **options) -> "Converter":
+    """From a config and `step.generator_state`'s {"params", "stats"}."""
+    graphdef = step_lib.graph_definitions(config)["generator"]
+    return cls(config, functools.partial(_generate, graphdef, generator["params"],
+                                         generator["stats"]), **options)
+
+  @classmethod
+  def from_workdir(cls, workdir: str, step: int | None = None, **options) -> "Converter":
+    """The run's latest checkpoint (or `step`); raises checkpoints.CheckpointError."""
+    config, generator, trained_step = checkpoints.load_inference(
+        workdir, step, method="melganvc")
+    converter = cls.from_generator_state(config, generator, **options)
+    converter.step = trained_step
+    return converter
+
+  @classmethod
+  def from_checkpoint(cls, path: str, **options) -> "Converter":
+    """One checkpoint directory WORKDIR/checkpoints/STEP."""
+    return cls.from_workdir(path, **options)
+
+  @property
+  def sample_rate(self) -> int:
+    return self.audio.sample_rate
+
+  # --------------------------------------------------------------------------
+  # Arrays.
+
+  def convert_mel(self, mel: np.ndarray) -> np.ndarray:
+    """Normalised mel (n_mels, frames) of any length -> converted, same shape."""
+    chunks = chunking.to_chunks(np.asarray(mel, np.float32), self.chunk_frames, self.tail)
+    converted = shapes.map_in_batches(self._generator, chunks, _generator_batch(len(chunks)))
+    return chunking.from_chunks(converted, mel.shape[1], self.tail)
+
+  def convert(self, wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono `wave` at `sample_rate` -> converted float32 wave at `self.sample_rate`,
+    as many samples as `wave` resampled to that rate."""
+    wave = np.asarray(wave, np.float32)
+    if wave.ndim != 1 or wave.size == 0:
+      raise ValueError(f"wave must be mono and non-empty (one axis), got shape {wave.shape}")
+    if not np.isfinite(wave).all():
+      raise ValueError("wave contains NaN or Inf samples")
+    source = audio.resample(wave, sample_rate, self.sample_rate)
+    return np.concatenate([w.wave for w in self.convert_stream([source])])
+
+  def convert_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[ConvertedWindow]:
+    """Converts a stream of mono blocks at the model's rate, window by window;
+    the yielded waves add up to exactly as many samples as came in."""
+    plan, hop = self.plan, self.audio.hop_length
+    samples = _Samples(blocks)
+    join = None   # (first sample of the coming fade, the previous window's rendering of it)
+    for k in itertools.count():
+      core = k * plan.window
+      samples.fill((core + plan.window + plan.context) * hop + plan.margin)
+      if samples.ended and samples.end == 0:
+        return
+      n_frames = self.audio.n_frames(samples.end) if samples.ended else math.inf
+      start, stop, last = plan.span(k, n_frames)
+      source_mel = self._source_mel(samples, start, stop)
+      converted = self.convert_mel(source_mel)
+      rendered = self._invert(converted)
+      offset = start * hop   # rendered[i] is output sample offset + i
+
+      parts, emit_from = [], core * hop
+      if join is not None:
+        fade_start, outgoing = join
+        incoming = rendered[fade_start - offset:fade_start - offset + plan.fade]
+        faded, sign = _crossfade(outgoing, incoming)
+        rendered = sign * rendered
+        parts.append(faded)
+        emit_from = fade_start + plan.fade
+      if last:
+        emit_to = samples.end
+      elif plan.exact:
+        emit_to = (core + plan.window) * hop
+      else:
+        emit_to = self._join_frame(converted, start, core + plan.window) * hop - plan.fade // 2
+        join = emit_to, rendered[emit_to - offset:emit_to - offset + plan.fade]
+      parts.append(rendered[emit_from - offset:emit_to - offset])
+      own = slice(core - start, (stop if last else core + plan.window) - start)
+      yield ConvertedWindow(np.concatenate(parts), source_mel[:, own], converted[:, own])
+      if last:
+        return
+      samples.drop((core + plan.window - plan.context) * hop - plan.margin)
+
+  def _join_frame(self, converted: np.ndarray, start: int, boundary: int) -> int:
+    """The frame within the context of `boundary` where a fade costs the least:
+    the least mel energy over the frames the fade touches."""
+    reach, plan = self.plan.fade_reach, self.plan
+    lo = boundary - plan.context + plan.join_margin
+    hi = boundary + plan.context - plan.join_margin
+    power = np.asarray(audio.denormalise_mel(
+        converted[:, lo - reach - start:hi + reach + 1 - start], self.audio)).sum(axis=0)
+    touched = np.convolve(power, np.ones(2 * reach + 1), mode="valid")
+    return lo + int(np.argmin(touched))
+
+  def _source_mel(self, samples: _Samples, start: int, stop: int) -> np.ndarray:
+    """The file's mel frames [start, stop), from the samples they cover."""
+    hop, margin = self.audio.hop_length, self.plan.margin
+    padded = self.plan.padded_frames(stop - start)
+    segment = samples.take(start * hop - margin, padded * hop + 2 * margin)
+    mel = audio.wave_to_mel(segment, self.audio)
+    return np.asarray(mel)[:, margin // hop:margin // hop + stop - start]
+
+  def _invert(self, mel: np.ndarray) -> np.ndarray:
+    """Converted mel frames -> their wave, frame t centred on sample t * hop.
+
+    Padded with silence to a few sizes; for an exact inversion by at least its
+    context, so that the last frames render as in a one-shot `Vocoder.synthesise`.
+    """
+    frames = mel.shape[1]
+    extra = 0 if self.inversion.context is None else self.inversion.context
+    padded = shapes.pad_to(np.asarray(mel, np.float32), self.plan.padded_frames(frames + extra),
+                           value=audio.SILENCE)
+    return self.inversion(padded)[:frames * self.audio.hop_length]
+
+  # --------------------------------------------------------------------------
+  # Files.
+
+  def convert_file(self, in_path: str, out_path: str, *, sample_rate: int | None = None,
+                   plot: bool = False) -> float:
+    """Converts one audio file; returns its duration in seconds (see
+    `audio_files.convert_file`)."""
+    return audio_files.convert_file(self, in_path, out_path, sample_rate=sample_rate,
+                                    plot=plot)

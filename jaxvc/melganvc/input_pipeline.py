@@ -1,0 +1,48 @@
+"""MelGAN-VC's input: random mel crops of domains a and b, and held-out mels.
+
+Crops are `data.chunk_frames * data.chunks_per_crop` frames wide (what the
+critic judges), drawn statelessly (`jaxvc.data.crops`), so a resumed run and
+every process of a multi-host run see exactly the batches of one uninterrupted
+single-process run.
+"""
+import numpy as np
+
+from jaxvc import audio
+from jaxvc._tf import tf
+from jaxvc.data import crops
+from jaxvc.data import domains
+from jaxvc.errors import ConfigError
+
+DOMAINS = ("a", "b")
+
+
+def create_train_dataset(config, *, start_batch: int = 0, process_index: int = 0,
+                         process_count: int = 1) -> tf.data.Dataset:
+  """This process's part of the global batches start_batch, start_batch + 1, ...
+
+  Yields {"a": float32 (local_batch, n_mels, crop), "b": ...} forever, with
+  local_batch = data.batch_size // process_count.
+  """
+  data = config.data
+  crop = data.chunk_frames * data.chunks_per_crop
+  croppers = {name: crops.cropper(domain_mels(config, name, data.train_split), crop,
+                                  (config.seed, i))
+              for i, name in enumerate(DOMAINS)}
+  return crops.global_batches(
+      croppers, batch_size=data.batch_size, start_batch=start_batch,
+      process_index=process_index, process_count=process_count, prefetch=data.prefetch)
+
+
+def create_eval_mels(config) -> dict[str, list[np.ndarray]]:
+  """Held-out utterance mels (data.eval_split) of each domain, whole."""
+  return {name: domain_mels(config, name, config.data.eval_split) for name in DOMAINS}
+
+
+def domain_mels(config, name: str, split: str) -> list[np.ndarray]:
+  """Mels of domain `name`; any problem with it is a ConfigError naming its key."""
+  audio_cfg = audio.AudioConfig.from_config(config.audio)
+  key = f"domain_{name}"
+  try:
+    return domains.load_mels(config.data[key], split, audio_cfg, config.data)
+  except ValueError as e:
+    raise ConfigError(f"data.{key} (split {split!r}): {e}") from e

@@ -1,0 +1,47 @@
+"""MelGAN-VC as a method of the trainer (the interface is in `jaxvc.methods`).
+
+Wires the config, the pure step (`step.py`), the input pipeline and the
+held-out evaluation (`evaluator.py`) together; no logic of its own.
+"""
+
+from jax.sharding import PartitionSpec as P
+
+from jaxvc import config as config_lib
+from jaxvc.melganvc import config as melganvc_config
+from jaxvc.melganvc import input_pipeline
+from jaxvc.melganvc import step
+from jaxvc.melganvc.evaluator import Evaluator  # noqa: F401  (the interface's name)
+
+# Batches are (critic_updates, batch, n_mels, frames): examples on axis 1.
+BATCH_PARTITION = P(None, "data")
+
+defaults = melganvc_config.defaults
+
+
+def check_config(config) -> None:
+  config_lib.check_trainer(config)
+  melganvc_config.check(config)
+
+
+def init_state(config) -> step.TrainState:
+  return step.init_state(config)
+
+
+def make_train_step(config):
+  return step.make_train_step(config, step.graph_definitions(config))
+
+
+def train_batches(config, *, start_step: int, process_index: int, process_count: int):
+  """Each step takes `critic_updates` batches, stacked on a leading axis."""
+  k = config.critic_updates
+  dataset = input_pipeline.create_train_dataset(
+      config, start_batch=start_step * k, process_index=process_index,
+      process_count=process_count)
+  return dataset.batch(k, drop_remainder=True).as_numpy_iterator()
+
+
+def inference_state(state: step.TrainState) -> dict:
+  """What a Converter needs: the generator's parameters and statistics."""
+  return step.generator_state(state)
+
+

@@ -1,0 +1,1 @@
+"""Spectrogram neural style transfer (see `transfer.py`)."""
