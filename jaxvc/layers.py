@@ -6,6 +6,8 @@ an `nnx.BatchStat`, so that a step can split a network once and merge it
 inside a pure function. Parameters are never written during a call; the
 spectral-norm vector only when `train=True`.
 """
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,19 +33,46 @@ def conv_frames(frames: int, width: int, stride: int, padding: str) -> int:
   return (frames - width) // stride + 1
 
 
-def conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: str) -> jax.Array:
-  """(B, T, C_in) * (width, C_in, C_out) -> (B, T', C_out), as one matmul (im2col).
+def conv_im2col(x: jax.Array, kernel: jax.Array, strides: tuple[int, ...],
+                padding: tuple[tuple[int, int], ...]) -> jax.Array:
+  """N-d convolution as one matmul: (B, *spatial, C_in) * (*window, C_in, C_out).
 
-  Not lax.conv_general_dilated: on XLA CPU the input gradient of a strided
-  convolution (an lhs-dilated convolution) can fall to a naive loop, 30-100x
-  slower at this model's shapes; im2col costs matmuls and copies only.
+  Every tap is a strided slice; the slices side by side times the flattened
+  kernel are the convolution, and its gradients are matmuls and slice updates.
+  On XLA CPU this beats lax.conv_general_dilated, whose input gradient of a
+  strided convolution (an lhs-dilated convolution) can fall to a naive loop
+  (docs/results/benchmark.md, `kernels`).
   """
-  width = kernel.shape[0]
-  frames = conv_frames(x.shape[1], width, stride, padding)
-  if padding == "same":
-    x = jnp.pad(x, ((0, 0), same_padding(x.shape[1], width, stride), (0, 0)))
-  taps = [x[:, j:j + stride * (frames - 1) + 1:stride] for j in range(width)]
+  x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
+  window = kernel.shape[:-2]
+  out = [(x.shape[1 + d] - window[d]) // strides[d] + 1 for d in range(len(window))]
+  taps = [x[(slice(None), *(slice(o, o + s * (n - 1) + 1, s)
+                             for o, s, n in zip(offsets, strides, out)))]
+          for offsets in itertools.product(*(range(w) for w in window))]
   return jnp.concatenate(taps, axis=-1) @ kernel.reshape(-1, kernel.shape[-1])
+
+
+def conv_xla(x: jax.Array, kernel: jax.Array, strides: tuple[int, ...],
+             padding: tuple[tuple[int, int], ...]) -> jax.Array:
+  """The same convolution by lax.conv_general_dilated (cuDNN on GPUs, the MXU on TPUs)."""
+  spatial = "WHD"[:kernel.ndim - 2][::-1]
+  numbers = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+  return jax.lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=numbers)
+
+
+def conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, ...],
+         padding: tuple[tuple[int, int], ...]) -> jax.Array:
+  """Channels-last convolution, `padding` explicit (low, high) per spatial axis:
+  im2col on CPU, XLA's own convolution on accelerators."""
+  impl = conv_im2col if jax.default_backend() == "cpu" else conv_xla
+  return impl(x, kernel, tuple(strides), tuple(padding))
+
+
+def conv1d(x: jax.Array, kernel: jax.Array, stride: int, padding: str) -> jax.Array:
+  """(B, T, C_in) * (width, C_in, C_out) -> (B, T', C_out), Keras 'same' or 'valid'."""
+  width = kernel.shape[0]
+  pad = same_padding(x.shape[1], width, stride) if padding == "same" else (0, 0)
+  return conv(x, kernel, (stride,), (pad,))
 
 
 def _upsample_fold(width: int) -> tuple[np.ndarray, int, int]:

@@ -131,6 +131,22 @@ def test_conv1d_matches_xla_convolution(frames, width, stride, padding):
   np.testing.assert_allclose(conv(x, kernel, stride, padding.lower()), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape, window, strides, padding", [
+    ((13, 20), (3, 9), (1, 2), ((1, 1), (4, 4))), ((30,), (5,), (3,), ((2, 2),)),
+    ((9, 7), (3, 3), (1, 1), ((0, 0), (0, 0)))])
+def test_im2col_and_xla_convolutions_agree_with_their_gradients(shape, window, strides, padding):
+  """Both paths `layers.conv` chooses between by backend, compared on the CPU."""
+  x = jax.random.normal(jax.random.key(4), (2, *shape, 3))
+  kernel = jax.random.normal(jax.random.key(5), (*window, 3, 4))
+  outputs = []
+  for impl in (layers.conv_im2col, layers.conv_xla):
+    f = jax.jit(lambda x, k, impl=impl: impl(x, k, strides, padding))
+    outputs.append((f(x, kernel), jax.grad(lambda x, k: jnp.sum(f(x, k) ** 2), (0, 1))(x, kernel)))
+  np.testing.assert_allclose(outputs[0][0], outputs[1][0], atol=1e-4)
+  for a, b in zip(outputs[0][1], outputs[1][1]):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
 # Spectral normalisation.
 
 def test_spectral_normalize_diagonal():

@@ -24,6 +24,7 @@ from jaxvc.audio.io import trim_silence
 from jaxvc.audio.mel import SILENCE
 from jaxvc.audio.mel import denormalise_mel
 from jaxvc.audio.mel import invert_mel_gradient
+from jaxvc.audio.mel import mel_power
 from jaxvc.audio.mel import mel_to_wave
 from jaxvc.audio.mel import normalise_mel
 from jaxvc.audio.mel import wave_to_mel
@@ -35,6 +36,6 @@ from jaxvc.audio.stft import stft
 __all__ = [
     "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_files", "audio_writer",
     "denormalise_mel", "file_info", "griffin_lim", "invert_mel_gradient", "is_audio_file",
-    "istft", "load_audio", "mel_to_wave", "normalise_mel", "read_blocks", "require_audible",
+    "istft", "load_audio", "mel_power", "mel_to_wave", "normalise_mel", "read_blocks", "require_audible",
     "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",
 ]

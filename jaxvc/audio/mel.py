@@ -31,7 +31,7 @@ def denormalise_mel(mel: jax.Array, cfg: AudioConfig) -> jax.Array:
   return 10.0 ** ((db + cfg.ref_level_db) / 10.0)
 
 
-def _mel_power(wave: jax.Array, cfg: AudioConfig, n_frames: int) -> jax.Array:
+def mel_power(wave: jax.Array, cfg: AudioConfig, n_frames: int) -> jax.Array:
   """(..., samples) -> mel power (..., n_mels, n_frames) of the centred STFT."""
   blocks = stft.to_blocks(jnp.asarray(wave, jnp.float32), cfg.n_fft, cfg.hop_length, n_frames)
   spec = stft.analyse_blocks(blocks, stft.hann_window(cfg.n_fft, cfg.win_length))
@@ -41,7 +41,7 @@ def _mel_power(wave: jax.Array, cfg: AudioConfig, n_frames: int) -> jax.Array:
 @functools.partial(jax.jit, static_argnames="cfg")
 def wave_to_mel(wave: jax.Array, cfg: AudioConfig) -> jax.Array:
   """(..., samples) -> normalised log-mel (..., n_mels, frames), float32."""
-  return normalise_mel(_mel_power(wave, cfg, cfg.n_frames(wave.shape[-1])), cfg)
+  return normalise_mel(mel_power(wave, cfg, cfg.n_frames(wave.shape[-1])), cfg)
 
 
 @functools.cache
@@ -102,7 +102,7 @@ def invert_mel_gradient(mel: jax.Array, cfg: AudioConfig, *, n_iter: int = 2000,
   optimizer = optax.adam(learning_rate)
 
   def loss(wave):
-    return jnp.abs(_mel_power(wave, cfg, n_frames) - target).mean(axis=(-2, -1)).sum()
+    return jnp.abs(mel_power(wave, cfg, n_frames) - target).mean(axis=(-2, -1)).sum()
 
   def step(_, state):
     wave, opt_state = state

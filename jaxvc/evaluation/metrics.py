@@ -1,4 +1,4 @@
-"""Objective speech metrics: MCD, speaker similarity, WER/CER, F0, DNSMOS.
+"""Objective speech metrics: MCD, speaker similarity, WER/CER, F0, DNSMOS, STFT distance.
 
 Pure functions of mono float waves in [-1, 1] and their sample rates, so
 that any tool's output can be scored the same way. The libraries behind them
@@ -202,6 +202,28 @@ def f0_statistics(wave: np.ndarray, sr: int) -> dict[str, float]:
   if log_f0.size == 0:
     return dict(log_f0_mean=math.nan, log_f0_std=math.nan)
   return dict(log_f0_mean=float(log_f0.mean()), log_f0_std=float(log_f0.std()))
+
+
+STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))   # (n_fft, hop) at 16 kHz
+
+
+def stft_distance(wave: np.ndarray, reference: np.ndarray, sr: int) -> float:
+  """Multi-resolution STFT distance (Yamamoto et al. 2020, Parallel WaveGAN's
+  loss): spectral convergence plus mean |log magnitude| difference, averaged
+  over STFT_RESOLUTIONS (scaled to `sr`). Both waves are aligned sample for
+  sample (copy-synthesis); the shorter length is compared."""
+  n = min(wave.size, reference.size)
+  x, y = _mono(wave, np.float32)[:n], _mono(reference, np.float32)[:n]
+  total = 0.0
+  for n_fft, hop in STFT_RESOLUTIONS:
+    scale = sr / MODEL_RATE
+    n_fft, hop = int(round(n_fft * scale)), int(round(hop * scale))
+    mx = np.abs(librosa.stft(x, n_fft=n_fft, hop_length=hop))
+    my = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
+    convergence = np.linalg.norm(my - mx) / max(np.linalg.norm(my), 1e-9)
+    log_distance = np.mean(np.abs(np.log(np.maximum(mx, 1e-5)) - np.log(np.maximum(my, 1e-5))))
+    total += convergence + log_distance
+  return float(total / len(STFT_RESOLUTIONS))
 
 
 DNSMOS_RATE = 16000         # what the DNSMOS models take

@@ -1,0 +1,29 @@
+"""The neural vocoder on the embedded demo corpus's target voice (speaker_b),
+sized for a CPU: an hour on 2 cores.
+
+  python -m jaxvc.train --config vocoder_demo --workdir runs/vocoder_demo
+  python -m jaxvc.infer convert --workdir runs/demo --vocoder runs/vocoder_demo ...
+
+Smaller than Vocos (`configs/vocoder.py`) in the generator's width and the
+discriminators' channels, with short segments, so that a CPU runs enough steps
+in an hour; what it reaches against Griffin-Lim is in docs/results.
+"""
+from jaxvc.vocoder import config
+
+
+def get_config():
+  c = config.defaults()
+  c.data.domain = "demo:speaker_b"
+  c.data.batch_size = 8
+  c.data.segment_frames = 32
+  c.model.dim = 256
+  c.model.intermediate_dim = 768
+  c.model.num_layers = 6
+  c.discriminator.period_channels = (8, 32, 128, 256)
+  c.discriminator.resolution_channels = 16
+  c.num_steps = 3000
+  c.log_every = 50
+  c.eval_every = 500
+  c.sample_every = 500
+  c.checkpoint_every = 500
+  return c

@@ -1,0 +1,102 @@
+"""The vocoder's generator: a frame-rate ConvNeXt with an inverse-STFT head (Vocos).
+
+Why this architecture: every layer runs at the mel's frame rate (83 frames a
+second here), and the waveform appears only in the last step, an inverse STFT
+of a predicted magnitude and phase. Upsampling generators (HiFi-GAN, MelGAN)
+run their later layers at up to the sample rate, 192x more positions per
+layer; at equal quality the frame-rate model costs far fewer FLOPs on a CPU
+and its matmuls are large and dense on accelerators. The comparison measured
+for jaxvc is in docs/results (vocoder design).
+
+Receptive field: `context_frames(config)` mel frames on each side of a sample decide
+it, so rendering a long mel in windows with that much context on each side
+gives the one-shot result (`synthesis.Vocoder`).
+"""
+import math
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+
+from jaxvc import audio
+from jaxvc import layers
+
+MAX_MAGNITUDE = 1e2   # the head's exp(magnitude) is clipped here, as Vocos
+
+
+def depthwise_conv1d(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """'same' depthwise conv over time: (B, T, C) * (width, C) -> (B, T, C)."""
+  width = kernel.shape[0]
+  x = jnp.pad(x, ((0, 0), (width // 2, width // 2), (0, 0)))
+  frames = x.shape[1] - width + 1
+  return sum(x[:, j:j + frames] * kernel[j] for j in range(width))
+
+
+class ConvNeXtBlock(nnx.Module):
+  """Depthwise conv, LayerNorm, pointwise expand, GELU, project, layer scale, residual."""
+
+  def __init__(self, dim: int, intermediate_dim: int, kernel_size: int, layer_scale: float, *,
+               rngs: nnx.Rngs):
+    fan_in = kernel_size
+    self.dw_kernel = nnx.Param(jax.random.uniform(
+        rngs.params(), (kernel_size, dim), minval=-1, maxval=1) / math.sqrt(fan_in))
+    self.dw_bias = nnx.Param(jnp.zeros((dim,)))
+    self.norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
+    self.expand = nnx.Linear(dim, intermediate_dim, rngs=rngs)
+    self.project = nnx.Linear(intermediate_dim, dim, rngs=rngs)
+    self.scale = nnx.Param(jnp.full((dim,), layer_scale, jnp.float32))
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    h = depthwise_conv1d(x, self.dw_kernel[...]) + self.dw_bias[...]
+    h = self.project(jax.nn.gelu(self.expand(self.norm(h)), approximate=False))
+    return x + self.scale[...] * h
+
+
+class Generator(nnx.Module):
+  """Normalised mel (B, n_mels, T) -> waveform (B, T * hop)."""
+
+  def __init__(self, cfg: audio.AudioConfig, *, dim: int, intermediate_dim: int,
+               num_layers: int, kernel_size: int, n_fft: int, rngs: nnx.Rngs):
+    self.cfg = cfg
+    self.n_fft = n_fft
+    self.kernel_size = kernel_size
+    self.embed = nnx.Param(jax.nn.initializers.lecun_normal()(
+        rngs.params(), (kernel_size, cfg.n_mels, dim)))
+    self.embed_bias = nnx.Param(jnp.zeros((dim,)))
+    self.embed_norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
+    self.blocks = nnx.List([ConvNeXtBlock(dim, intermediate_dim, kernel_size, 1 / num_layers,
+                                          rngs=rngs) for _ in range(num_layers)])
+    self.final_norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
+    self.head = nnx.Linear(dim, n_fft + 2, rngs=rngs)
+
+  def spectrum(self, mel: jax.Array) -> jax.Array:
+    """The predicted complex spectrum (B, n_fft // 2 + 1, T)."""
+    x = jnp.swapaxes(mel, 1, 2)   # (B, T, n_mels): mel bins are channels
+    pad = self.kernel_size // 2
+    x = layers.conv(x, self.embed[...], (1,), ((pad, pad),)) + self.embed_bias[...]
+    x = self.embed_norm(x)
+    for block in self.blocks:
+      x = block(x)
+    log_magnitude, phase = jnp.split(self.head(self.final_norm(x)), 2, axis=-1)
+    magnitude = jnp.minimum(jnp.exp(log_magnitude), MAX_MAGNITUDE)
+    return jnp.swapaxes(magnitude * jnp.exp(1j * phase), 1, 2)
+
+  def __call__(self, mel: jax.Array) -> jax.Array:
+    frames = mel.shape[-1]
+    return audio.istft(self.spectrum(mel), n_fft=self.n_fft, hop_length=self.cfg.hop_length,
+                       win_length=self.n_fft, length=frames * self.cfg.hop_length)
+
+
+def context_frames(config) -> int:
+  """Mel frames on either side of a sample's frame that can change it: the
+  convolutions' half-widths, and the inverse STFT's half frame."""
+  m, hop = config.model, config.audio.hop_length
+  return (1 + m.num_layers) * (m.kernel_size // 2) + -(-m.n_fft // (2 * hop))
+
+
+def create(config) -> Generator:
+  """The generator a vocoder config describes, from `config.seed`."""
+  m = config.model
+  return Generator(audio.AudioConfig.from_config(config.audio), dim=m.dim,
+                   intermediate_dim=m.intermediate_dim, num_layers=m.num_layers,
+                   kernel_size=m.kernel_size, n_fft=m.n_fft, rngs=nnx.Rngs(config.seed))

@@ -1,0 +1,41 @@
+"""The neural vocoder as a method of the trainer (the interface is in `jaxvc.methods`).
+
+Wires the config, the pure step (`step.py`), the input pipeline and the
+held-out evaluation (`evaluator.py`) together; no logic of its own.
+"""
+from jax.sharding import PartitionSpec as P
+
+from jaxvc import config as config_lib
+from jaxvc.vocoder import config as vocoder_config
+from jaxvc.vocoder import input_pipeline
+from jaxvc.vocoder import step
+from jaxvc.vocoder.evaluator import Evaluator  # noqa: F401  (the interface's name)
+
+# Batches are (batch, samples): examples on axis 0.
+BATCH_PARTITION = P("data")
+
+defaults = vocoder_config.defaults
+
+
+def check_config(config) -> None:
+  config_lib.check_trainer(config)
+  vocoder_config.check(config)
+
+
+def init_state(config) -> step.TrainState:
+  return step.init_state(config)
+
+
+def make_train_step(config):
+  return step.make_train_step(config, step.graph_definitions(config))
+
+
+def train_batches(config, *, start_step: int, process_index: int, process_count: int):
+  return input_pipeline.create_train_dataset(
+      config, start_batch=start_step, process_index=process_index,
+      process_count=process_count).as_numpy_iterator()
+
+
+def inference_state(state: step.TrainState) -> dict:
+  """What a Vocoder needs: the generator's parameters."""
+  return step.generator_state(state)

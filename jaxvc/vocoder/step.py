@@ -1,0 +1,134 @@
+"""Vocoder training core: the train state and one pure step (Vocos's schedule).
+
+Each step updates the discriminators on real and generated segments, then the
+generator against the updated discriminators: hinge adversarial terms, feature
+matching and the mel L1 (`losses.py`). The mel the generator hears is computed
+from the waveform segment inside the step, so input and target are aligned by
+construction and the data pipeline moves only waves. Everything here is a pure
+function of (state, batch); the trainer (`jaxvc.train`) owns the side effects.
+"""
+import flax
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxvc import audio
+from jaxvc.vocoder import discriminators as discriminators_lib
+from jaxvc.vocoder import generator as generator_lib
+from jaxvc.vocoder import losses
+
+NETWORKS = ("generator", "discriminators")
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a resumed run needs; the data position is `step` itself."""
+  step: jax.Array
+  params: dict            # network name -> nnx.State of its parameters
+  generator_opt: optax.OptState
+  discriminator_opt: optax.OptState
+
+
+def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """AdamW with linear warm-up and cosine decay to zero at num_steps (Vocos)."""
+  o = config.optim
+  schedule = optax.warmup_cosine_decay_schedule(
+      0.0, o.learning_rate, warmup_steps=o.warmup_steps,
+      decay_steps=max(config.num_steps, o.warmup_steps + 1))
+  return optax.adamw(schedule, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay)
+
+
+def _networks(config: ml_collections.ConfigDict) -> dict:
+  return dict(generator=generator_lib.create(config),
+              discriminators=discriminators_lib.Discriminators(
+                  config, rngs=nnx.Rngs(config.seed + 1)))
+
+
+def graph_definitions(config: ml_collections.ConfigDict) -> dict:
+  """The static half of the split networks, obtained without allocating weights."""
+  abstract = nnx.eval_shape(lambda: _networks(config))
+  return {name: nnx.split(net)[0] for name, net in abstract.items()}
+
+
+def init_state(config: ml_collections.ConfigDict) -> TrainState:
+  """A fresh state from `config.seed`; jit it with output shardings to place it."""
+  params = {name: nnx.split(net)[1] for name, net in _networks(config).items()}
+  opt = optimizer(config)
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    generator_opt=opt.init(params["generator"]),
+                    discriminator_opt=opt.init(params["discriminators"]))
+
+
+def generator_fn(graphdef, params):
+  """The generator as a function: normalised mel (B, n_mels, T) -> wave (B, T * hop)."""
+  return lambda mel: nnx.merge(graphdef, params)(mel)
+
+
+def segment_mel(wave: jax.Array, cfg: audio.AudioConfig) -> jax.Array:
+  """The normalised mel of a segment of T * hop samples: its T frames centred on
+  samples 0, hop, ..., the samples the generator renders from them."""
+  frames = wave.shape[-1] // cfg.hop_length
+  return audio.normalise_mel(audio.mel_power(wave, cfg, frames), cfg)
+
+
+def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
+  """Returns the pure step `(state, batch) -> (state, metrics)`; `batch["wave"]`
+  is (batch, segment_frames * hop) float32."""
+  cfg = audio.AudioConfig.from_config(config.audio)
+  w = config.loss
+  opt = optimizer(config)
+
+  def generate(params, mel):
+    return nnx.merge(graphdefs["generator"], params)(mel)
+
+  def judge(params, wave):
+    return nnx.merge(graphdefs["discriminators"], params)(wave)
+
+  def discriminator_loss(d_params, real, fake):
+    (p_real, r_real), (p_fake, r_fake) = judge(d_params, real), judge(d_params, fake)
+    period = losses.discriminator_hinge(p_real, p_fake)
+    resolution = losses.discriminator_hinge(r_real, r_fake)
+    return period + w.resolution_weight * resolution, dict(
+        discriminator_period=period, discriminator_resolution=resolution)
+
+  def generator_loss(g_params, d_params, real, mel, gan_on):
+    fake = generate(g_params, mel)
+    (p_real, r_real), (p_fake, r_fake) = judge(d_params, real), judge(d_params, fake)
+    mel_l1 = losses.mel_l1(fake, real, cfg)
+    adversarial = (losses.generator_hinge(p_fake)
+                   + w.resolution_weight * losses.generator_hinge(r_fake))
+    features = (losses.feature_matching(p_real, p_fake)
+                + w.resolution_weight * losses.feature_matching(r_real, r_fake))
+    total = (w.mel_weight * mel_l1
+             + gan_on * (w.adversarial_weight * adversarial + w.feature_weight * features))
+    return total, dict(generator_loss=total, mel_l1=mel_l1, adversarial=adversarial,
+                       feature_matching=features)
+
+  def train_step(state: TrainState, batch: dict):
+    real = batch["wave"]
+    mel = segment_mel(real, cfg)
+    g_params, d_params = state.params["generator"], state.params["discriminators"]
+    fake = jax.lax.stop_gradient(generate(g_params, mel))
+    (d_loss, d_metrics), d_grads = jax.value_and_grad(discriminator_loss, has_aux=True)(
+        d_params, real, fake)
+    d_updates, d_opt = opt.update(d_grads, state.discriminator_opt, d_params)
+    d_params = optax.apply_updates(d_params, d_updates)
+
+    gan_on = (state.step >= w.gan_start_step).astype(jnp.float32)
+    (_, g_metrics), g_grads = jax.value_and_grad(generator_loss, has_aux=True)(
+        g_params, d_params, real, mel, gan_on)
+    g_updates, g_opt = opt.update(g_grads, state.generator_opt, g_params)
+    g_params = optax.apply_updates(g_params, g_updates)
+    metrics = dict(discriminator_loss=d_loss, **d_metrics, **g_metrics)
+    return state.replace(step=state.step + 1,
+                         params=dict(generator=g_params, discriminators=d_params),
+                         generator_opt=g_opt, discriminator_opt=d_opt), metrics
+
+  return train_step
+
+
+def generator_state(state: TrainState) -> dict:
+  """The generator's parameters: all that synthesis needs."""
+  return dict(params=state.params["generator"])

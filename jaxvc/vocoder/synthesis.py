@@ -1,0 +1,85 @@
+"""Mel -> audio with a trained vocoder: `jaxvc.Vocoder`, an `audio.Inversion`.
+
+  vocoder = jaxvc.Vocoder.from_workdir("runs/vocoder")
+  wave = vocoder(mel)                                  # any length
+  converter = jaxvc.Converter.from_workdir("runs/demo", vocoder=vocoder)
+
+The generator's receptive field is finite (`context` frames on each side), so
+rendering a mel in windows, each with that much mel on either side, and
+cutting the windows at their boundaries gives the samples of one rendering of
+the whole mel: the joins are exact up to float rounding (the tests bound it).
+Beyond the mel's ends the generator hears silence (`audio.SILENCE`) for
+`context` frames, so the output does not depend on how a window was padded.
+Long mels are rendered in windows of `window_frames`, so memory stays bounded.
+"""
+import functools
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxvc import audio
+from jaxvc import checkpoints
+from jaxvc import shapes
+from jaxvc.vocoder import generator as generator_lib
+from jaxvc.vocoder import step as step_lib
+
+WINDOW_FRAMES = 1024   # frames rendered per call (12 s at the default settings)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _render(graphdef, params, mel: jax.Array) -> jax.Array:
+  """The generator on (B, n_mels, T); compiled once per architecture and size."""
+  return step_lib.generator_fn(graphdef, params)(mel)
+
+
+class Vocoder:
+  """A trained generator with the audio settings it was trained on."""
+
+  def __init__(self, config: ml_collections.ConfigDict, params, *,
+               window_frames: int = WINDOW_FRAMES):
+    self.config = config
+    self.cfg = audio.AudioConfig.from_config(config.audio)
+    self._graphdef = step_lib.graph_definitions(config)["generator"]
+    self._params = params
+    self.context = generator_lib.context_frames(config)
+    if window_frames < 1:
+      raise ValueError(f"window_frames must be positive, got {window_frames}")
+    self.window_frames = window_frames
+    self.step = None   # the training step of the checkpoint, when loaded from one
+
+  @classmethod
+  def from_workdir(cls, workdir: str, step: int | None = None, **options) -> "Vocoder":
+    """The run's latest checkpoint (or `step`); raises checkpoints.CheckpointError."""
+    config, generator, trained_step = checkpoints.load_inference(workdir, step, method="vocoder")
+    vocoder = cls(config, generator["params"], **options)
+    vocoder.step = trained_step
+    return vocoder
+
+  @property
+  def sample_rate(self) -> int:
+    return self.cfg.sample_rate
+
+  def __call__(self, mel: np.ndarray) -> np.ndarray:
+    """Normalised mel (n_mels, T) or (B, n_mels, T) -> wave (..., T * hop)."""
+    mel = np.asarray(mel, np.float32)
+    if mel.ndim not in (2, 3) or mel.shape[-2] != self.cfg.n_mels:
+      raise ValueError(f"mel must be (n_mels={self.cfg.n_mels}, frames) or batched, "
+                       f"got shape {mel.shape}")
+    batched = mel if mel.ndim == 3 else mel[None]
+    frames, hop, c = batched.shape[-1], self.cfg.hop_length, self.context
+    parts = []
+    for start in range(0, max(frames, 1), self.window_frames):
+      stop = min(start + self.window_frames, frames)
+      lo, hi = max(0, start - c), min(frames, stop + c)
+      window = batched[..., lo:hi]
+      # Silence beyond the mel's ends, and up to a bucket so lengths share programs.
+      left = c - (start - lo)
+      padded = shapes.bucket(left + (hi - lo) + c)
+      window = np.pad(window, ((0, 0), (0, 0), (left, padded - left - (hi - lo))),
+                      constant_values=audio.SILENCE)
+      wave = np.asarray(_render(self._graphdef, self._params, window))
+      first = (left + start - lo) * hop
+      parts.append(wave[:, first:first + (stop - start) * hop])
+    wave = np.concatenate(parts, axis=-1)
+    return wave if mel.ndim == 3 else wave[0]
