@@ -15,6 +15,7 @@ import os
 import warnings
 
 from absl import flags
+import jax
 import ml_collections
 from ml_collections import config_flags
 
@@ -100,6 +101,10 @@ def check_trainer(config: ml_collections.ConfigDict) -> None:
   for key in ("num_steps", "log_every", "eval_every", "sample_every",
               "checkpoint_every", "keep_checkpoints"):
     require(config[key] > 0, key, f"{config[key]} must be positive")
+  # Every method's batch is sharded by the trainer over all devices of all hosts.
+  batch = config.data.batch_size
+  require(batch > 0 and batch % jax.device_count() == 0, "data.batch_size",
+          f"{batch} must be a positive multiple of the device count {jax.device_count()}")
 
 
 def merged(defaults: ml_collections.ConfigDict, saved: dict) -> ml_collections.ConfigDict:

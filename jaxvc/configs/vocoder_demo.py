@@ -5,8 +5,8 @@ sized for a CPU: an hour on 2 cores.
   python -m jaxvc.infer convert --workdir runs/demo --vocoder runs/vocoder_demo ...
 
 Smaller than Vocos (`configs/vocoder.py`) in the generator's width and the
-discriminators' channels, with short segments, so that a CPU runs enough steps
-in an hour; what it reaches against Griffin-Lim is in docs/results.
+discriminators' channels, with short segments and a warm-up on the mel loss
+alone, so that a CPU runs enough steps in an hour; what it reaches against Griffin-Lim is in docs/results.
 """
 from jaxvc.vocoder import config
 
@@ -21,9 +21,12 @@ def get_config():
   c.model.num_layers = 6
   c.discriminator.period_channels = (8, 32, 128, 256)
   c.discriminator.resolution_channels = 16
-  c.num_steps = 3000
-  c.log_every = 50
-  c.eval_every = 500
-  c.sample_every = 500
-  c.checkpoint_every = 500
+  # The mel loss alone first (a twentieth of a GAN step's cost here), then the
+  # full GAN objective for the last 2000 steps.
+  c.loss.gan_start_step = 5000
+  c.num_steps = 7000
+  c.log_every = 100
+  c.eval_every = 1000
+  c.sample_every = 1000
+  c.checkpoint_every = 1000
   return c

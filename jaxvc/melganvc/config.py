@@ -3,7 +3,6 @@
 Config files (`jaxvc/configs/melganvc_*.py`) start from `defaults()` and
 change only what their use case needs.
 """
-import jax
 import ml_collections
 
 from jaxvc import audio
@@ -62,8 +61,6 @@ def defaults() -> ml_collections.ConfigDict:
 def check(config: ml_collections.ConfigDict) -> None:
   """Rejects MelGAN-VC settings that cannot train, before any compute."""
   d = config.data
-  require(d.batch_size > 0 and d.batch_size % jax.device_count() == 0, "data.batch_size",
-          f"{d.batch_size} must be a positive multiple of the device count {jax.device_count()}")
   require(d.chunk_frames > 0 and d.chunk_frames % 4 == 0, "data.chunk_frames",
           f"{d.chunk_frames} must be a positive multiple of 4 (two stride-2 layers)")
   require(d.chunks_per_crop >= 2, "data.chunks_per_crop",

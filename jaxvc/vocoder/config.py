@@ -6,7 +6,6 @@ multi-resolution discriminators, hinge losses, feature matching and a mel L1
 term weighted 45, AdamW (0.8, 0.9) with cosine decay. Config files
 (`jaxvc/configs/vocoder*.py`) start from `defaults()`.
 """
-import jax
 import ml_collections
 
 from jaxvc import audio
@@ -71,8 +70,6 @@ def check(config: ml_collections.ConfigDict) -> None:
   """Rejects vocoder settings that cannot train, before any compute."""
   d, m = config.data, config.model
   cfg = audio.AudioConfig.from_config(config.audio)
-  require(d.batch_size > 0 and d.batch_size % jax.device_count() == 0, "data.batch_size",
-          f"{d.batch_size} must be a positive multiple of the device count {jax.device_count()}")
   require(d.segment_frames >= 8, "data.segment_frames", f"{d.segment_frames} must be at least 8")
   for key in ("dim", "intermediate_dim", "num_layers"):
     require(m[key] > 0, f"model.{key}", f"{m[key]} must be positive")

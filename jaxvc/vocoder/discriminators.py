@@ -44,6 +44,17 @@ class WeightNormConv(nnx.Module):
     return layers.conv(x, kernel, self.strides, self.padding) + self.bias[...]
 
 
+def _judge(convs, post, x: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
+  """LeakyReLU convs then the scoring conv; returns the scores and every layer's
+  output, the feature maps that feature matching compares."""
+  features = []
+  for conv in convs:
+    x = jax.nn.leaky_relu(conv(x), LEAKY_SLOPE)
+    features.append(x)
+  x = post(x)
+  return x, [*features, x]
+
+
 class PeriodDiscriminator(nnx.Module):
   """HiFi-GAN's DiscriminatorP for one period."""
 
@@ -63,13 +74,8 @@ class PeriodDiscriminator(nnx.Module):
     wave = jnp.pad(wave, ((0, 0), (0, -samples % p)), mode="reflect")
     # (B, T / p, p) -> p columns, each a 1-D signal: (B * p, T / p, 1).
     x = jnp.swapaxes(wave.reshape(batch, -1, p), 1, 2).reshape(batch * p, -1, 1)
-    features = []
-    for conv in self.convs:
-      x = jax.nn.leaky_relu(conv(x), LEAKY_SLOPE)
-      features.append(x)
-    x = self.post(x)
-    features.append(x)
-    return x.reshape(batch, -1), features
+    scores, features = _judge(self.convs, self.post, x)
+    return scores.reshape(batch, -1), features
 
 
 class ResolutionDiscriminator(nnx.Module):
@@ -89,13 +95,8 @@ class ResolutionDiscriminator(nnx.Module):
   def __call__(self, wave: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
     spec = audio.stft(wave, n_fft=self.n_fft, hop_length=self.hop, win_length=self.n_fft)
     x = jnp.swapaxes(jnp.abs(spec), 1, 2)[..., None]   # (B, frames, bins, 1)
-    features = []
-    for conv in self.convs:
-      x = jax.nn.leaky_relu(conv(x), LEAKY_SLOPE)
-      features.append(x)
-    x = self.post(x)
-    features.append(x)
-    return x.reshape(x.shape[0], -1), features
+    scores, features = _judge(self.convs, self.post, x)
+    return scores.reshape(scores.shape[0], -1), features
 
 
 class Discriminators(nnx.Module):
