@@ -10,12 +10,12 @@ import jaxvc
 from jaxvc.melganvc import config as melganvc_config
 from jaxvc import audio
 from jaxvc import checkpoints
+from jaxvc import methods
 from jaxvc.melganvc import chunking
 from jaxvc import config as config_lib
 from jaxvc.melganvc import audio_files
 from jaxvc.melganvc import converter as converter_lib
 from jaxvc.melganvc import windows as windows_lib
-from jaxvc.melganvc import step as melganvc_step
 
 
 def tiny_config():
@@ -25,11 +25,11 @@ def tiny_config():
 
 
 def write_workdir(path, config) -> str:
-  """A trained-looking workdir without training: config.json and step 0."""
+  """A trained-looking workdir of any method without training: config.json and step 0."""
   os.makedirs(path, exist_ok=True)
   checkpoints.save_config(path, config)
   mngr = checkpoints.manager(path, config)
-  checkpoints.save(mngr, melganvc_step.init_state(config))
+  checkpoints.save(mngr, methods.get(config.method).init_state(config))
   mngr.wait_until_finished()
   mngr.close()
   return str(path)

@@ -8,6 +8,7 @@ import pytest
 
 from jaxvc import monitoring
 from test_converter import tiny_config, write_workdir
+from test_vocoder import tiny_config as tiny_vocoder_config
 
 MACHINE = dict(cpu="Test CPU 3000", cores=2, devices=["TFRT_CPU_0"], backend="cpu", jax="0.10.2")
 
@@ -25,12 +26,14 @@ def report(n_utterances: int) -> dict:
                 target_log_f0_mean=math.log(220.0),
                 source_log_f0_mean=math.log(110.0))
   systems = {name: dict(files={}, skipped=[], averages=dict(scores)) for name in
-             ("source", "vocoded", "melganvc", "style_transfer")}
+             ("source", "vocoded", "neural_vocoded", "melganvc", "melganvc_neural",
+              "style_transfer")}
   del systems["style_transfer"]["averages"]["wer"]
   systems["style_transfer"]["averages"]["cer"] = math.nan
   return dict(test_sentences=30,
               utterances=[dict(key=f"{270 + i:04d}") for i in range(n_utterances)],
               workdir="runs/demo", checkpoint_step=1000, griffin_lim_iters=32,
+              vocoder="runs/vocoder", vocoder_step=7000,
               style_transfer=dict(num_steps=300, optimizer="lbfgs", features="conv1d",
                                   representation="log_stft"),
               machine=MACHINE, seconds=dict(style_transfer=n_utterances * 40.0), systems=systems)
@@ -49,12 +52,20 @@ def test_results_table_rows_cells_and_caption(results):
   assert [r[0] for r in rows] == list(results.SYSTEMS.values())
   assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "3.10", "2.50",
                           "200"]
-  assert rows[3][4:6] == ["–", "–"]  # missing and NaN figures
+  assert rows[5][4:6] == ["–", "–"]  # missing and NaN figures
   caption = markdown.split("\n\n")[1]
   for expected in ("the first 4 of the 30 test sentences", "style transfer takes 40 s a sentence",
                    "step 1000", "target 220 Hz, source 110 Hz", "300 lbfgs steps",
+                   "the vocoder `runs/vocoder` at step 7000",
                    "Test CPU 3000, 2 cores, JAX 0.10.2 on cpu"):
     assert expected in caption
+  # Without --vocoder, its rows and its sentence are left out.
+  griffin_lim_only = report(4)
+  griffin_lim_only.update(vocoder=None, vocoder_step=None)
+  for name in ("neural_vocoded", "melganvc_neural"):
+    del griffin_lim_only["systems"][name]
+  markdown = results.results_markdown(griffin_lim_only)
+  assert len(table_rows(markdown)) == 2 + 4 and "vocoder `" not in markdown
   assert "all 30 test sentences" in results.results_markdown(report(30))
   assert "a sentence here" not in results.results_markdown(report(30))
 
@@ -129,6 +140,7 @@ def test_one_sentence_end_to_end(results, tmp_path):
   out = tmp_path / "docs"
   assert results.main([
       "--workdir", workdir, "--out", str(out), "--limit", "1",
+      "--vocoder", write_workdir(tmp_path / "vocoder", tiny_vocoder_config()),
       "--audio", str(tmp_path / "audio"),
       "--benchmark-json", str(bench), "--config.num_steps=2", "--config.conv1d.filters=64",
       "--config.griffin_lim_iters=4"]) == 0

@@ -73,18 +73,24 @@ def bench_training() -> dict:
               gflop_per_cycle=flops / 1e9, fraction_of_matmul_peak=flops / seconds / peak)
 
 
-def bench_inversion() -> dict:
-  """60 s of 16 kHz speech from its mel: jaxvc.audio.mel_to_wave (compiled) and
-  librosa.feature.inverse.mel_to_audio, both 32 Griffin-Lim iterations."""
-  import librosa
+def _speech_mel(seconds: int):
+  """`seconds` of espeak speech (one sentence repeated) as the default mel."""
   import soxr
   from jaxvc import audio
   from jaxvc.data import demo
   cfg = audio.AudioConfig()
   sentence, rate = demo.render("The quiet gardener carried seven yellow baskets across the bridge.",
                                "speaker_a")
-  wave = np.resize(soxr.resample(sentence, rate, cfg.sample_rate), 60 * cfg.sample_rate)
-  mel = audio.wave_to_mel(wave, cfg).block_until_ready()
+  wave = np.resize(soxr.resample(sentence, rate, cfg.sample_rate), seconds * cfg.sample_rate)
+  return np.asarray(audio.wave_to_mel(wave, cfg)), cfg
+
+
+def bench_inversion() -> dict:
+  """60 s of 16 kHz speech from its mel: jaxvc.audio.mel_to_wave (compiled) and
+  librosa.feature.inverse.mel_to_audio, both 32 Griffin-Lim iterations."""
+  import librosa
+  from jaxvc import audio
+  mel, cfg = _speech_mel(60)
   ours = timeit(lambda: audio.mel_to_wave(mel, cfg, n_iter=32).block_until_ready(), repeats=5)
   mel_power = np.asarray(audio.denormalise_mel(mel, cfg))
   theirs = timeit(lambda: librosa.feature.inverse.mel_to_audio(
@@ -240,6 +246,136 @@ def bench_style_transfer() -> dict:
   return figures
 
 
+def bench_vocoder_synthesis() -> dict:
+  """60 s of speech from its mel by jaxvc.Vocoder (fresh weights: the cost does
+  not depend on them) at configs/vocoder_demo.py's and configs/vocoder.py's
+  sizes, in 12 s windows with their receptive field as context, against
+  jaxvc.audio.mel_to_wave's Griffin-Lim (32 iterations) in the same process."""
+  from flax import nnx
+  from jaxvc import audio
+  from jaxvc import config as config_lib
+  from jaxvc.vocoder import generator
+  from jaxvc.vocoder.synthesis import Vocoder
+  seconds = 60
+  mel, cfg = _speech_mel(seconds)
+  figures = dict(griffinlim_32_60s_seconds=timeit(
+      lambda: audio.mel_to_wave(mel, cfg, n_iter=32).block_until_ready(), repeats=3))
+  for name in ("vocoder_demo", "vocoder"):
+    config = config_lib.from_file(name)
+    vocoder = Vocoder(config, nnx.split(generator.create(config))[1])
+    t = timeit(lambda: vocoder(mel), repeats=3)
+    figures.update({f"{name}_60s_seconds": t, f"{name}_real_time_factor": t / seconds,
+                    f"{name}_vs_griffinlim": t / figures["griffinlim_32_60s_seconds"]})
+  return figures
+
+
+def _hifigan_generator(cfg, channels: int, key):
+  """HiFi-GAN's generator (Kong et al. 2020) re-made for the cost comparison:
+  upsampling 8 x 6 x 2 x 2 = hop 192 by transposed convs (kernel 2x stride),
+  channels halving at each, multi-receptive-field resblocks (kernels 3, 7, 11,
+  dilations 1, 3, 5). Returns (params, mel (1, n_mels, T) -> wave)."""
+  rates, kernels, res_kernels, dilations = (8, 6, 2, 2), (16, 12, 4, 4), (3, 7, 11), (1, 3, 5)
+  keys = iter(jax.random.split(key, 200))
+  init = lambda *shape: 0.01 * jax.random.normal(next(keys), shape, jnp.float32)
+  params = dict(pre=init(7, cfg.n_mels, channels), ups=[], res=[], post=None)
+  c = channels
+  for r, k in zip(rates, kernels):
+    params["ups"].append(init(k, c, c // 2))
+    c //= 2
+    params["res"].append([[(init(rk, c, c), init(rk, c, c)) for _ in dilations]
+                          for rk in res_kernels])
+  params["post"] = init(7, c, 1)
+
+  def conv(x, w, dilation=1):
+    pad = dilation * (w.shape[0] - 1) // 2
+    return jax.lax.conv_general_dilated(x, w, (1,), [(pad, pad)], rhs_dilation=(dilation,),
+                                        dimension_numbers=("NWC", "WIO", "NWC"))
+
+  def forward(params, mel):
+    x = conv(jnp.swapaxes(mel, 1, 2), params["pre"])
+    for (r, k), up, blocks in zip(zip(rates, kernels), params["ups"], params["res"]):
+      x = jax.lax.conv_transpose(jax.nn.leaky_relu(x, 0.1), up, (r,),
+                                 [(k - (k - r) // 2 - 1, k - (k - r + 1) // 2 - 1)],
+                                 dimension_numbers=("NWC", "WIO", "NWC"))
+      total = 0
+      for block in blocks:
+        h = x
+        for d, (w1, w2) in zip(dilations, block):
+          h = h + conv(jax.nn.leaky_relu(conv(jax.nn.leaky_relu(h, 0.1), w1, d), 0.1), w2)
+        total = total + h
+      x = total / len(blocks)
+    return jnp.tanh(conv(jax.nn.leaky_relu(x, 0.1), params["post"]))[..., 0]
+  return params, forward
+
+
+def bench_vocoder_design() -> dict:
+  """The generator designs weighed for jaxvc's vocoder, on 4 s of mel: the
+  chosen frame-rate ConvNeXt + inverse STFT (Vocos) at configs/vocoder_demo.py's
+  and configs/vocoder.py's sizes, against HiFi-GAN's upsampling generator at
+  its V2 (128 channels) and V1 (512) sizes. GFLOP per second of audio by XLA's
+  cost analysis and wall seconds per second of audio, forward only, fresh
+  weights; quality at equal training was not compared."""
+  from flax import nnx
+  from jaxvc import config as config_lib
+  from jaxvc.vocoder import generator
+  from jaxvc.vocoder import step
+  seconds = 4
+  mel, cfg = _speech_mel(seconds)
+  mel = jnp.asarray(mel[None, :, :seconds * cfg.sample_rate // cfg.hop_length])
+  designs = {}
+  for name in ("vocoder_demo", "vocoder"):
+    config = config_lib.from_file(name)
+    graphdef, params = nnx.split(generator.create(config))
+    designs[f"vocos_{name}"] = (params, lambda p, m, g=graphdef: step.generator_fn(g, p)(m))
+  for name, channels in (("hifigan_v2", 128), ("hifigan_v1", 512)):
+    designs[name] = _hifigan_generator(cfg, channels, jax.random.key(0))
+  figures = {}
+  for name, (params, forward) in designs.items():
+    fn = jax.jit(forward)
+    flops = fn.lower(params, mel).compile().cost_analysis()["flops"]
+    t = timeit(lambda: fn(params, mel).block_until_ready(), repeats=3)
+    n_params = sum(x.size for x in jax.tree.leaves(params))
+    figures.update({f"{name}_gflop_per_audio_second": flops / 1e9 / seconds,
+                    f"{name}_seconds_per_audio_second": t / seconds,
+                    f"{name}_million_params": n_params / 1e6})
+  return figures
+
+
+def bench_vocoder_training() -> dict:
+  """One vocoder train step at configs/vocoder_demo.py's sizes (batch 8 segments
+  of 32 frames, 0.38 s each): the GAN step (discriminators then generator) and
+  the warm-up step (generator on the mel loss alone), with the audio seconds a
+  second of training sees and the GAN step's fraction of the matmul peak."""
+  from jaxvc import config as config_lib
+  from jaxvc import train
+  from jaxvc.vocoder import method
+  figures = {}
+  for phase, gan_start in (("gan", 0), ("warmup", 10**9)):
+    config = config_lib.from_file("vocoder_demo", [f"--config.loss.gan_start_step={gan_start}"])
+    init, make_step, place_batch = train.data_parallel(method, config)
+    samples = config.data.segment_frames * config.audio.hop_length
+    wave = 0.1 * np.random.default_rng(0).normal(size=(config.data.batch_size, samples))
+    batch = place_batch({"wave": wave.astype(np.float32)})
+    state = init()
+    step, _, totals, _ = make_step(state, batch)
+    flops = step.lower(state, totals, batch).compile().cost_analysis()["flops"]
+    holder = [state, totals]
+
+    def run():
+      holder[0], holder[1] = step(holder[0], holder[1], batch)
+      jax.block_until_ready(holder[1])
+
+    seconds = timeit(run, repeats=5, warmup=2)
+    audio_seconds = config.data.batch_size * samples / config.audio.sample_rate
+    figures.update({f"{phase}_step_seconds": seconds, f"{phase}_steps_per_second": 1 / seconds,
+                    f"{phase}_audio_seconds_per_second": audio_seconds / seconds,
+                    f"{phase}_gflop_per_step": flops / 1e9})
+    if phase == "gan":
+      peak = bench_matmul()["matmul_fp32_gflops"] * 1e9
+      figures["gan_fraction_of_matmul_peak"] = flops / seconds / peak
+  return figures
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "matmul": bench_matmul,
     "training": bench_training,
@@ -247,6 +383,9 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "pipeline": bench_pipeline,
     "conversion": bench_conversion,
     "style_transfer": bench_style_transfer,
+    "vocoder_synthesis": bench_vocoder_synthesis,
+    "vocoder_design": bench_vocoder_design,
+    "vocoder_training": bench_vocoder_training,
 }
 
 

@@ -1,16 +1,19 @@
 """Regenerates the README's results from a trained demo run: scores, plots, benchmark.
 
-  python tools/results.py --workdir WORKDIR [--out docs/results] [--limit N]
-      [--benchmark-json FILE] [--audio DIR] [--config.KEY=VALUE ...]
+  python tools/results.py --workdir WORKDIR [--vocoder VOCODER_WORKDIR]
+      [--out docs/results] [--limit N] [--benchmark-json FILE] [--audio DIR]
+      [--config.KEY=VALUE ...]
 
 On the demo corpus's test split (speaker_a -> speaker_b, parallel sentences
-with transcripts) it renders four systems into --audio (default
+with transcripts) it renders these systems into --audio (default
 WORKDIR/results_audio), on the first --limit test sentences:
 
   source          speaker_a's utterance unchanged: where conversion starts;
-  vocoded         speaker_b's parallel utterance through the mel and back
-                  (the Griffin-Lim conversion uses): the ceiling it allows;
+  vocoded         speaker_b's parallel utterance through the mel and back by
+                  Griffin-Lim (copy-synthesis): the ceiling it allows;
+  neural_vocoded  the same through --vocoder's trained vocoder, if given;
   melganvc        the run's latest checkpoint converting the source;
+  melganvc_neural the same conversion rendered by --vocoder, if given;
   style_transfer  configs/nst.py (override with --config.KEY=VALUE), the
                   source as content, a different speaker_b sentence from the
                   train split as style (never the parallel target).
@@ -52,7 +55,9 @@ DEFAULT_LIMIT = 20  # style transfer takes ~35 s a sentence on 2 cores: ~15 min
 SYSTEMS = {
     "source": "(a) source, unchanged",
     "vocoded": "(b) target through mel + Griffin-Lim (ceiling)",
-    "melganvc": "(c) MelGAN-VC",
+    "neural_vocoded": "(b') target through mel + neural vocoder (ceiling)",
+    "melganvc": "(c) MelGAN-VC + Griffin-Lim",
+    "melganvc_neural": "(c') MelGAN-VC + neural vocoder",
     "style_transfer": "(d) style transfer",
 }
 # Results table columns: figures of jaxvc.evaluation.scoring.
@@ -158,6 +163,8 @@ def results_markdown(report: dict) -> str:
               for c in COLUMNS]
   lines = ["| system | " + " | ".join(headings) + " |", "| --- |" + " ---: |" * len(COLUMNS)]
   for name, label in SYSTEMS.items():
+    if name not in report["systems"]:
+      continue
     scores = report["systems"][name]["averages"]
     lines.append(f"| {label} | " + " | ".join(cell(c, scores) for c in COLUMNS)
                  + " |")
@@ -172,7 +179,11 @@ def results_markdown(report: dict) -> str:
       + f" of the demo corpus (espeak-ng {SOURCE} → {TARGET}, parallel), scored "
       f"against the parallel {TARGET} utterance. MelGAN-VC: the run's checkpoint at "
       f"step {report['checkpoint_step']}, Griffin-Lim {report['griffin_lim_iters']} "
-      "iterations; (b) uses the same mel and inversion. Style transfer: "
+      "iterations; (b) uses the same mel and inversion"
+      + (f"; (b') and (c') the vocoder `{report['vocoder']}` at step "
+         f"{report['vocoder_step']}, trained on {TARGET}'s train split"
+         if report.get("vocoder") else "")
+      + ". Style transfer: "
       f"`configs/nst.py` ({nst['num_steps']} {nst['optimizer']} steps, {nst['features']} "
       f"features on {nst['representation']}), the style a different {TARGET} sentence "
       "from the train split. Similarity: cosine of Resemblyzer speaker embeddings to "
@@ -266,9 +277,20 @@ def load_converter(workdir: str) -> tuple[jaxvc.Converter, int]:
   return converter, converter.step
 
 
+def load_vocoder(workdir: str) -> jaxvc.Vocoder:
+  """The vocoder run's latest checkpoint; it must not have heard the test split."""
+  vocoder = jaxvc.Vocoder.from_workdir(workdir)
+  data = vocoder.config.data
+  if data.domain != f"demo:{TARGET}" or data.train_split != "train":
+    raise ValueError(f"{workdir}: trained on {data.domain} split {data.train_split!r}, "
+                     f"not the demo corpus's {TARGET} train split")
+  return vocoder
+
+
 def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   """Renders, scores, plots and writes everything; returns the report."""
   converter, step = load_converter(args.workdir)
+  vocoder = load_vocoder(args.vocoder) if args.vocoder else None
   nst_config = config_lib.from_file(stylize.DEFAULT_CONFIG, overrides)
   transfer = nst.StyleTransfer(nst_config)
   corpus = demo.ensure_demo_corpus(converter.config.data.cache_dir or None)
@@ -276,6 +298,10 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   systems = dict(source=unchanged, vocoded=functools.partial(vocoded, converter),
                  melganvc=functools.partial(converted, converter),
                  style_transfer=functools.partial(stylised, transfer))
+  if vocoder is not None:
+    neural = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
+    systems.update(neural_vocoded=functools.partial(vocoded, neural),
+                   melganvc_neural=functools.partial(converted, neural))
   audio_dir = Path(args.audio or os.path.join(args.workdir, "results_audio"))
   seconds = {}
   for name, system in systems.items():
@@ -292,6 +318,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
       corpus=str(corpus), test_sentences=len(list((corpus / SOURCE / "test").glob("*.wav"))),
       utterances=[dict(key=u.key, style=u.style.name) for u in utterances],
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
+      vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
       style_transfer=json.loads(nst_config.to_json_best_effort()),
       machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
       skipped_references=skipped, systems=scores)
@@ -315,6 +342,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--workdir", required=True, help="a jaxvc.train run on the demo config")
+  parser.add_argument("--vocoder", help="a jaxvc.train vocoder run on the demo's "
+                      f"{TARGET} (vocoder_demo): adds its copy-synthesis and conversion rows")
   parser.add_argument("--out", default="docs/results", help="where the tables and PNGs go")
   parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                       help=f"score the first N test sentences (default {DEFAULT_LIMIT})")

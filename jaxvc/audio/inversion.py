@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxvc.audio import mel as mel_lib
 from jaxvc.audio.settings import AudioConfig
+from jaxvc.errors import ConfigError
 
 
 class Inversion(Protocol):
@@ -68,3 +69,14 @@ def iterative(name: str, cfg: AudioConfig,
     raise ValueError(f"n_iter must be at least 1, got {n_iter}")
   kind = ITERATIVE[name]
   return kind(cfg) if n_iter is None else kind(cfg, n_iter)
+
+
+def check_matches(inversion: Inversion, cfg: AudioConfig, user: str) -> None:
+  """Raises ConfigError unless `inversion` renders mels made with `cfg`: a
+  vocoder trained on other audio settings would turn `user`'s mels into noise."""
+  if inversion.cfg != cfg:
+    changed = ", ".join(f"{f.name} {getattr(inversion.cfg, f.name)} vs {getattr(cfg, f.name)}"
+                        for f in dataclasses.fields(cfg)
+                        if getattr(inversion.cfg, f.name) != getattr(cfg, f.name))
+    raise ConfigError(f"the vocoder was trained on other audio settings than {user} "
+                      f"({changed}): train both on the same config.audio")

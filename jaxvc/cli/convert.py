@@ -2,6 +2,7 @@
 
   python -m jaxvc.infer convert --workdir runs/demo --input talk.flac --output talk_b.wav
   python -m jaxvc.infer convert --workdir runs/demo --input corpus/ --output converted/
+  python -m jaxvc.infer convert --workdir runs/demo --vocoder runs/vocoder_demo ...
 
 A folder converts every audio file under it (recognised by extension) to the
 same relative path under --output. Outputs that exist are skipped unless
@@ -19,8 +20,10 @@ import tqdm
 from jaxvc import audio
 from jaxvc import checkpoints
 from jaxvc.audio import inversion
+from jaxvc.errors import ConfigError
 from jaxvc.melganvc import chunking
 from jaxvc.melganvc.converter import Converter
+from jaxvc.vocoder.synthesis import Vocoder
 
 
 class _UsageError(ValueError):
@@ -35,8 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--input", required=True, help="an audio file or a folder of them")
   parser.add_argument("--output", required=True,
                       help="the output file (or folder, for a folder or into an existing folder)")
-  parser.add_argument("--inversion", choices=tuple(inversion.ITERATIVE), default="griffinlim",
-                      help="mel to audio: Griffin-Lim (fast) or the original's gradient descent")
+  parser.add_argument("--vocoder",
+                      help="a jaxvc vocoder training workdir: its latest checkpoint renders "
+                           "the converted mels (instead of --inversion)")
+  parser.add_argument("--inversion", choices=tuple(inversion.ITERATIVE),
+                      help="without --vocoder, mel to audio by Griffin-Lim (fast, the "
+                           "default) or the original's gradient descent")
   parser.add_argument("--iters", type=int,
                       help="inversion iterations (default: 32 for griffinlim, 500 for gradient)")
   parser.add_argument("--sample-rate", type=int,
@@ -51,17 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
   """Converts every job; 0 if all went well, 1 if a file failed, 2 if nothing could run."""
-  options = dict(inversion=args.inversion, n_iter=args.iters, tail=args.tail)
   try:
     if overrides:
       raise _UsageError(f"convert takes no config overrides (the model's config comes from "
                         f"its checkpoint): {' '.join(overrides)}")
     jobs = _jobs(args)
+    options = dict(inversion=args.inversion or "griffinlim", n_iter=args.iters, tail=args.tail)
+    if args.vocoder:
+      options["vocoder"] = Vocoder.from_workdir(args.vocoder)
     if args.workdir:
       model = Converter.from_workdir(args.workdir, args.step, **options)
     else:
       model = Converter.from_checkpoint(args.checkpoint, **options)
-  except (_UsageError, checkpoints.CheckpointError) as e:
+  except (_UsageError, checkpoints.CheckpointError, ConfigError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   todo = [(src, dst) for src, dst in jobs if args.overwrite or not os.path.exists(dst)]
@@ -75,6 +84,8 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
   """(input, output) paths, inputs in sorted order."""
   if args.step is not None and not args.workdir:
     raise _UsageError("--step needs --workdir")
+  if args.vocoder and (args.inversion or args.iters is not None):
+    raise _UsageError("--vocoder renders the mels itself: drop --inversion/--iters")
   if args.iters is not None and args.iters < 1:
     raise _UsageError(f"--iters: must be at least 1, got {args.iters}")
   if args.sample_rate is not None and args.sample_rate <= 0:

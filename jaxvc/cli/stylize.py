@@ -2,6 +2,7 @@
 
   stylize --content A.wav --style B.wav --output OUT.wav [--config configs/nst.py]
   stylize --manifest PAIRS.csv                           [--config.key=value ...]
+  stylize ... --config.representation=mel --vocoder runs/vocoder_demo
 
 A manifest is a CSV or TSV of `content,style,output` rows (an optional header
 row, paths relative to the manifest); its pairs are optimised together in one
@@ -37,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--config", default=DEFAULT_CONFIG,
                       help="a shipped config's name or a config file (default: nst, "
                       "jaxvc/configs/nst.py); change it with --config.KEY=VALUE")
+  parser.add_argument("--vocoder", help="a jaxvc vocoder workdir that renders the result "
+                      "(same as --config.vocoder=DIR; needs --config.representation=mel)")
 
 
 def read_manifest(path: str) -> list[tuple[str, str, str]]:
@@ -108,6 +111,8 @@ def run(args: argparse.Namespace, overrides) -> int:
   """Stylises every pair; one line on stderr and exit status 1 on bad input."""
   try:
     pairs = pairs_from_args(args)
+    if args.vocoder:
+      overrides = [*overrides, f"--config.vocoder={args.vocoder}"]
     config = config_lib.from_file(args.config, overrides)
     styler = transfer.StyleTransfer(config)
     rate = styler.representation.sample_rate

@@ -45,4 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.init = "noise"              # "noise" (init_scale * N(0, 1)) or "content"
   c.init_scale = 1e-3
   c.griffin_lim_iters = 100
+  # A jaxvc vocoder workdir that renders the result instead of Griffin-Lim;
+  # needs representation="mel" with the audio settings it was trained on.
+  c.vocoder = ""
   return c

@@ -58,8 +58,8 @@ def _resampled(wave: np.ndarray, sr: int, rate: int) -> np.ndarray:
 def world_f0(wave: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
   """WORLD F0 in Hz (0 where unvoiced) and frame times: DIO refined by StoneMask.
 
-  DIO + StoneMask rather than Harvest: 30x faster, and Harvest calls a pure
-  tone unvoiced.
+  DIO + StoneMask rather than Harvest: an order of magnitude faster, and
+  Harvest calls a pure tone unvoiced.
   """
   pyworld = _import("pyworld")
   x = _mono(wave, np.float64)

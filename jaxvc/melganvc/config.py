@@ -55,6 +55,9 @@ def defaults() -> ml_collections.ConfigDict:
       b2=0.999,
   ))
   c.critic_updates = 3          # critic updates per generator/siamese update
+  # A jaxvc vocoder workdir that renders the TensorBoard samples ("" -> Griffin-Lim);
+  # it must have been trained on the same config.audio.
+  c.vocoder = ""
   return c
 
 

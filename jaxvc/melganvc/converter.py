@@ -152,10 +152,8 @@ class Converter:
     self.audio = audio.AudioConfig.from_config(config.audio)
     if vocoder is None:
       self.inversion = inversion_lib.iterative(inversion, self.audio, n_iter)
-    elif vocoder.cfg != self.audio:
-      raise ValueError(f"the vocoder's audio settings {vocoder.cfg} are not the "
-                       f"converter's {self.audio}: train them on the same config.audio")
     else:
+      inversion_lib.check_matches(vocoder, self.audio, "the MelGAN-VC model")
       self.inversion = vocoder
     self.chunk_frames = config.data.chunk_frames
     self.tail = tail

@@ -4,7 +4,8 @@ Every eval converts the first EVAL_UTTERANCES held-out source utterances and
 measures how close the per-bin statistics of the converted mels are to the
 target domain's (`evaluation.mel_statistics`), beside the same distance for
 the unconverted source. That distance is cheap and needs nothing beyond the
-core install, but it cannot tell conversion from a blur.
+core install, but it cannot tell conversion from a blur. The audio samples
+are rendered by the vocoder that `config.vocoder` names, else Griffin-Lim.
 """
 import jax
 import numpy as np
@@ -16,6 +17,7 @@ from jaxvc.evaluation import mel_statistics
 from jaxvc.melganvc import input_pipeline
 from jaxvc.melganvc import step as step_lib
 from jaxvc.melganvc.converter import Converter
+from jaxvc.vocoder import synthesis
 
 EVAL_UTTERANCES = 32        # held-out utterances converted for the eval metric
 SAMPLE_SECONDS = 4.0        # length of the audio sample logged to TensorBoard
@@ -28,10 +30,11 @@ class Evaluator:
     self.config = config
     self.audio = audio.AudioConfig.from_config(config.audio)
     self.mels = input_pipeline.create_eval_mels(config)
+    self.vocoder = synthesis.from_config_key(config, self.audio, "this MelGAN-VC run")
 
   def _converter(self, state) -> Converter:
     return Converter.from_generator_state(
-        self.config, jax.device_get(step_lib.generator_state(state)))
+        self.config, jax.device_get(step_lib.generator_state(state)), vocoder=self.vocoder)
 
   def evaluate(self, state) -> dict[str, float]:
     """Per-bin statistics distance to the target domain, converted vs. source."""

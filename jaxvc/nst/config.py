@@ -67,5 +67,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   require(config.learning_rate > 0, "learning_rate", f"{config.learning_rate} must be positive")
   require(config.init in INITS, "init", f"{config.init!r} is not one of {INITS}")
   require(config.init_scale >= 0, "init_scale", f"{config.init_scale} must be non-negative")
+  require(not config.vocoder or config.representation == "mel", "vocoder",
+          f"a vocoder renders mels; set representation='mel', not {config.representation!r}")
   require(config.griffin_lim_iters > 0, "griffin_lim_iters",
           f"{config.griffin_lim_iters} must be positive")

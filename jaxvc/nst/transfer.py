@@ -6,7 +6,8 @@ minimises
   alpha * sum (F(G) - F(C))^2 + beta * sum_l w_l sum (Gram_l(G) - Gram_l(S))^2
 
 over the content C's deep features and the style S's shallow-layer Grams, by
-L-BFGS (or Adam); Griffin-Lim turns G back into audio. The extractor is split
+L-BFGS (or Adam); Griffin-Lim, or a trained vocoder (`config.vocoder`), turns
+G back into audio. The extractor is split
 once; the optimisation is one jitted pure function of the spectrograms, vmapped
 over pairs padded to equal length, with masks keeping padding out of every
 loss and Gram so a padded pair gives the unpadded result. Inside it, each
@@ -31,6 +32,7 @@ import numpy as np
 from jaxvc.nst import config as nst_config
 from jaxvc.nst import extractors
 from jaxvc.nst import optimise
+from jaxvc.vocoder import synthesis
 
 
 def pad_frames(specs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +64,9 @@ class StyleTransfer:
     self.settings = optimise.Settings.from_config(config)
     self.config = config
     self.representation, net = extractors.build(config)
+    self.vocoder = (synthesis.from_config_key(config, self.representation.cfg,
+                                              "the style transfer")
+                    if config.vocoder else None)   # checked: a vocoder implies a mel
     self.min_frames = net.min_frames
     self._graphdef, self._weights = nnx.split(net)
 
@@ -98,7 +103,10 @@ class StyleTransfer:
     results = []
     for i, (c, s) in enumerate(zip(content_specs, style_specs)):
       spec = np.asarray(specs[i, :, :c.shape[-1]])
-      wave = self.representation.synthesise(
-          spec, length=len(contents[i]), n_iter=self.config.griffin_lim_iters)
+      if self.vocoder is None:
+        wave = self.representation.synthesise(
+            spec, length=len(contents[i]), n_iter=self.config.griffin_lim_iters)
+      else:
+        wave = self.vocoder(spec)[:len(contents[i])]
       results.append(Result(np.asarray(wave), spec, c, s, np.asarray(losses[i])))
     return results

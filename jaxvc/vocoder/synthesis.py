@@ -21,6 +21,8 @@ import numpy as np
 from jaxvc import audio
 from jaxvc import checkpoints
 from jaxvc import shapes
+from jaxvc.audio import inversion
+from jaxvc.errors import ConfigError
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import step as step_lib
 
@@ -83,3 +85,18 @@ class Vocoder:
       parts.append(wave[:, first:first + (stop - start) * hop])
     wave = np.concatenate(parts, axis=-1)
     return wave if mel.ndim == 3 else wave[0]
+
+
+def from_config_key(config: ml_collections.ConfigDict, cfg: audio.AudioConfig,
+                    user: str) -> Vocoder | None:
+  """The vocoder that `config.vocoder` names (a workdir; "" -> None), checked
+  against `cfg`, the settings of the mels that `user` makes; raises
+  ConfigError naming the key."""
+  if not config.get("vocoder"):   # configs saved before the key existed have none
+    return None
+  try:
+    vocoder = Vocoder.from_workdir(config.vocoder)
+    inversion.check_matches(vocoder, cfg, user)
+  except (checkpoints.CheckpointError, ConfigError) as e:
+    raise ConfigError(f"config.vocoder: {e}") from None
+  return vocoder
