@@ -11,6 +11,9 @@ import hashlib
 from pathlib import Path
 import shutil
 
+import contextlib
+import io
+
 from absl import logging
 import numpy as np
 
@@ -83,7 +86,9 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
           "path": relative,
           "transcript": transcript.read_text().strip() if transcript.is_file() else "",
       }
-    logging.info("%s split %s: kept %d audio files, skipped %d.", root, split, kept, skipped)
+    if skipped:
+      logging.warning("%s split %s: skipped %d of %d files (reasons above).",
+                      root, split, skipped, skipped + kept)
     if not kept:
       raise AudioFolderError(
           f"{root}: no usable audio in split {split!r} "
@@ -128,8 +133,14 @@ def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
       name=f"content_{_fingerprint(root)}", root=str(root), sample_rate=sample_rate)
   builder = AudioFolder(config=config, data_dir=data_dir)
   if not builder.is_prepared():
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    # TFDS prints its own progress and paths on stdout; the line per split above
+    # says what a user needs.
+    with contextlib.redirect_stdout(io.StringIO()):
+      builder.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    counts = ", ".join(f"{name} {split.num_examples}"
+                       for name, split in sorted(builder.info.splits.items()))
+    print(f"audio folder {root}: prepared ({counts} files)", flush=True)
     builds = Path(builder.data_dir).parent.parent  # data_dir/audio_folder/
     for stale in builds.iterdir():
       if stale.is_dir() and stale.name != config.name:

@@ -20,6 +20,8 @@ import json
 import os
 from pathlib import Path
 
+import logging as std_logging
+
 from absl import logging
 import numpy as np
 
@@ -38,6 +40,19 @@ _USAGE = "expected demo:NAME, folder:PATH or tfds:NAME[:FEATURE=VALUE]"
 _MEL_CACHE_VERSION = 1   # bump when the cached mels change meaning
 _BATCH_SAMPLES = 2**21   # samples per wave_to_mel call, bounding its memory
 _MIN_BUCKET = 2**12      # the shortest padded length, in samples
+
+
+class _QuietTfds(std_logging.Filter):
+  """Drops TFDS's own warnings and notes (custom data configurations, variant
+  folders, its internal deprecations): nothing a jaxvc user can act on.
+  Errors, and jaxvc's own warnings (a skipped file), still show."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.ERROR or "tensorflow_datasets" not in record.pathname
+
+
+std_logging.getLogger("absl").addFilter(_QuietTfds())
+tfds.display_progress_bar(False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +84,15 @@ def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) ->
   """Float32 mono waves at audio_cfg.sample_rate, silence-trimmed by data_cfg.top_db."""
   domain = parse(spec)
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  return _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate, data_cfg.top_db)
+  waves = _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate, data_cfg.top_db)
+  _report(spec, split, len(waves), sum(w.size for w in waves) / audio_cfg.sample_rate, "waves")
+  return waves
+
+
+def _report(spec: str, split: str, count: int, seconds: float, what: str) -> None:
+  """The one console line of a loaded domain split."""
+  print(f"data: {spec} {split}: {count} utterances, {seconds / 60:.1f} min ({what})",
+        flush=True)
 
 
 def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> list[np.ndarray]:
@@ -85,13 +108,17 @@ def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> 
                     dataclasses.asdict(audio_cfg), data_cfg.top_db])
   path = (demo.cache_root(data_cfg.cache_dir) / "mels"
           / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz")
-  if path.is_file():
-    with np.load(path) as cached:
-      mels = _split(cached["mels"], cached["lengths"])
+  cached = path.is_file()
+  if cached:
+    with np.load(path) as stored:
+      mels = _split(stored["mels"], stored["lengths"])
   else:
     mels = compute_mels(_trimmed_waves(spec, domain, builder, split,
                                        audio_cfg.sample_rate, data_cfg.top_db), audio_cfg)
     _save(path, mels)
+  frames = sum(m.shape[1] for m in mels)
+  _report(spec, split, len(mels), frames * audio_cfg.hop_length / audio_cfg.sample_rate,
+          "mels from the cache" if cached else "mels computed and cached")
   return _fit_to_crop(mels, data_cfg, spec)
 
 
