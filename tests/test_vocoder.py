@@ -117,6 +117,16 @@ def test_warm_up_steps_train_only_the_generator():
       jax.tree.leaves(gan.params["discriminators"])))
 
 
+def test_both_sides_enter_the_gan_phase_at_the_same_learning_rate():
+  c = tiny_config()
+  c.num_steps, c.loss.gan_start_step = 100, 60
+  generator, discriminators = step_lib.schedules(c)
+  lr = c.optim.learning_rate
+  np.testing.assert_allclose([generator(0), generator(60), discriminators(0)], lr)
+  assert generator(59) < 0.01 * lr and generator(80) == discriminators(20) < lr
+  assert discriminators(40) == generator(100) == 0
+
+
 def test_resumed_run_equals_uninterrupted_run(demo_corpus, tmp_path):
   # Steps 0-1 warm up on the mel loss, 2-3 are GAN steps: the resume crosses both.
   c = tiny_config(domain=f"folder:{demo_corpus}/speaker_b", cache_dir=str(tmp_path / "cache"))

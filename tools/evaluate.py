@@ -22,7 +22,8 @@ from jaxvc import files
 from jaxvc.evaluation import scoring
 
 COLUMNS = ["mcd_db", "target_similarity", "source_similarity", "wer", "cer", "dnsmos_sig",
-           "dnsmos_ovrl", "converted_log_f0_mean", "target_log_f0_mean", "source_log_f0_mean"]
+           "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "converted_log_f0_mean",
+           "target_log_f0_mean", "source_log_f0_mean"]
 
 
 def header() -> str:

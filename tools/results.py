@@ -62,7 +62,7 @@ SYSTEMS = {
 }
 # Results table columns: figures of jaxvc.evaluation.scoring.
 COLUMNS = ["mcd_db", "target_similarity", "source_similarity", "wer", "cer", "dnsmos_sig",
-           "dnsmos_ovrl", "converted_log_f0_mean"]
+           "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "converted_log_f0_mean"]
 # losses.png panels: (title, {TensorBoard tag: line label}).
 LOSS_PANELS = [
     ("critic loss", {"train/critic_loss": None}),

@@ -23,10 +23,10 @@ def get_config():
   c.discriminator.resolution_channels = 16
   # The mel loss alone first (a twentieth of a GAN step's cost here), then the
   # full GAN objective for the last 2000 steps.
-  c.loss.gan_start_step = 5000
-  c.num_steps = 7000
+  c.loss.gan_start_step = 12000
+  c.num_steps = 14000
   c.log_every = 100
-  c.eval_every = 1000
-  c.sample_every = 1000
+  c.eval_every = 2000
+  c.sample_every = 2000
   c.checkpoint_every = 1000
   return c

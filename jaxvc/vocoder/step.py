@@ -34,13 +34,31 @@ class TrainState:
   discriminator_opt: optax.OptState
 
 
-def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """AdamW with linear warm-up and cosine decay to zero at num_steps (Vocos)."""
+def _cosine(config: ml_collections.ConfigDict, steps: int) -> optax.Schedule:
   o = config.optim
-  schedule = optax.warmup_cosine_decay_schedule(
+  return optax.warmup_cosine_decay_schedule(
       0.0, o.learning_rate, warmup_steps=o.warmup_steps,
-      decay_steps=max(config.num_steps, o.warmup_steps + 1))
-  return optax.adamw(schedule, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay)
+      decay_steps=max(steps, o.warmup_steps + 1))
+
+
+def schedules(config: ml_collections.ConfigDict) -> tuple[optax.Schedule, optax.Schedule]:
+  """(generator's, discriminators') learning rate by their optimiser's count:
+  linear warm-up and cosine decay to zero (Vocos). The GAN phase, from
+  loss.gan_start_step to num_steps, gets one such schedule for both sides, so
+  they enter it at the same rate; the mel-only warm-up before it gets its own
+  (the discriminators do not step then, so their count starts at the phase)."""
+  gan_start = config.loss.gan_start_step
+  gan = _cosine(config, config.num_steps - gan_start)
+  if gan_start == 0:
+    return gan, gan
+  return optax.join_schedules([_cosine(config, gan_start), gan], [gan_start]), gan
+
+
+def optimizers(config: ml_collections.ConfigDict):
+  """(generator's, discriminators') AdamW on `schedules`."""
+  o = config.optim
+  return tuple(optax.adamw(s, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay)
+               for s in schedules(config))
 
 
 def _networks(config: ml_collections.ConfigDict) -> dict:
@@ -58,10 +76,10 @@ def graph_definitions(config: ml_collections.ConfigDict) -> dict:
 def init_state(config: ml_collections.ConfigDict) -> TrainState:
   """A fresh state from `config.seed`; jit it with output shardings to place it."""
   params = {name: nnx.split(net)[1] for name, net in _networks(config).items()}
-  opt = optimizer(config)
+  g_opt, d_opt = optimizers(config)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    generator_opt=opt.init(params["generator"]),
-                    discriminator_opt=opt.init(params["discriminators"]))
+                    generator_opt=g_opt.init(params["generator"]),
+                    discriminator_opt=d_opt.init(params["discriminators"]))
 
 
 def generator_fn(graphdef, params):
@@ -81,7 +99,7 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
   is (batch, segment_frames * hop) float32."""
   cfg = audio.AudioConfig.from_config(config.audio)
   w = config.loss
-  opt = optimizer(config)
+  generator_tx, discriminator_tx = optimizers(config)
 
   def generate(params, mel):
     return generator_fn(graphdefs["generator"], params)(mel)
@@ -118,11 +136,11 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     fake = jax.lax.stop_gradient(generate(g_params, mel))
     (d_loss, d_metrics), d_grads = jax.value_and_grad(discriminator_loss, has_aux=True)(
         d_params, real, fake)
-    d_updates, d_opt = opt.update(d_grads, state.discriminator_opt, d_params)
+    d_updates, d_opt = discriminator_tx.update(d_grads, state.discriminator_opt, d_params)
     d_params = optax.apply_updates(d_params, d_updates)
     (_, g_metrics), g_grads = jax.value_and_grad(generator_loss, has_aux=True)(
         g_params, d_params, real, mel)
-    g_updates, g_opt = opt.update(g_grads, state.generator_opt, g_params)
+    g_updates, g_opt = generator_tx.update(g_grads, state.generator_opt, g_params)
     g_params = optax.apply_updates(g_params, g_updates)
     return (dict(generator=g_params, discriminators=d_params), g_opt, d_opt,
             dict(discriminator_loss=d_loss, **d_metrics, **g_metrics))
@@ -133,7 +151,7 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     g_params = state.params["generator"]
     (_, g_metrics), g_grads = jax.value_and_grad(warmup_loss, has_aux=True)(
         g_params, real, mel)
-    g_updates, g_opt = opt.update(g_grads, state.generator_opt, g_params)
+    g_updates, g_opt = generator_tx.update(g_grads, state.generator_opt, g_params)
     zero = jnp.zeros((), jnp.float32)
     metrics = dict(discriminator_loss=zero, discriminator_period=zero,
                    discriminator_resolution=zero, adversarial=zero,
