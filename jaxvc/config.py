@@ -93,13 +93,16 @@ def trainer() -> ml_collections.ConfigDict:
       sample_every=1000,        # TensorBoard audio and spectrogram samples
       checkpoint_every=1000,
       keep_checkpoints=3,
+      # Steps between the processes' agreement on a SIGTERM (one host sync each
+      # on several hosts, none on one); a notice must outlast this many steps.
+      preemption_check_every=10,
   ))
 
 
 def check_trainer(config: ml_collections.ConfigDict) -> None:
   """Rejects trainer settings that cannot run, before any compute."""
   for key in ("num_steps", "log_every", "eval_every", "sample_every",
-              "checkpoint_every", "keep_checkpoints"):
+              "checkpoint_every", "keep_checkpoints", "preemption_check_every"):
     require(config[key] > 0, key, f"{config[key]} must be positive")
   # Every method's batch is sharded by the trainer over all devices of all hosts.
   batch = config.data.batch_size

@@ -5,7 +5,8 @@ Data-parallel over every device of every host: the state replicated, each
 batch sharded along the mesh axis "data", one jitted step with the state
 donated. Running the same command again resumes from the latest checkpoint
 exactly (parameters, optimiser and network statistics, step, and so the data
-position). SIGTERM (preemption) saves a checkpoint and exits. Metrics stay on
+position). SIGTERM (preemption) on any host saves a checkpoint on all of them
+at one agreed step, and they exit. Metrics stay on
 the devices and are fetched only when something is done with them (a log
 line, an eval, a checkpoint), so the host can queue steps ahead; a non-finite
 loss is still caught before any checkpoint is written after it. Multi-host:
@@ -19,10 +20,12 @@ import sys
 from collections.abc import Callable
 
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import ml_collections
+import numpy as np
 
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
@@ -118,15 +121,33 @@ def data_parallel(method, config: ml_collections.ConfigDict):
 
 
 class Preemption:
-  """Turns SIGTERM into a flag the loop checks between steps."""
+  """SIGTERM as a flag that every process agrees on at the same steps.
 
-  def __init__(self):
+  A pod's hosts need not all get the signal, nor at the same step. A host that
+  saved (a collective) and left alone would hang the others, so the flag is
+  OR-ed over all processes every `every` steps, at steps every host reaches,
+  and they all save and stop at the first such step after any got SIGTERM.
+  Orbax's own preemption point (`reached_preemption`, from JAX's preemption
+  service where the runtime has one) is honoured as well; it is agreed too.
+  """
+
+  def __init__(self, every: int):
+    self.every = every
     self.requested = False
     signal.signal(signal.SIGTERM, self._handle)
 
   def _handle(self, signum, frame):
     del signum, frame
     self.requested = True
+
+  def agreed(self, step: int) -> bool:
+    """Whether any process got SIGTERM, asked at the same steps on all of them."""
+    if step % self.every:
+      return False
+    if jax.process_count() == 1:
+      return self.requested
+    flags = multihost_utils.process_allgather(np.int32(self.requested))
+    return bool(np.any(flags))
 
 
 # ----------------------------------------------------------------------------
@@ -162,7 +183,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   writer = monitoring.SummaryWriter(workdir, enabled=lead)
   progress = monitoring.Progress(config.num_steps, step)
-  preemption = Preemption()
+  preemption = Preemption(config.preemption_check_every)
   last_saved, train_step = step, None
   try:
     while step < config.num_steps:
@@ -171,7 +192,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         train_step, names, totals, reset = make_step(state, batch)
       state, totals = train_step(state, totals, batch)
       step += 1
-      preempted = preemption.requested or mngr.reached_preemption(step)
+      preempted = preemption.agreed(step) or mngr.reached_preemption(step)
       log = _due(step, config.log_every, config.num_steps)
       evaluate = lead and _due(step, config.eval_every, config.num_steps)
       sample = lead and _due(step, config.sample_every, config.num_steps)
@@ -213,6 +234,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     mngr.wait_until_finished()
     mngr.close()
     writer.flush()
+  if jax.process_count() > 1:
+    # No host leaves while another still finishes its checkpoint: a peer that
+    # disconnects mid-barrier aborts the others.
+    multihost_utils.sync_global_devices("jaxvc.train: done")
   return state
 
 
@@ -249,6 +274,9 @@ def main(argv=None) -> int:
   except (ConfigError, TrainingError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2 if isinstance(e, ConfigError) else 1
+  finally:
+    if args.distributed or args.coordinator_address:
+      jax.distributed.shutdown()
   return 0
 
 
