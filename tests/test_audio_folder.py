@@ -136,7 +136,7 @@ def test_bad_files_are_skipped_with_their_reasons(tmp_path, caplog):
   for name, reason in reasons.items():
     lines = [r.getMessage() for r in caplog.records if name in r.getMessage()]
     assert len(lines) == 1 and reason in lines[0], (name, lines)
-  assert any("kept 3 audio files, skipped 7" in r.getMessage() for r in caplog.records)
+  assert any("split train: skipped 7 of 10 files" in r.getMessage() for r in caplog.records)
 
 
 def test_only_bad_files_is_an_error(tmp_path):

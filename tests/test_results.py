@@ -50,7 +50,7 @@ def test_results_table_rows_cells_and_caption(results):
   assert header[0] == "system" and len(header) == 1 + len(results.COLUMNS)
   assert set(rule) == {"---", "---:"}
   assert [r[0] for r in rows] == list(results.SYSTEMS.values())
-  assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "3.10", "2.50",
+  assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "3.10", "–", "2.50", "–",
                           "200"]
   assert rows[5][4:6] == ["–", "–"]  # missing and NaN figures
   caption = markdown.split("\n\n")[1]
