@@ -93,8 +93,9 @@ def trainer() -> ml_collections.ConfigDict:
       sample_every=1000,        # TensorBoard audio and spectrogram samples
       checkpoint_every=1000,
       keep_checkpoints=3,
-      # Steps between the processes' agreement on a SIGTERM (one host sync each
-      # on several hosts, none on one); a notice must outlast this many steps.
+      # On several hosts, steps between the processes' agreement on a SIGTERM
+      # (one host sync each); a notice must outlast this many steps. One
+      # process checks its flag every step.
       preemption_check_every=10,
   ))
 

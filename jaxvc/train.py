@@ -127,6 +127,7 @@ class Preemption:
   saved (a collective) and left alone would hang the others, so the flag is
   OR-ed over all processes every `every` steps, at steps every host reaches,
   and they all save and stop at the first such step after any got SIGTERM.
+  A single process needs no agreement and stops at the next step.
   Orbax's own preemption point (`reached_preemption`, from JAX's preemption
   service where the runtime has one) is honoured as well; it is agreed too.
   """
@@ -142,10 +143,10 @@ class Preemption:
 
   def agreed(self, step: int) -> bool:
     """Whether any process got SIGTERM, asked at the same steps on all of them."""
-    if step % self.every:
-      return False
     if jax.process_count() == 1:
       return self.requested
+    if step % self.every:
+      return False
     flags = multihost_utils.process_allgather(np.int32(self.requested))
     return bool(np.any(flags))
 
@@ -266,7 +267,8 @@ def main(argv=None) -> int:
   except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
-  if args.distributed or args.coordinator_address:
+  distributed = args.distributed or bool(args.coordinator_address)
+  if distributed:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
   try:
@@ -275,7 +277,7 @@ def main(argv=None) -> int:
     print(f"error: {e}", file=sys.stderr)
     return 2 if isinstance(e, ConfigError) else 1
   finally:
-    if args.distributed or args.coordinator_address:
+    if distributed:
       jax.distributed.shutdown()
   return 0
 

@@ -4,25 +4,14 @@ ends where one process ends, and a SIGTERM to one host stops both at one step.""
 import os
 import signal
 import socket
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
 from jaxvc import checkpoints
-from test_train import CONFIG_FILE
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="module")
-def config_path(demo_corpus, tmp_path_factory):
-  folder = tmp_path_factory.mktemp("multihost")
-  path = folder / "tiny.py"
-  path.write_text(CONFIG_FILE.format(corpus=demo_corpus, cache=folder / "cache"))
-  return str(path)
+from test_train import _cli
+from test_train import config_path  # noqa: F401  (the tiny MelGAN-VC config, a fixture)
 
 
 def _port() -> int:
@@ -33,16 +22,11 @@ def _port() -> int:
 
 def _train(config_path, workdir, *extra, process=None):
   """A `python -m jaxvc.train` process; `process` = (coordinator port, index) of two."""
-  env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1", XLA_FLAGS="",
-             JAX_PLATFORMS="cpu")
-  args = [sys.executable, "-m", "jaxvc.train", "--config", config_path,
-          "--workdir", str(workdir), *extra]
   if process is not None:
     port, index = process
-    args += ["--coordinator_address", f"localhost:{port}", "--num_processes", "2",
-             "--process_id", str(index)]
-  return subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+    extra = (*extra, "--coordinator_address", f"localhost:{port}", "--num_processes", "2",
+             "--process_id", str(index))
+  return _cli(config_path, workdir, *extra)
 
 
 def _finish(*procs, timeout=600) -> list[str]:

@@ -6,7 +6,8 @@ sized for a CPU: an hour on 2 cores.
 
 Smaller than Vocos (`configs/vocoder.py`) in the generator's width and the
 discriminators' channels, with short segments and a warm-up on the mel loss
-alone, so that a CPU runs enough steps in an hour; what it reaches against Griffin-Lim is in docs/results.
+alone, so that a CPU runs enough steps in an hour; what it reaches against
+Griffin-Lim is in docs/results/vocoder.md.
 """
 from jaxvc.vocoder import config
 

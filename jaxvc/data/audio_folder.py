@@ -6,13 +6,12 @@ cache, then read with `as_dataset`, split slicing such as `train[:95%]`
 included. Files that cannot be used are skipped with their reason at
 preparation time, so training never meets them.
 """
+import contextlib
 import dataclasses
 import hashlib
+import io
 from pathlib import Path
 import shutil
-
-import contextlib
-import io
 
 from absl import logging
 import numpy as np
@@ -133,7 +132,7 @@ def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
       name=f"content_{_fingerprint(root)}", root=str(root), sample_rate=sample_rate)
   builder = AudioFolder(config=config, data_dir=data_dir)
   if not builder.is_prepared():
-    # TFDS prints its own progress and paths on stdout; the line per split above
+    # TFDS prints its own progress and paths on stdout; the one line below
     # says what a user needs.
     with contextlib.redirect_stdout(io.StringIO()):
       builder.download_and_prepare(

@@ -17,10 +17,9 @@ import collections
 import dataclasses
 import hashlib
 import json
+import logging as std_logging
 import os
 from pathlib import Path
-
-import logging as std_logging
 
 from absl import logging
 import numpy as np

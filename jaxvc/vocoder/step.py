@@ -76,10 +76,10 @@ def graph_definitions(config: ml_collections.ConfigDict) -> dict:
 def init_state(config: ml_collections.ConfigDict) -> TrainState:
   """A fresh state from `config.seed`; jit it with output shardings to place it."""
   params = {name: nnx.split(net)[1] for name, net in _networks(config).items()}
-  g_opt, d_opt = optimizers(config)
+  generator_tx, discriminator_tx = optimizers(config)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    generator_opt=g_opt.init(params["generator"]),
-                    discriminator_opt=d_opt.init(params["discriminators"]))
+                    generator_opt=generator_tx.init(params["generator"]),
+                    discriminator_opt=discriminator_tx.init(params["discriminators"]))
 
 
 def generator_fn(graphdef, params):
