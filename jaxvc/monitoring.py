@@ -1,4 +1,12 @@
-"""Training progress for people: TensorBoard event files and a console line."""
+"""Training progress for people: TensorBoard event files and a console line.
+
+Why TensorFlow's summary writer and not `clu.metric_writers`: clu's TensorBoard
+writer is this same `tf.summary` writer behind an interface, and clu is still
+published as 0.0.x; the whole writer here is a few lines over an API that
+TensorBoard itself reads, with tf.data already installed. `periodic_actions`
+would replace `Progress` and the trainer's `_due` cadence, which are simpler
+than its hooks for a loop that fetches metrics only at log steps.
+"""
 import collections
 import datetime
 import time
