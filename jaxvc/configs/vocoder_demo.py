@@ -22,8 +22,9 @@ def get_config():
   c.model.num_layers = 6
   c.discriminator.period_channels = (8, 32, 128, 256)
   c.discriminator.resolution_channels = 16
-  # The mel loss alone first (a twentieth of a GAN step's cost here), then the
-  # full GAN objective for the last 2000 steps.
+  # The mel loss alone first (a small fraction of a GAN step's cost; see
+  # `tools/benchmark.py --only vocoder_training`), then the full GAN
+  # objective for the last 2000 steps.
   c.loss.gan_start_step = 12000
   c.num_steps = 14000
   c.log_every = 100

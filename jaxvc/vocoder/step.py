@@ -147,7 +147,8 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
 
   def mel_only_step(state, real, mel):
     """Before loss.gan_start_step: the generator on the mel loss alone, the
-    discriminators neither run nor trained (a tenth of a GAN step's cost)."""
+    discriminators neither run nor trained (the cost of each step is measured by
+    `tools/benchmark.py --only vocoder_training`)."""
     g_params = state.params["generator"]
     (_, g_metrics), g_grads = jax.value_and_grad(warmup_loss, has_aux=True)(
         g_params, real, mel)
