@@ -70,6 +70,37 @@ def test_results_table_rows_cells_and_caption(results):
   assert "a sentence here" not in results.results_markdown(report(30))
 
 
+def test_copy_synthesis_table_rows_cells_and_caption(results):
+  scores = dict(mcd_db=4.016, target_similarity=0.9268, dnsmos_sig=3.276, dnsmos_bak=2.489,
+                dnsmos_ovrl=2.2316, dnsmos_p808=3.019, wer=0.75, cer=math.nan)
+  systems = {"griffinlim": dict(label="Griffin-Lim, 32 iterations", averages=scores),
+             "vocoder_14000": dict(label="vocoder, step 14000 (GAN)",
+                                   averages=dict(scores, dnsmos_ovrl=2.5))}
+  report = dict(test_sentences=30, utterances=["0270", "0271"], vocoder="runs/v",
+                steps=[12000, 14000], gan_start_step=12000, num_steps=14000, machine=MACHINE,
+                systems=systems)
+  markdown = results.copy_synthesis_markdown(report)
+  header, rule, *rows = table_rows(markdown)
+  assert header[0] == "inversion" and len(header) == 1 + len(results.COPY_COLUMNS)
+  assert set(rule) == {"---", "---:"}
+  assert rows[0] == ["Griffin-Lim, 32 iterations", "4.02", "0.927", "3.28", "2.49", "2.23",
+                     "3.02", "75%", "–"]
+  assert rows[1][0] == "vocoder, step 14000 (GAN)" and rows[1][5] == "2.50"
+  caption = markdown.split("\n\n")[1]
+  for expected in ("the first 2 of the 30 speaker_b test utterances", "`runs/v`",
+                   "12000 steps on the mel loss alone", "to step 14000",
+                   "--steps 12000 14000 --limit 2", "Test CPU 3000, 2 cores"):
+    assert expected in caption
+
+
+def test_copy_synthesis_arguments_are_checked(results, capsys):
+  for argv in (["--copy-synthesis"], [], ["--workdir", "w", "--steps", "5"]):
+    with pytest.raises(SystemExit) as e:
+      results.main(argv)
+    assert e.value.code == 2
+  assert "--copy-synthesis needs --vocoder" in capsys.readouterr().err
+
+
 def test_loss_curves_from_event_files(results, tmp_path):
   """Scalars as tf.summary writes them; a resumed run's repeated step keeps its last value."""
   writer = monitoring.SummaryWriter(str(tmp_path), enabled=True)
@@ -135,12 +166,13 @@ def test_one_sentence_end_to_end(results, tmp_path):
   for step in (1, 2):
     writer.scalars(step, {"train/critic_loss": 1.0 / step, "train/generator_loss": -step})
   writer.flush()
+  vocoder = write_workdir(tmp_path / "vocoder", tiny_vocoder_config())
   bench = tmp_path / "bench.json"
   bench.write_text(json.dumps(dict(machine=MACHINE, matmul=dict(matmul_fp32_gflops=50.0))))
   out = tmp_path / "docs"
   assert results.main([
       "--workdir", workdir, "--out", str(out), "--limit", "1",
-      "--vocoder", write_workdir(tmp_path / "vocoder", tiny_vocoder_config()),
+      "--vocoder", vocoder,
       "--audio", str(tmp_path / "audio"),
       "--benchmark-json", str(bench), "--config.num_steps=2", "--config.conv1d.filters=64",
       "--config.griffin_lim_iters=4"]) == 0
@@ -158,3 +190,13 @@ def test_one_sentence_end_to_end(results, tmp_path):
   assert scores["vocoded"]["target_similarity"] > scores["source"]["target_similarity"] + 0.1
   assert scores["vocoded"]["mcd_db"] < scores["source"]["mcd_db"]
   assert len(table_rows((out / "results.md").read_text())) == 2 + len(results.SYSTEMS)
+
+  # The vocoder alone: Griffin-Lim and the vocoder's one checkpoint, on one utterance.
+  assert results.main(["--copy-synthesis", "--vocoder", vocoder, "--out", str(out),
+                       "--limit", "1", "--audio", str(tmp_path / "copy")]) == 0
+  report = json.loads((out / "vocoder_copy_synthesis.json").read_text())
+  assert list(report["systems"]) == ["griffinlim", "vocoder_0"] and report["steps"] == [0]
+  griffin_lim = report["systems"]["griffinlim"]["averages"]
+  assert griffin_lim["mcd_db"] < scores["source"]["mcd_db"]
+  assert griffin_lim["target_similarity"] > scores["source"]["target_similarity"] + 0.1
+  assert len(table_rows((out / "vocoder.md").read_text())) == 2 + 2

@@ -23,6 +23,14 @@ speaker's train split as its similarity reference (so no scored utterance is
 in it). Written to --out: results.md and results.json, losses.png (the run's
 TensorBoard curves), spectrograms.png (a source and its conversion), and with
 --benchmark-json (from tools/benchmark.py --json) benchmark.md.
+
+  python tools/results.py --copy-synthesis --vocoder VOCODER_WORKDIR
+      [--steps N ...] [--out docs/results] [--limit N] [--audio DIR]
+
+scores the vocoder alone: every TARGET test utterance (or the first --limit)
+through its mel and back, by Griffin-Lim and by the vocoder at each kept
+checkpoint of --steps (default its latest), against the original utterance.
+Written to --out: vocoder.md and vocoder_copy_synthesis.json.
 """
 import argparse
 import dataclasses
@@ -43,6 +51,7 @@ from jaxvc import config as config_lib
 from jaxvc import files
 from jaxvc import plotting
 from jaxvc._tf import tf
+from jaxvc.audio import inversion
 from jaxvc.cli import stylize
 from jaxvc.data import demo
 from jaxvc.evaluation import machine as machine_lib
@@ -50,7 +59,7 @@ from jaxvc.evaluation import scoring
 from jaxvc.nst import transfer as nst
 
 SOURCE, TARGET = "speaker_a", "speaker_b"
-DEFAULT_LIMIT = 20  # style transfer takes ~35 s a sentence on 2 cores: ~15 min
+DEFAULT_LIMIT = 20  # of the 30: style transfer takes most of the time (results.md states it)
 # System -> its row label. The order is the table's.
 SYSTEMS = {
     "source": "(a) source, unchanged",
@@ -103,10 +112,12 @@ def unchanged(u: Utterance) -> tuple[np.ndarray, int]:
   return audio.load_audio(u.source, scoring.SAMPLE_RATE), scoring.SAMPLE_RATE
 
 
-def vocoded(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
-  wave = audio.load_audio(u.target, converter.sample_rate)
-  mel = audio.wave_to_mel(wave, converter.audio)
-  return converter.inversion(np.asarray(mel))[:wave.size], converter.sample_rate
+def vocoded(invert: inversion.Inversion, u: Utterance) -> tuple[np.ndarray, int]:
+  """The parallel target through its mel and back by `invert` (copy-synthesis)."""
+  rate = invert.cfg.sample_rate
+  wave = audio.load_audio(u.target, rate)
+  mel = audio.wave_to_mel(wave, invert.cfg)
+  return invert(np.asarray(mel))[:wave.size], rate
 
 
 def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
@@ -140,11 +151,12 @@ def reference_speaker(corpus: Path, name: str, skipped: list[str]) -> scoring.Sp
 
 
 def score_system(name: str, folder: Path, keys: list[str], target: scoring.Speaker,
-                 source: scoring.Speaker) -> dict:
-  """Per-file figures (transcripts from the targets' .txt files), skips, averages."""
+                 source: scoring.Speaker | None, columns: list[str] = COLUMNS) -> dict:
+  """Per-file figures (transcripts from the targets' .txt files), skips, averages;
+  `columns` printed as each file is scored."""
   def show(key, row):
     print(f"{name}/{key}: " + ", ".join(
-        f"{scoring.FIGURES[c].short} {scoring.FIGURES[c].format(row.get(c))}" for c in COLUMNS),
+        f"{scoring.FIGURES[c].short} {scoring.FIGURES[c].format(row.get(c))}" for c in columns),
         flush=True)
   return scoring.score_folder(folder, target, source, None, keys=set(keys), on_row=show)
 
@@ -277,9 +289,9 @@ def load_converter(workdir: str) -> tuple[jaxvc.Converter, int]:
   return converter, converter.step
 
 
-def load_vocoder(workdir: str) -> jaxvc.Vocoder:
-  """The vocoder run's latest checkpoint; it must not have heard the test split."""
-  vocoder = jaxvc.Vocoder.from_workdir(workdir)
+def load_vocoder(workdir: str, step: int | None = None) -> jaxvc.Vocoder:
+  """The vocoder run's latest checkpoint (or `step`); it must not have heard the test split."""
+  vocoder = jaxvc.Vocoder.from_workdir(workdir, step)
   data = vocoder.config.data
   if data.domain != f"demo:{TARGET}" or data.train_split != "train":
     raise ValueError(f"{workdir}: trained on {data.domain} split {data.train_split!r}, "
@@ -295,12 +307,12 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   transfer = nst.StyleTransfer(nst_config)
   corpus = demo.ensure_demo_corpus(converter.config.data.cache_dir or None)
   utterances = scored_utterances(corpus, args.limit)
-  systems = dict(source=unchanged, vocoded=functools.partial(vocoded, converter),
+  systems = dict(source=unchanged, vocoded=functools.partial(vocoded, converter.inversion),
                  melganvc=functools.partial(converted, converter),
                  style_transfer=functools.partial(stylised, transfer))
   if vocoder is not None:
     neural = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
-    systems.update(neural_vocoded=functools.partial(vocoded, neural),
+    systems.update(neural_vocoded=functools.partial(vocoded, neural.inversion),
                    melganvc_neural=functools.partial(converted, neural))
   audio_dir = Path(args.audio or os.path.join(args.workdir, "results_audio"))
   seconds = {}
@@ -339,9 +351,83 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   return report
 
 
+# ----------------------------------------------------------------------------
+# The vocoder alone: copy-synthesis.
+
+# Copy-synthesis table columns (no source: the target is both input and reference).
+COPY_COLUMNS = ["mcd_db", "target_similarity", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
+                "dnsmos_p808", "wer", "cer"]
+
+
+def copy_synthesis_markdown(report: dict) -> str:
+  """The copy-synthesis table, one row per inversion, with its caption."""
+  headings = [f"{scoring.FIGURES[c].heading} {scoring.FIGURES[c].better}".strip()
+              for c in COPY_COLUMNS]
+  lines = ["| inversion | " + " | ".join(headings) + " |",
+           "| --- |" + " ---: |" * len(COPY_COLUMNS)]
+  for name, system in report["systems"].items():
+    lines.append(f"| {system['label']} | "
+                 + " | ".join(cell(c, system["averages"]) for c in COPY_COLUMNS) + " |")
+  n, total = len(report["utterances"]), report["test_sentences"]
+  sentences = f"all {total}" if n == total else f"the first {n} of the {total}"
+  caption = (
+      f"Copy-synthesis of {sentences} {TARGET} test utterances of the demo corpus: "
+      "the original through its mel and back, scored against the original (MCD with "
+      "DTW; similarity of Resemblyzer embeddings to the train split; DNSMOS P.835 and "
+      "P.808 from `speechmos`, no reference; WER/CER of pocketsphinx, relative only). "
+      f"The vocoder: `{report['vocoder']}`, trained on {TARGET}'s train split "
+      f"({report['gan_start_step']} steps on the mel loss alone, then the GAN objective "
+      f"to step {report['num_steps']}). Machine: {machine_lib.describe(report['machine'])}. "
+      "Regenerate: `python tools/results.py --copy-synthesis --vocoder VOCODER_WORKDIR"
+      f" --steps {' '.join(str(s) for s in report['steps'])}"
+      f"{f' --limit {n}' if n < total else ''}`.")
+  return "\n".join(lines) + f"\n\n*{caption}*\n"
+
+
+def run_copy_synthesis(args: argparse.Namespace) -> dict:
+  """Renders and scores Griffin-Lim and the vocoder at each of --steps; writes
+  vocoder.md and vocoder_copy_synthesis.json; returns the report."""
+  vocoders = [load_vocoder(args.vocoder, step) for step in args.steps or [None]]
+  config = vocoders[-1].config
+  corpus = demo.ensure_demo_corpus(config.data.cache_dir or None)
+  utterances = scored_utterances(corpus, args.limit)
+  griffin_lim = inversion.GriffinLim(vocoders[-1].cfg)
+  systems = {"griffinlim": (f"Griffin-Lim, {griffin_lim.n_iter} iterations", griffin_lim)}
+  for vocoder in vocoders:
+    phase = "mel loss only" if vocoder.step <= config.loss.gan_start_step else "GAN"
+    systems[f"vocoder_{vocoder.step}"] = (f"vocoder, step {vocoder.step} ({phase})", vocoder)
+  audio_dir = Path(args.audio or os.path.join(args.vocoder, "copy_synthesis_audio"))
+  skipped = []
+  target = reference_speaker(corpus, TARGET, skipped)
+  keys = [u.key for u in utterances]
+  scores, seconds = {}, {}
+  for name, (label, invert) in systems.items():
+    seconds[name] = render(functools.partial(vocoded, invert), utterances, audio_dir / name)
+    print(f"{name}: {len(utterances)} utterances in {seconds[name]:.0f} s", flush=True)
+    scores[name] = dict(label=label, **score_system(name, audio_dir / name, keys, target, None,
+                                                    COPY_COLUMNS))
+  report = dict(
+      corpus=str(corpus), test_sentences=len(list((corpus / TARGET / "test").glob("*.wav"))),
+      utterances=keys, vocoder=args.vocoder, steps=[v.step for v in vocoders],
+      gan_start_step=config.loss.gan_start_step, num_steps=config.num_steps,
+      machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
+      skipped_references=skipped, systems=scores)
+  out = Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  files.write_json(out / "vocoder_copy_synthesis.json", report)
+  files.write_text(out / "vocoder.md", "# Neural vocoder: copy-synthesis on the demo test split"
+                   "\n\n" + copy_synthesis_markdown(report))
+  return report
+
+
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--workdir", required=True, help="a jaxvc.train run on the demo config")
+  parser.add_argument("--workdir", help="a jaxvc.train run on the demo config")
+  parser.add_argument("--copy-synthesis", action="store_true",
+                      help="score --vocoder alone against Griffin-Lim (no --workdir)")
+  parser.add_argument("--steps", type=int, nargs="+",
+                      help="with --copy-synthesis: the vocoder checkpoints to score "
+                      "(default the latest)")
   parser.add_argument("--vocoder", help="a jaxvc.train vocoder run on the demo's "
                       f"{TARGET} (vocoder_demo): adds its copy-synthesis and conversion rows")
   parser.add_argument("--out", default="docs/results", help="where the tables and PNGs go")
@@ -356,12 +442,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.error(f"unrecognized arguments: {' '.join(unknown)}")
   if args.limit < 1:
     parser.error("--limit must be at least 1")
+  if args.copy_synthesis and not args.vocoder:
+    parser.error("--copy-synthesis needs --vocoder")
+  if not args.copy_synthesis and not args.workdir:
+    parser.error("--workdir is required (or --copy-synthesis with --vocoder)")
+  if args.steps and not args.copy_synthesis:
+    parser.error("--steps goes with --copy-synthesis")
   try:
-    report = run(args, rest)
+    if args.copy_synthesis:
+      print(copy_synthesis_markdown(run_copy_synthesis(args)))
+    else:
+      print(results_markdown(run(args, rest)))
   except (ValueError, OSError) as e:  # CheckpointError, ConfigError, AudioError are ValueErrors
     print(f"error: {e}", file=sys.stderr)
     return 1
-  print(results_markdown(report))
   return 0
 
 
