@@ -35,6 +35,7 @@ def get_config():
   c.eval_every = 2
   c.sample_every = 4
   c.checkpoint_every = 2
+  c.eval_quality_utterances = 0   # tested in test_conversion_quality.py
   return c
 '''
 

@@ -88,6 +88,22 @@ def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) ->
   return waves
 
 
+def load_named_waves(spec: str, split: str, audio_cfg: audio.AudioConfig,
+                     data_cfg) -> dict[str, np.ndarray] | None:
+  """`load_waves` keyed by each file's path in its folder (`test/0270.wav`), so
+  that two domains' parallel utterances, files of the same name, can be paired;
+  None for a TFDS catalog dataset, whose examples share no names across domains."""
+  domain = parse(spec)
+  if domain.kind == "tfds":
+    return None
+  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
+  waves = {ex["path"].decode(): audio.trim_silence(ex["audio"], data_cfg.top_db)
+           for ex in _folder_examples(builder, split)}
+  _report(spec, split, len(waves), sum(w.size for w in waves.values()) / audio_cfg.sample_rate,
+          "waves")
+  return waves
+
+
 def _report(spec: str, split: str, count: int, seconds: float, what: str) -> None:
   """The one console line of a loaded domain split."""
   print(f"data: {spec} {split}: {count} utterances, {seconds / 60:.1f} min ({what})",
@@ -168,8 +184,13 @@ def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: 
   if domain.kind == "tfds":
     waves = _catalog_waves(spec, domain, builder, split, sample_rate)
   else:
-    waves = (ex["audio"] for ex in tfds.as_numpy(builder.as_dataset(split=split)))
+    waves = (ex["audio"] for ex in _folder_examples(builder, split))
   return [audio.trim_silence(w, top_db) for w in waves]
+
+
+def _folder_examples(builder, split: str):
+  """The examples of a `demo:` or `folder:` domain's split (jaxvc.data.audio_folder)."""
+  return tfds.as_numpy(builder.as_dataset(split=split))
 
 
 def _leaf_features(features, prefix=()) -> dict[str, tuple[tuple[str, ...], object]]:

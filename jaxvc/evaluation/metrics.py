@@ -134,6 +134,10 @@ def _voice_encoder():
   return _import("resemblyzer").VoiceEncoder("cpu", verbose=False)
 
 
+class NoSpeechError(ValueError):
+  """Resemblyzer's voice activity detection found no speech in an utterance."""
+
+
 def speaker_embedding(waves: Sequence[np.ndarray], sr: int) -> np.ndarray:
   """Unit-norm GE2E embedding of the speaker of `waves` (one or more utterances).
 
@@ -146,7 +150,7 @@ def speaker_embedding(waves: Sequence[np.ndarray], sr: int) -> np.ndarray:
   if not utterances:
     raise ValueError("speaker_embedding needs at least one utterance")
   if any(u.size == 0 for u in utterances):
-    raise ValueError("no speech found (voice activity detection kept nothing)")
+    raise NoSpeechError("no speech found (voice activity detection kept nothing)")
   return _voice_encoder().embed_speaker(utterances)
 
 

@@ -55,6 +55,10 @@ def defaults() -> ml_collections.ConfigDict:
       b2=0.999,
   ))
   c.critic_updates = 3          # critic updates per generator/siamese update
+  # Held-out source utterances converted to audio in every eval and scored for
+  # speaker similarity (and MCD against parallel targets) when the eval extra
+  # is installed; 0 turns it off.
+  c.eval_quality_utterances = 8
   # A jaxvc vocoder workdir that renders the TensorBoard samples ("" -> Griffin-Lim);
   # it must have been trained on the same config.audio.
   c.vocoder = ""
@@ -75,6 +79,8 @@ def check(config: ml_collections.ConfigDict) -> None:
   for key in ("adversarial_weight", "travel_weight", "identity_weight"):
     require(config.loss[key] >= 0, f"loss.{key}", f"{config.loss[key]} must not be negative")
   require(config.critic_updates >= 1, "critic_updates", "must be at least 1")
+  require(config.eval_quality_utterances >= 0, "eval_quality_utterances",
+          f"{config.eval_quality_utterances} must not be negative")
   require(config.optim.learning_rate > 0, "optim.learning_rate", "must be positive")
   for key in ("domain_a", "domain_b"):
     try:

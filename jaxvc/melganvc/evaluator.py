@@ -4,15 +4,24 @@ Every eval converts the first EVAL_UTTERANCES held-out source utterances and
 measures how close the per-bin statistics of the converted mels are to the
 target domain's (`evaluation.mel_statistics`), beside the same distance for
 the unconverted source. That distance is cheap and needs nothing beyond the
-core install, but it cannot tell conversion from a blur. The audio samples
-are rendered by the vocoder that `config.vocoder` names, else Griffin-Lim.
+core install, but it cannot tell conversion from a blur. So when the `eval`
+extra is installed, every eval also converts `config.eval_quality_utterances`
+held-out source utterances to audio and scores them
+(`evaluation.conversion_quality`): speaker similarity to each domain and,
+where the held-out files of both domains share names (parallel corpora such
+as the demo's), MCD against the parallel target. The audio is rendered by the
+vocoder that `config.vocoder` names, else Griffin-Lim.
 """
+import time
+
 import jax
 import numpy as np
 
 from jaxvc import audio
 from jaxvc import methods
 from jaxvc import plotting
+from jaxvc.audio import inversion
+from jaxvc.evaluation import conversion_quality
 from jaxvc.evaluation import mel_statistics
 from jaxvc.melganvc import input_pipeline
 from jaxvc.melganvc import step as step_lib
@@ -21,6 +30,35 @@ from jaxvc.vocoder import synthesis
 
 EVAL_UTTERANCES = 32        # held-out utterances converted for the eval metric
 SAMPLE_SECONDS = 4.0        # length of the audio sample logged to TensorBoard
+REFERENCE_UTTERANCES = 32   # train-split utterances whose embedding stands for a domain
+
+
+def quality_eval(config, cfg: audio.AudioConfig,
+                 invert: inversion.Inversion) -> conversion_quality.ConversionQuality | None:
+  """The audio-level figures' fixed utterances and references, or None where
+  `config.eval_quality_utterances` is 0 or the `eval` extra is missing.
+
+  Sources are the first held-out utterances of domain a by file name; where
+  domain b holds files of the same names (a parallel corpus) they are the
+  ones scored, with those files as MCD targets.
+  """
+  n = config.eval_quality_utterances
+  if n == 0 or not conversion_quality.available():
+    return None
+  d = config.data
+  named = {k: input_pipeline.domain_named_waves(config, k, d.eval_split) for k in "ab"}
+  if named["a"] is None:
+    sources, targets = input_pipeline.domain_waves(config, "a", d.eval_split)[:n], None
+  else:
+    parallel = sorted(set(named["a"]) & set(named["b"] or ()))
+    keys = (parallel or sorted(named["a"]))[:n]
+    sources = [named["a"][k] for k in keys]
+    targets = [named["b"][k] for k in keys] if parallel else None
+  references = {k: input_pipeline.domain_waves(config, k, d.train_split)[:REFERENCE_UTTERANCES]
+                for k in "ab"}
+  return conversion_quality.ConversionQuality(
+      sources, targets, target_references=references["b"], source_references=references["a"],
+      sample_rate=cfg.sample_rate, invert=lambda w: invert(np.asarray(audio.wave_to_mel(w, cfg))))
 
 
 class Evaluator:
@@ -31,6 +69,8 @@ class Evaluator:
     self.audio = audio.AudioConfig.from_config(config.audio)
     self.mels = input_pipeline.create_eval_mels(config)
     self.vocoder = synthesis.from_config_key(config, self.audio, "this MelGAN-VC run")
+    self.quality = quality_eval(config, self.audio,
+                                self.vocoder or inversion.GriffinLim(self.audio))
 
   def _converter(self, state) -> Converter:
     return Converter.from_generator_state(
@@ -49,14 +89,28 @@ class Evaluator:
                      f"eval/stats_distance_{name}_stds": stds})
     scores["eval/stats_distance_ratio"] = (scores["eval/stats_distance_converted"]
                                            / scores["eval/stats_distance_source"])
+    if self.quality is not None:
+      start = time.perf_counter()
+      waves = [converter.convert(w, self.audio.sample_rate) for w in self.quality.sources]
+      quality = {**self.quality(waves), **self.quality.baselines}
+      scores.update({f"eval/{k}": v for k, v in quality.items()})
+      scores["eval/quality_seconds"] = time.perf_counter() - start
     return scores
 
   def summary(self, scores: dict[str, float]) -> str:
-    return (f"mel statistics distance to the target domain: "
+    line = (f"mel statistics distance to the target domain: "
             f"converted {scores['eval/stats_distance_converted']:.4f} "
             f"(means {scores['eval/stats_distance_converted_means']:.4f} + "
             f"stds {scores['eval/stats_distance_converted_stds']:.4f}), "
             f"source {scores['eval/stats_distance_source']:.4f}")
+    if "eval/target_similarity" in scores:
+      line += (f" | similarity to target {scores['eval/target_similarity']:.3f} "
+               f"(unconverted {scores['eval/unconverted_target_similarity']:.3f}), "
+               f"to source {scores['eval/source_similarity']:.3f}")
+    if "eval/mcd_db" in scores:
+      line += (f" | MCD {scores['eval/mcd_db']:.2f} dB (unconverted "
+               f"{scores['eval/unconverted_mcd_db']:.2f}, ceiling {scores['eval/ceiling_mcd_db']:.2f})")
+    return line
 
   def samples(self, state) -> methods.Samples:
     """A converted held-out clip as audio and a source/converted mel image."""

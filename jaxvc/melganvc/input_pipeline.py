@@ -38,11 +38,27 @@ def create_eval_mels(config) -> dict[str, list[np.ndarray]]:
   return {name: domain_mels(config, name, config.data.eval_split) for name in DOMAINS}
 
 
+def domain_waves(config, name: str, split: str) -> list[np.ndarray]:
+  """Silence-trimmed waves of domain `name`; a problem is a ConfigError naming its key."""
+  return _loaded(config, name, split, domains.load_waves)
+
+
+def domain_named_waves(config, name: str, split: str) -> dict[str, np.ndarray] | None:
+  """`domain_waves` by file name (`domains.load_named_waves`); None for TFDS catalogs."""
+  return _loaded(config, name, split, domains.load_named_waves)
+
+
 def domain_mels(config, name: str, split: str) -> list[np.ndarray]:
   """Mels of domain `name`; any problem with it is a ConfigError naming its key."""
+  return _loaded(config, name, split, domains.load_mels)
+
+
+def _loaded(config, name: str, split: str, load):
+  """`load(spec, split, audio settings, config.data)` for domain `name`, its
+  problems as ConfigErrors naming the key."""
   audio_cfg = audio.AudioConfig.from_config(config.audio)
   key = f"domain_{name}"
   try:
-    return domains.load_mels(config.data[key], split, audio_cfg, config.data)
+    return load(config.data[key], split, audio_cfg, config.data)
   except ValueError as e:
     raise ConfigError(f"data.{key} (split {split!r}): {e}") from e

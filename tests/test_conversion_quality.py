@@ -1,0 +1,64 @@
+"""Speaker similarity and MCD of converted audio in MelGAN-VC's periodic eval."""
+import math
+
+import pytest
+
+from jaxvc import audio
+from jaxvc import config as config_lib
+from jaxvc.evaluation import conversion_quality
+from jaxvc.melganvc import evaluator as evaluator_lib
+from jaxvc.melganvc import step as step_lib
+from test_train import CONFIG_FILE
+
+RATE = 16000
+
+
+def _waves(corpus, speaker: str, split: str) -> list:
+  return [audio.load_audio(p, RATE) for p in sorted((corpus / speaker / split).glob("*.wav"))]
+
+
+def test_scores_and_reference_lines(demo_corpus):
+  sources = _waves(demo_corpus, "speaker_a", "test")
+  targets = _waves(demo_corpus, "speaker_b", "test")
+  quality = conversion_quality.ConversionQuality(
+      sources, targets, target_references=_waves(demo_corpus, "speaker_b", "train"),
+      source_references=_waves(demo_corpus, "speaker_a", "train"), sample_rate=RATE,
+      invert=lambda wave: wave)   # a lossless inversion: the ceiling is the targets
+  base = quality.baselines
+  assert base["ceiling_mcd_db"] == pytest.approx(0.0, abs=1e-9)
+  assert base["unconverted_mcd_db"] > 3.0
+  assert base["ceiling_target_similarity"] > base["unconverted_target_similarity"] + 0.1
+  assert base["unconverted_source_similarity"] > base["unconverted_target_similarity"] + 0.1
+  assert base["ceiling_source_similarity"] < base["unconverted_source_similarity"] - 0.1
+  # The targets scored as conversions get the ceiling's figures.
+  ceiling = {k.removeprefix("ceiling_"): v for k, v in base.items() if k.startswith("ceiling_")}
+  assert quality(targets) == pytest.approx(ceiling)
+  with pytest.raises(ValueError, match="expected 3 converted waves"):
+    quality(targets[:1])
+  with pytest.raises(ValueError, match="3 sources but 2 parallel targets"):
+    conversion_quality.ConversionQuality(sources, targets[:2], target_references=targets,
+                                         source_references=sources, sample_rate=RATE,
+                                         invert=lambda wave: wave)
+
+
+def test_melganvc_eval_logs_similarity_and_mcd(demo_corpus, tmp_path):
+  path = tmp_path / "tiny.py"
+  path.write_text(CONFIG_FILE.format(corpus=demo_corpus, cache=tmp_path / "cache"))
+  config = config_lib.from_file(str(path), ["--config.eval_quality_utterances=2"])
+  evaluator = evaluator_lib.Evaluator(config)
+  assert len(evaluator.quality.sources) == 2 and len(evaluator.quality.targets) == 2
+  scores = evaluator.evaluate(step_lib.init_state(config))
+  for name in ("target_similarity", "source_similarity", "mcd_db"):
+    for prefix in ("", "unconverted_", "ceiling_"):
+      assert math.isfinite(scores[f"eval/{prefix}{name}"])
+  # Griffin-Lim keeps the target's voice; an untrained generator does not make it.
+  assert scores["eval/ceiling_target_similarity"] > scores["eval/target_similarity"]
+  assert scores["eval/ceiling_mcd_db"] < scores["eval/unconverted_mcd_db"]
+  assert scores["eval/quality_seconds"] > 0
+  summary = evaluator.summary(scores)
+  assert "similarity to target" in summary and "MCD" in summary
+
+  off = config_lib.from_file(str(path), ["--config.eval_quality_utterances=0"])
+  evaluator = evaluator_lib.Evaluator(off)
+  assert evaluator.quality is None
+  assert not any("similarity" in k for k in evaluator.evaluate(step_lib.init_state(off)))
