@@ -83,6 +83,11 @@ LOSS_PANELS = [
                                            "eval/stats_distance_converted_means": "its means",
                                            "eval/stats_distance_converted_stds": "its stds",
                                            "eval/stats_distance_source": "source"}),
+    ("similarity to target (eval)", {"eval/target_similarity": "converted",
+                                     "eval/unconverted_target_similarity": "source",
+                                     "eval/ceiling_target_similarity": "ceiling"}),
+    ("MCD dB (eval)", {"eval/mcd_db": "converted", "eval/unconverted_mcd_db": "source",
+                       "eval/ceiling_mcd_db": "ceiling"}),
 ]
 
 
@@ -252,8 +257,9 @@ def read_scalars(logdir: str, tags) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def plot_losses(curves: dict, path: Path) -> None:
   """LOSS_PANELS over training steps, as a PNG."""
-  fig = plotting.figure(9, 4.5)
-  for ax, (title, lines) in zip(fig.subplots(2, 3).flat, LOSS_PANELS):
+  columns = math.ceil(len(LOSS_PANELS) / 2)
+  fig = plotting.figure(3 * columns, 4.5)
+  for ax, (title, lines) in zip(fig.subplots(2, columns).flat, LOSS_PANELS):
     for tag, label in lines.items():
       if tag in curves:
         steps, values = curves[tag]
