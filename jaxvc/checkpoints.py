@@ -18,6 +18,7 @@ from jaxvc import files
 from jaxvc import methods
 
 CONFIG_FILE = "config.json"
+DEFAULT_ITEM = "default"   # the CheckpointManager's folder for a single-item checkpoint
 
 
 class CheckpointError(ValueError):
@@ -42,9 +43,50 @@ def save(mngr: ocp.CheckpointManager, state) -> None:
 
 
 def restore(mngr: ocp.CheckpointManager, abstract_state, step: int | None = None):
-  """The state at `step` (default: latest), placed as `abstract_state` says."""
+  """The state at `step` (default: latest), placed as `abstract_state` says;
+  CheckpointError if the stored arrays are not the ones it describes."""
   step = mngr.latest_step() if step is None else step
+  check_fits(os.path.join(str(mngr.directory), str(step), DEFAULT_ITEM), abstract_state)
   return mngr.restore(step, args=ocp.args.StandardRestore(abstract_state))
+
+
+def check_fits(path: str, abstract_state) -> None:
+  """CheckpointError naming the first array of the checkpoint item at `path`
+  that is missing, extra or of another shape than in `abstract_state`.
+
+  Checked from the metadata before orbax reads anything: its reads of a
+  mismatched checkpoint are asynchronous and fail one by one, and which error
+  surfaces first (a ValueError, or a bare Exception wrapping a cancelled
+  read) is a race.
+  """
+  with ocp.StandardCheckpointer() as checkpointer:
+    metadata = checkpointer.metadata(path).item_metadata
+  stored = {m.name: tuple(m.shape) for m in jax.tree.leaves(metadata)}
+  wanted = {jax.tree_util.keystr(p, simple=True, separator="."): tuple(x.shape)
+            for p, x in jax.tree_util.tree_leaves_with_path(abstract_state)}
+  # Parameters first: an optimiser moment's mismatch only mirrors its parameter's.
+  for name in sorted(stored.keys() | wanted.keys(), key=lambda n: (not n.startswith("params."), n)):
+    if name not in stored:
+      why = f"it has no {name}"
+    elif name not in wanted:
+      why = f"it holds {name}, which the config does not make"
+    elif stored[name] != wanted[name]:
+      why = f"{name} is stored as {stored[name]}, the config makes {wanted[name]}"
+    else:
+      continue
+    raise CheckpointError(f"{path}: does not match the config ({why})")
+
+
+def write_initial(workdir: str, config: ml_collections.ConfigDict) -> str:
+  """A workdir holding config.json and the fresh step-0 state of `config`'s
+  method: it loads like a trained run (for tests and benchmarks). Returns it."""
+  os.makedirs(workdir, exist_ok=True)
+  save_config(workdir, config)
+  mngr = manager(workdir, config)
+  save(mngr, methods.get(config.method).init_state(config))
+  mngr.wait_until_finished()
+  mngr.close()
+  return str(workdir)
 
 
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
@@ -98,6 +140,8 @@ def load_state(path: str, step: int | None = None, *, method: str | None = None)
       jax.eval_shape(functools.partial(methods.get(config.method).init_state, config)))
   try:
     state = restore(mngr, abstract, step)
+  except CheckpointError:
+    raise
   except (ValueError, KeyError, TypeError) as e:
     raise CheckpointError(
         f"{directory}/{step}: does not match its config.json ({str(e).splitlines()[0]})") from None

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from jaxvc import caches
+
 SUBCOMMANDS = {
     "convert": ("jaxvc.cli.convert", "convert audio files or folders with a trained MelGAN-VC model"),
     "stylize": ("jaxvc.cli.stylize", "spectrogram neural style transfer of one clip onto another"),
@@ -29,6 +31,7 @@ def main(argv=None) -> int:
   unknown = [a for a in rest if not a.startswith("--config.")]
   if unknown:
     parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+  caches.enable_compilation_cache()
   return modules[args.command].run(args, overrides)
 
 

@@ -27,6 +27,7 @@ from jax.sharding import PartitionSpec as P
 import ml_collections
 import numpy as np
 
+from jaxvc import caches
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
 from jaxvc import methods
@@ -267,15 +268,16 @@ def main(argv=None) -> int:
   except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
+  caches.enable_compilation_cache()
   distributed = args.distributed or bool(args.coordinator_address)
   if distributed:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
   try:
     train_and_evaluate(config, args.workdir)
-  except (ConfigError, TrainingError) as e:
+  except (ConfigError, checkpoints.CheckpointError, TrainingError) as e:
     print(f"error: {e}", file=sys.stderr)
-    return 2 if isinstance(e, ConfigError) else 1
+    return 1 if isinstance(e, TrainingError) else 2
   finally:
     if distributed:
       jax.distributed.shutdown()

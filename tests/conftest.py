@@ -1,8 +1,14 @@
 """Shared test data, rendered offline with espeak-ng (see jaxvc.data.demo)."""
 import importlib.util
+import os
 from pathlib import Path
+import tempfile
 
 import pytest
+
+# The CLIs that tests run (in process and as children) compile into a cache of
+# this session's, cold at its start like a fresh machine's, never the user's.
+os.environ.setdefault("JAXVC_COMPILATION_CACHE", tempfile.mkdtemp(prefix="jaxvc-xla-"))
 
 SPEECH_TEXT = "The quiet gardener carried seven yellow baskets across the bridge."
 

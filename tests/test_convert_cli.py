@@ -121,7 +121,7 @@ def test_unusable_models_and_arguments_exit_2(workdir, clip, tmp_path, capsys):
   checkpoints.save_config(mismatched, other)
   cases = [
       (["--workdir", str(tmp_path / "nothing")], "nothing/config.json: no saved config"),
-      (["--workdir", mismatched], "does not match its config.json"),
+      (["--workdir", mismatched], "does not match the config"),
       (["--workdir", workdir, "--step", "5"], "no checkpoint at step 5"),
       (["--workdir", workdir, "--config.seed=3"], "takes no config overrides"),
       (["--workdir", workdir, "--sample-rate", "0"], "--sample-rate: must be positive"),
@@ -136,6 +136,25 @@ def test_unusable_models_and_arguments_exit_2(workdir, clip, tmp_path, capsys):
                      "--output", str(tmp_path / "o")]) == 2
   assert "missing: no such file or folder" in capsys.readouterr().err
   assert not os.path.exists(tmp_path / "out.wav")
+
+
+def test_the_next_process_reads_compiled_programs_from_the_cache(workdir, clip, tmp_path):
+  """The second conversion compiles nothing new: every program it needs is in
+  the persistent compilation cache the first one filled."""
+  wave, rate = clip
+  sf.write(tmp_path / "talk.wav", wave, rate)
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  cache = tmp_path / "xla"
+  env = dict(os.environ, JAXVC_COMPILATION_CACHE=str(cache))
+  entries = []
+  for name in ("first.wav", "second.wav"):
+    subprocess.run([sys.executable, "-m", "jaxvc.infer", "convert", "--workdir", workdir,
+                    "--input", str(tmp_path / "talk.wav"), "--output", str(tmp_path / name),
+                    "--iters", "2"], cwd=repo, env=env, check=True, capture_output=True)
+    entries.append(sorted(p.name for p in cache.iterdir()))
+  assert entries[0] and entries[1] == entries[0]
+  first, second = (sf.read(tmp_path / name)[0] for name in ("first.wav", "second.wav"))
+  np.testing.assert_array_equal(first, second)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from jaxvc import caches
 from jaxvc.data import demo
 
 
@@ -114,11 +115,21 @@ def test_cli_builds_a_corpus(tmp_path, capsys):
 
 
 def test_cache_root_follows_the_config_rule(monkeypatch, tmp_path):
-  assert demo.cache_root(str(tmp_path)) == tmp_path
+  assert caches.cache_root(str(tmp_path)) == tmp_path
   monkeypatch.setenv("JAXVC_CACHE", str(tmp_path / "env"))
-  assert demo.cache_root("") == demo.cache_root(None) == tmp_path / "env"
+  assert caches.cache_root("") == caches.cache_root(None) == tmp_path / "env"
   monkeypatch.delenv("JAXVC_CACHE")
-  assert demo.cache_root(None) == Path.home() / ".cache" / "jaxvc"
+  assert caches.cache_root(None) == Path.home() / ".cache" / "jaxvc"
+
+
+def test_compilation_cache_folder_follows_its_variable(monkeypatch, tmp_path):
+  monkeypatch.setenv("JAXVC_CACHE", str(tmp_path))
+  monkeypatch.delenv("JAXVC_COMPILATION_CACHE", raising=False)
+  assert caches.compilation_cache_dir() == str(tmp_path / "xla")
+  monkeypatch.setenv("JAXVC_COMPILATION_CACHE", str(tmp_path / "mine"))
+  assert caches.compilation_cache_dir() == str(tmp_path / "mine")
+  monkeypatch.setenv("JAXVC_COMPILATION_CACHE", "off")
+  assert caches.compilation_cache_dir() is None
 
 
 def test_ensure_reuses_a_corpus_and_rebuilds_a_partial_one(monkeypatch, tmp_path):

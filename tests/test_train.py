@@ -121,6 +121,18 @@ def test_config_errors_are_reported_before_compute(config_path, tmp_path):
   assert not (tmp_path / "w" / "checkpoints").exists()
 
 
+def test_resuming_with_other_networks_is_one_line_exit_2(config_path, tmp_path, capsys):
+  """A workdir's checkpoint made by other networks than the command's config:
+  named from the checkpoint's metadata, before anything is read or trained."""
+  workdir = checkpoints.write_initial(str(tmp_path / "w"), _config(config_path))
+  assert train.main(["--config", config_path, "--workdir", workdir,
+                     "--config.model.generator_channels=8"]) == 2
+  error = capsys.readouterr().err.strip()
+  assert len(error.splitlines()) == 1
+  assert "does not match the config (params.generator." in error and "(16,)" in error
+  assert os.listdir(os.path.join(workdir, "checkpoints")) == ["0"]
+
+
 @pytest.mark.slow
 def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp_path):
   steps = ("--config.num_steps=1000", "--config.checkpoint_every=1000", "--config.eval_every=1000",

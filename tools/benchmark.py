@@ -177,6 +177,63 @@ def bench_conversion() -> dict:
               librosa_mel_to_audio_60s_seconds=theirs)
 
 
+def bench_folder_conversion() -> dict:
+  """Issue 13's compile-once target: a folder of 40 short demo utterances
+  (speaker_a's first train sentences) against one file of the same audio
+  joined, each converted by `python -m jaxvc.infer convert` in a fresh process
+  (the default generator with fresh weights, Griffin-Lim 32). The folder runs
+  twice on one persistent compilation cache, cold then warm; the long file on
+  a cold cache of its own. Throughput is audio seconds per second of the
+  process's wall time less its start-up (imports and model load: the faster of
+  two conversions of a 0.5 s file on one cache); the targets are the
+  folder's throughput at >= 50% of the long file's cold and >= 90% warm."""
+  import shutil
+  import subprocess
+  import sys
+  import tempfile
+  import soundfile as sf
+  from jaxvc import checkpoints
+  from jaxvc.data import demo
+  from jaxvc.melganvc import config as melganvc_config
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+  def convert(source: str, target: str, cache: str) -> float:
+    env = dict(os.environ, JAXVC_COMPILATION_CACHE=cache)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "jaxvc.infer", "convert", "--workdir", workdir,
+                    "--input", source, "--output", target, "--overwrite"],
+                   cwd=repo, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+  with tempfile.TemporaryDirectory() as tmp:
+    workdir = checkpoints.write_initial(os.path.join(tmp, "run"), melganvc_config.defaults())
+    corpus = demo.ensure_demo_corpus()
+    files = sorted((corpus / "speaker_a" / "train").glob("*.wav"))[:40]
+    folder = os.path.join(tmp, "folder")
+    os.makedirs(folder)
+    for f in files:
+      shutil.copy(f, folder)
+    waves = [sf.read(f, dtype="float32") for f in files]
+    rate = waves[0][1]
+    seconds = sum(w.size for w, _ in waves) / rate
+    long_file = os.path.join(tmp, "long.wav")
+    sf.write(long_file, np.concatenate([w for w, _ in waves]), rate)
+    short_file = os.path.join(tmp, "short.wav")
+    sf.write(short_file, waves[0][0][:rate // 2], rate)
+    caches = {name: os.path.join(tmp, f"xla_{name}") for name in ("folder", "long", "short")}
+    folder_cold = convert(folder, os.path.join(tmp, "out"), caches["folder"])
+    folder_warm = convert(folder, os.path.join(tmp, "out"), caches["folder"])
+    long_cold = convert(long_file, os.path.join(tmp, "long_out.wav"), caches["long"])
+    start_up = min(convert(short_file, os.path.join(tmp, "short_out.wav"), caches["short"])
+                   for _ in range(2))
+  throughput = lambda wall: seconds / max(wall - start_up, 1e-9)
+  return dict(audio_seconds=seconds, start_up_seconds=start_up,
+              folder_cold_seconds=folder_cold, folder_warm_seconds=folder_warm,
+              long_file_seconds=long_cold,
+              folder_cold_fraction_of_long=throughput(folder_cold) / throughput(long_cold),
+              folder_warm_fraction_of_long=throughput(folder_warm) / throughput(long_cold))
+
+
 def bench_style_transfer() -> dict:
   """Spectrogram style transfer at the configs/nst.py defaults (Ulyanov & Lebedev):
   one loss-and-gradient evaluation at 1025 bins x 430 frames, 4096 filters of
@@ -382,6 +439,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "inversion": bench_inversion,
     "pipeline": bench_pipeline,
     "conversion": bench_conversion,
+    "folder_conversion": bench_folder_conversion,
     "style_transfer": bench_style_transfer,
     "vocoder_synthesis": bench_vocoder_synthesis,
     "vocoder_design": bench_vocoder_design,

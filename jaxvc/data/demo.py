@@ -30,6 +30,7 @@ import espeakng_loader
 import numpy as np
 import soundfile as sf
 
+from jaxvc import caches
 from jaxvc.data.sentences import sentences
 
 VERSION = 1  # bump when the rendering or the sentences change
@@ -158,13 +159,6 @@ def render(text: str, voice: str) -> tuple[np.ndarray, int]:
   return samples.astype(np.float32) / 32768, sample_rate
 
 
-def cache_root(cache_dir: str | None = None) -> Path:
-  """The jaxvc cache: `cache_dir`, or if empty $JAXVC_CACHE, or ~/.cache/jaxvc."""
-  if cache_dir:
-    return Path(cache_dir).expanduser()
-  return Path(os.environ.get("JAXVC_CACHE") or Path.home() / ".cache" / "jaxvc")
-
-
 def _recipe(n_sentences: int, test_fraction: float) -> dict:
   """What determines a corpus's content; stored in its metadata."""
   return dict(version=VERSION, sentences=n_sentences, test_fraction=test_fraction,
@@ -261,7 +255,7 @@ def ensure_demo_corpus(cache_dir: str | None = None) -> Path:
   processes on one machine) wait for one build instead of racing; an outdated
   or partial corpus is rebuilt.
   """
-  root = cache_root(cache_dir) / "demo"
+  root = caches.cache_root(cache_dir) / "demo"
   if _is_current(root):
     return root
   root.parent.mkdir(parents=True, exist_ok=True)

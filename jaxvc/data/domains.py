@@ -25,6 +25,7 @@ from absl import logging
 import numpy as np
 
 from jaxvc import audio
+from jaxvc import caches
 from jaxvc import files
 from jaxvc import shapes
 from jaxvc._tf import tf
@@ -121,7 +122,7 @@ def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> 
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
   key = json.dumps([_MEL_CACHE_VERSION, spec, split, builder.info.full_name,
                     dataclasses.asdict(audio_cfg), data_cfg.top_db])
-  path = (demo.cache_root(data_cfg.cache_dir) / "mels"
+  path = (caches.cache_root(data_cfg.cache_dir) / "mels"
           / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz")
   cached = path.is_file()
   if cached:
@@ -176,7 +177,7 @@ def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
       return tfds.builder(domain.name)
     except tfds.core.registered.DatasetNotFoundError:
       raise ConfigError(f"domain 'tfds:{domain.name}': no TFDS dataset of that name") from None
-  return audio_folder.prepare(root, sample_rate, demo.cache_root(cache_dir))
+  return audio_folder.prepare(root, sample_rate, caches.cache_root(cache_dir))
 
 
 def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: int,
