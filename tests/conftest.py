@@ -6,9 +6,15 @@ import tempfile
 
 import pytest
 
-# The CLIs that tests run (in process and as children) compile into a cache of
-# this session's, cold at its start like a fresh machine's, never the user's.
+# Tests and the CLIs they run (in process and as children) compile into a
+# persistent cache of this session's, cold at its start like a fresh
+# machine's, never the user's: a program that several tests build (a train
+# step trained, stopped and resumed; one model in several tests) compiles once.
 os.environ.setdefault("JAXVC_COMPILATION_CACHE", tempfile.mkdtemp(prefix="jaxvc-xla-"))
+
+from jaxvc import caches  # noqa: E402
+
+caches.enable_compilation_cache()
 
 SPEECH_TEXT = "The quiet gardener carried seven yellow baskets across the bridge."
 
