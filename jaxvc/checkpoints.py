@@ -65,7 +65,8 @@ def check_fits(path: str, abstract_state) -> None:
   wanted = {jax.tree_util.keystr(p, simple=True, separator="."): tuple(x.shape)
             for p, x in jax.tree_util.tree_leaves_with_path(abstract_state)}
   # Parameters first: an optimiser moment's mismatch only mirrors its parameter's.
-  for name in sorted(stored.keys() | wanted.keys(), key=lambda n: (not n.startswith("params."), n)):
+  names = sorted(stored.keys() | wanted.keys(), key=lambda n: (not n.startswith("params."), n))
+  for name in names:
     if name not in stored:
       why = f"it has no {name}"
     elif name not in wanted:

@@ -140,6 +140,12 @@ def test_demo_voice_waves(tmp_path, monkeypatch, demo_corpus):
   expected = [round(sf.info(f).frames * 16000 / sf.info(f).samplerate) for f in files]
   assert sorted(w.size for w in waves) == sorted(expected)
   assert all(w.dtype == np.float32 for w in waves)
+  first_two = domains.load_waves("demo:speaker_b", "test", AUDIO, data_config(tmp_path), limit=2)
+  assert [w.size for w in first_two] == [w.size for w in waves[:2]]
+  # By name: the same waves, keyed by their files' paths in the corpus folder.
+  named = domains.load_named_waves("demo:speaker_b", "test", AUDIO, data_config(tmp_path))
+  assert sorted(named) == [f"test/{f.name}" for f in files]
+  assert sorted(w.size for w in named.values()) == sorted(expected)
 
 
 def test_silence_is_trimmed(tmp_path):

@@ -16,6 +16,7 @@ settings, top_db) and cached on disk, so restarting a run costs no STFTs.
 import collections
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging as std_logging
 import os
@@ -80,11 +81,14 @@ def parse(spec: str) -> Domain:
   return Domain(kind, name, feature, value)
 
 
-def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> list[np.ndarray]:
-  """Float32 mono waves at audio_cfg.sample_rate, silence-trimmed by data_cfg.top_db."""
+def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg,
+               limit: int | None = None) -> list[np.ndarray]:
+  """Float32 mono waves at audio_cfg.sample_rate, silence-trimmed by
+  data_cfg.top_db; only the first `limit` if given (the rest are not read)."""
   domain = parse(spec)
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  waves = _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate, data_cfg.top_db)
+  waves = _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate, data_cfg.top_db,
+                         limit)
   _report(spec, split, len(waves), sum(w.size for w in waves) / audio_cfg.sample_rate, "waves")
   return waves
 
@@ -181,12 +185,12 @@ def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
 
 
 def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: int,
-                   top_db: float) -> list[np.ndarray]:
+                   top_db: float, limit: int | None = None) -> list[np.ndarray]:
   if domain.kind == "tfds":
     waves = _catalog_waves(spec, domain, builder, split, sample_rate)
   else:
     waves = (ex["audio"] for ex in _folder_examples(builder, split))
-  return [audio.trim_silence(w, top_db) for w in waves]
+  return [audio.trim_silence(w, top_db) for w in itertools.islice(waves, limit)]
 
 
 def _folder_examples(builder, split: str):

@@ -48,13 +48,13 @@ def quality_eval(config, cfg: audio.AudioConfig,
   d = config.data
   named = {k: input_pipeline.domain_named_waves(config, k, d.eval_split) for k in "ab"}
   if named["a"] is None:
-    sources, targets = input_pipeline.domain_waves(config, "a", d.eval_split)[:n], None
+    sources, targets = input_pipeline.domain_waves(config, "a", d.eval_split, n), None
   else:
     parallel = sorted(set(named["a"]) & set(named["b"] or ()))
     keys = (parallel or sorted(named["a"]))[:n]
     sources = [named["a"][k] for k in keys]
     targets = [named["b"][k] for k in keys] if parallel else None
-  references = {k: input_pipeline.domain_waves(config, k, d.train_split)[:REFERENCE_UTTERANCES]
+  references = {k: input_pipeline.domain_waves(config, k, d.train_split, REFERENCE_UTTERANCES)
                 for k in "ab"}
   return conversion_quality.ConversionQuality(
       sources, targets, target_references=references["b"], source_references=references["a"],

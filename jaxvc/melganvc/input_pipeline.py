@@ -38,9 +38,11 @@ def create_eval_mels(config) -> dict[str, list[np.ndarray]]:
   return {name: domain_mels(config, name, config.data.eval_split) for name in DOMAINS}
 
 
-def domain_waves(config, name: str, split: str) -> list[np.ndarray]:
-  """Silence-trimmed waves of domain `name`; a problem is a ConfigError naming its key."""
-  return _loaded(config, name, split, domains.load_waves)
+def domain_waves(config, name: str, split: str, limit: int | None = None) -> list[np.ndarray]:
+  """Silence-trimmed waves of domain `name` (the first `limit`, if given); a
+  problem is a ConfigError naming its key."""
+  return _loaded(config, name, split,
+                 lambda *args: domains.load_waves(*args, limit=limit))
 
 
 def domain_named_waves(config, name: str, split: str) -> dict[str, np.ndarray] | None:
