@@ -9,6 +9,7 @@ import functools
 import json
 import os
 
+from etils import epath
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
@@ -59,8 +60,7 @@ def check_fits(path: str, abstract_state) -> None:
   surfaces first (a ValueError, or a bare Exception wrapping a cancelled
   read) is a race.
   """
-  with ocp.StandardCheckpointer() as checkpointer:
-    metadata = checkpointer.metadata(path).item_metadata
+  metadata = ocp.StandardCheckpointHandler().metadata(epath.Path(path))
   stored = {m.name: tuple(m.shape) for m in jax.tree.leaves(metadata)}
   wanted = {jax.tree_util.keystr(p, simple=True, separator="."): tuple(x.shape)
             for p, x in jax.tree_util.tree_leaves_with_path(abstract_state)}
