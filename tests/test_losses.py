@@ -94,3 +94,12 @@ def test_travel_vectors_batch_counts_ordered_pairs():
 def test_travel_vectors_unknown_pairing():
   with pytest.raises(ValueError, match="pairing"):
     losses.travel_vectors(jnp.zeros((2, 3)), jnp.zeros((2, 3)), "triples")
+
+
+def test_r1_is_the_squared_gradient_norm_at_the_real_crops():
+  w = jnp.arange(12.0).reshape(3, 4) / 10
+  critic = lambda x: jnp.sum(w * x, axis=(1, 2)) + jnp.sum(x ** 2, axis=(1, 2))
+  real = jnp.ones((2, 3, 4))
+  # d/dx = w + 2x = w + 2 at x = 1, the same for both crops.
+  expected = float(jnp.sum((w + 2) ** 2))
+  assert float(losses.r1(critic, real)) == pytest.approx(expected, rel=1e-6)

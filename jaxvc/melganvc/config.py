@@ -47,13 +47,27 @@ def defaults() -> ml_collections.ConfigDict:
       identity_weight=0.5,
       margin=2.0,               # delta of the siamese margin loss
       pairing="thirds",         # "thirds" (MelGAN-VC) or "batch" (TraVeLGAN)
+      r1_weight=0.0,            # gamma/2 of an R1 penalty on the critic's real crops; 0 = off
+  ))
+
+  # Differentiable augmentation of the critic's real and translated crops
+  # (`melganvc/augment.py`); all 0 = off, as the original.
+  c.augment = ml_collections.ConfigDict(dict(
+      time_shift=0,             # frames, either way
+      mask_frames=0,            # one masked span of this many frames
+      gain=0.0,                 # offset in the normalised mel domain, either way
   ))
 
   c.optim = ml_collections.ConfigDict(dict(
       learning_rate=2e-4,
       b1=0.5,
       b2=0.999,
+      critic_lr_multiplier=1.0,  # the critic's learning rate over the generator's
   ))
+  # Decay of an exponential moving average of the generator's weights, which
+  # eval, samples and conversion then use; 0 = off (the original converts with
+  # the raw weights).
+  c.generator_ema = 0.0
   c.critic_updates = 3          # critic updates per generator/siamese update
   # Held-out source utterances converted to audio in every eval and scored for
   # speaker similarity (and MCD against parallel targets) when the eval extra
@@ -76,12 +90,21 @@ def check(config: ml_collections.ConfigDict) -> None:
           f"{d.short_utterances!r} must be {' or '.join(map(repr, domains.SHORT_UTTERANCES))}")
   require(config.loss.pairing in losses.PAIRINGS, "loss.pairing",
           f"{config.loss.pairing!r} must be {' or '.join(map(repr, losses.PAIRINGS))}")
-  for key in ("adversarial_weight", "travel_weight", "identity_weight"):
+  for key in ("adversarial_weight", "travel_weight", "identity_weight", "r1_weight"):
     require(config.loss[key] >= 0, f"loss.{key}", f"{config.loss[key]} must not be negative")
   require(config.critic_updates >= 1, "critic_updates", "must be at least 1")
   require(config.eval_quality_utterances >= 0, "eval_quality_utterances",
           f"{config.eval_quality_utterances} must not be negative")
   require(config.optim.learning_rate > 0, "optim.learning_rate", "must be positive")
+  require(config.optim.critic_lr_multiplier > 0, "optim.critic_lr_multiplier", "must be positive")
+  require(0 <= config.generator_ema < 1, "generator_ema",
+          f"{config.generator_ema} must be in [0, 1) (0 turns the average off)")
+  a = config.augment
+  require(a.time_shift >= 0 and a.mask_frames >= 0 and a.gain >= 0, "augment",
+          "time_shift, mask_frames and gain must not be negative")
+  require(a.mask_frames < d.chunk_frames * d.chunks_per_crop, "augment.mask_frames",
+          f"{a.mask_frames} must be shorter than a crop "
+          f"({d.chunk_frames * d.chunks_per_crop} frames)")
   for key in ("domain_a", "domain_b"):
     try:
       domains.parse(d[key])

@@ -3,6 +3,8 @@
 Pure functions of network outputs, each returning a scalar; the trainer
 weights and sums them.
 """
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +16,13 @@ from jaxvc.layers import l2_normalize
 def critic_hinge(d_real: jax.Array, d_fake: jax.Array) -> jax.Array:
   """Hinge loss of the critic, averaged over its real and fake halves."""
   return (jnp.mean(jax.nn.relu(1 - d_real)) + jnp.mean(jax.nn.relu(1 + d_fake))) / 2
+
+
+def r1(critic: Callable[[jax.Array], jax.Array], real: jax.Array) -> jax.Array:
+  """R1 penalty (Mescheder et al. 2018): the mean squared norm of the critic's
+  gradient at real crops; keeps it from growing steep around the data."""
+  grad = jax.grad(lambda x: jnp.sum(critic(x)))(real)
+  return jnp.mean(jnp.sum(jnp.square(grad), axis=tuple(range(1, grad.ndim))))
 
 
 def generator_adversarial(d_fake: jax.Array) -> jax.Array:

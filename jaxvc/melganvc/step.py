@@ -17,17 +17,20 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxvc.melganvc import augment as augment_lib
 from jaxvc.melganvc import losses
 from jaxvc.melganvc import models
 
 NETWORKS = ("generator", "siamese", "critic")
+EMA = "generator_ema"
 
 
 @flax.struct.dataclass
 class TrainState:
   """Everything a resumed run needs; the data position is `step` itself."""
   step: jax.Array
-  params: dict     # network name -> nnx.State of its parameters
+  params: dict     # network name -> nnx.State of its parameters, and "generator_ema"
+                   # (the generator's moving average) where config.generator_ema is set
   stats: dict      # network name -> batch-norm statistics and spectral-norm vectors
   gs_opt: optax.OptState   # one Adam over generator and siamese, as the original
   critic_opt: optax.OptState
@@ -35,9 +38,9 @@ class TrainState:
 
 def optimizers(config: ml_collections.ConfigDict):
   """(generator+siamese, critic) optimisers."""
-  adam = functools.partial(
-      optax.adam, config.optim.learning_rate, b1=config.optim.b1, b2=config.optim.b2)
-  return adam(), adam()
+  adam = functools.partial(optax.adam, b1=config.optim.b1, b2=config.optim.b2)
+  rate = config.optim.learning_rate
+  return adam(rate), adam(rate * config.optim.critic_lr_multiplier)
 
 
 def _split(config: ml_collections.ConfigDict):
@@ -55,6 +58,9 @@ def init_state(config: ml_collections.ConfigDict) -> TrainState:
   parts = _split(config)
   params = {name: p for name, (_, p, _) in parts.items()}
   stats = {name: s for name, (_, _, s) in parts.items()}
+  if config.generator_ema:
+    # Only then: a run without it keeps the original's checkpoint layout.
+    params[EMA] = jax.tree.map(jnp.copy, params["generator"])
   gs_optimizer, critic_optimizer = optimizers(config)
   return TrainState(
       step=jnp.zeros((), jnp.int32),
@@ -81,8 +87,17 @@ def generator_fn(graphdef, params, stats) -> Callable[[jax.Array], jax.Array]:
 
 
 def generator_state(state: TrainState) -> dict:
-  """The generator's parameters and statistics: all that conversion needs."""
-  return dict(params=state.params["generator"], stats=state.stats["generator"])
+  """The generator's parameters (the moving average where the run keeps one)
+  and statistics: all that conversion needs."""
+  params = state.params.get(EMA, state.params["generator"])
+  return dict(params=params, stats=state.stats["generator"])
+
+
+def ema_decay(decay: float, step: jax.Array) -> jax.Array:
+  """The average's decay at `step`, lowered early on (as TensorFlow's
+  ExponentialMovingAverage with num_updates) so a short run's average is not
+  held back by the initial weights."""
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
 
 
 def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
@@ -94,6 +109,11 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
   n_chunks = config.data.chunks_per_crop
   loss_cfg = config.loss
   gs_optimizer, critic_optimizer = optimizers(config)
+  augmenting = augment_lib.enabled(config.augment)
+
+  def critic_view(key, crop):
+    """What the critic sees of a crop: augmented where configured."""
+    return augment_lib.augment(key, crop, config.augment) if augmenting else crop
 
   def run(name, params, stats, x):
     return apply(graphdefs[name], params, stats[name], x, train=True)
@@ -106,25 +126,35 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
       outputs.append(out)
     return outputs
 
-  def critic_losses(critic_params, stats, fake_crop, real_crop):
+  def critic_losses(critic_params, stats, fake_crop, real_crop, key):
+    """Hinge (+ R1) on crops already translated; `key` draws the real crop's augmentation."""
+    real_crop = critic_view(key, real_crop)
     d_fake, stats["critic"] = run("critic", critic_params, stats, fake_crop)
     d_real, stats["critic"] = run("critic", critic_params, stats, real_crop)
-    return losses.critic_hinge(d_real, d_fake), dict(
-        critic_real=jnp.mean(jax.nn.relu(1 - d_real)),
-        critic_fake=jnp.mean(jax.nn.relu(1 + d_fake)))
+    loss = losses.critic_hinge(d_real, d_fake)
+    metrics = dict(critic_real=jnp.mean(jax.nn.relu(1 - d_real)),
+                   critic_fake=jnp.mean(jax.nn.relu(1 + d_fake)))
+    if loss_cfg.r1_weight:
+      frozen = dict(stats)   # the penalty's own pass leaves the statistics alone
+      r1 = losses.r1(lambda x: run("critic", critic_params, frozen, x)[0], real_crop)
+      loss += loss_cfg.r1_weight * r1
+      metrics["critic_r1"] = r1
+    return loss, metrics
 
-  def generator_and_critic_update(state: TrainState, a, b):
+  def generator_and_critic_update(state: TrainState, a, b, key):
+    fake_key, real_key = jax.random.split(key)
+
     def loss_fn(gs_params, critic_params):
       g_params, s_params = gs_params
       stats = dict(state.stats)
       fakes = translate(g_params, stats, a)
       identities = translate(g_params, stats, b)
-      fake_crop = jnp.concatenate(fakes, axis=-1)
+      fake_crop = critic_view(fake_key, jnp.concatenate(fakes, axis=-1))
       # The generator's adversarial term must not move the critic, and the
       # critic's loss must not move the generator: two views of one forward.
       d_fake_for_g, _ = run("critic", jax.lax.stop_gradient(critic_params), stats, fake_crop)
       critic_loss, critic_metrics = critic_losses(
-          critic_params, stats, jax.lax.stop_gradient(fake_crop), b)
+          critic_params, stats, jax.lax.stop_gradient(fake_crop), b, real_key)
 
       a_chunks = jnp.split(a, n_chunks, axis=-1)
       embed = {}
@@ -155,18 +185,22 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     generator, siamese = optax.apply_updates(gs_params, gs_updates)
     critic, critic_opt = _critic_apply(critic_optimizer, state, grads[1])
     params = dict(generator=generator, siamese=siamese, critic=critic)
+    if config.generator_ema:
+      params[EMA] = optax.incremental_update(
+          generator, state.params[EMA], 1.0 - ema_decay(config.generator_ema, state.step))
     return state.replace(params=params, stats=stats, gs_opt=gs_opt,
                          critic_opt=critic_opt), metrics
 
-  def critic_update(state: TrainState, ab):
-    a, b = ab
+  def critic_update(state: TrainState, abk):
+    a, b, key = abk
+    fake_key, real_key = jax.random.split(key)
     stats = dict(state.stats)
-    fake_crop = jax.lax.stop_gradient(
-        jnp.concatenate(translate(state.params["generator"], stats, a), axis=-1))
+    fake_crop = critic_view(fake_key, jax.lax.stop_gradient(
+        jnp.concatenate(translate(state.params["generator"], stats, a), axis=-1)))
 
     def loss_fn(critic_params):
       inner = dict(stats)
-      loss, metrics = critic_losses(critic_params, inner, fake_crop, b)
+      loss, metrics = critic_losses(critic_params, inner, fake_crop, b, real_key)
       return loss, (dict(critic_loss=loss, **metrics), inner)
 
     grads, (metrics, stats) = jax.grad(loss_fn, has_aux=True)(state.params["critic"])
@@ -175,8 +209,12 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
                          critic_opt=critic_opt), metrics
 
   def train_step(state: TrainState, batch: dict):
-    state, metrics = generator_and_critic_update(state, batch["a"][0], batch["b"][0])
-    state, critic_only = jax.lax.scan(critic_update, state, (batch["a"][1:], batch["b"][1:]))
+    # Random draws depend on the seed and step alone, so a resumed run repeats them.
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), state.step),
+                            config.critic_updates)
+    state, metrics = generator_and_critic_update(state, batch["a"][0], batch["b"][0], keys[0])
+    state, critic_only = jax.lax.scan(
+        critic_update, state, (batch["a"][1:], batch["b"][1:], keys[1:]))
     # The critic's figures are means over all its updates of this step alike.
     for key, values in critic_only.items():
       metrics[key] = jnp.mean(jnp.concatenate([metrics[key][None], values]))
