@@ -184,6 +184,12 @@ def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
   return audio_folder.prepare(root, sample_rate, caches.cache_root(cache_dir))
 
 
+# Waves are read once (and their mels cached by jaxvc), so TFDS's in-memory
+# cache of small datasets only costs memory, and warns whenever a reader stops
+# after the first `limit` examples.
+_READ_ONCE = tfds.ReadConfig(try_autocache=False)
+
+
 def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: int,
                    top_db: float, limit: int | None = None) -> list[np.ndarray]:
   if domain.kind == "tfds":
@@ -195,7 +201,7 @@ def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: 
 
 def _folder_examples(builder, split: str):
   """The examples of a `demo:` or `folder:` domain's split (jaxvc.data.audio_folder)."""
-  return tfds.as_numpy(builder.as_dataset(split=split))
+  return tfds.as_numpy(builder.as_dataset(split=split, read_config=_READ_ONCE))
 
 
 def _leaf_features(features, prefix=()) -> dict[str, tuple[tuple[str, ...], object]]:
@@ -221,7 +227,7 @@ def _catalog_waves(spec: str, domain: Domain, builder, split: str, sample_rate: 
   if not audio_feature.sample_rate:
     raise ConfigError(f"domain {spec!r}: the dataset records no sample rate")
   try:
-    examples = builder.as_dataset(split=split)
+    examples = builder.as_dataset(split=split, read_config=_READ_ONCE)
   except AssertionError:  # TFDS's way of saying that the data is not there.
     raise ConfigError(
         f"domain {spec!r}: {builder.info.full_name} is not prepared in "
