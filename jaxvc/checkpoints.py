@@ -5,6 +5,7 @@ Orbax writes each checkpoint under a temporary name and renames it when
 complete, so a process killed at any moment leaves the latest finished
 checkpoint loadable.
 """
+import contextlib
 import functools
 import json
 import os
@@ -51,9 +52,10 @@ def restore(mngr: ocp.CheckpointManager, abstract_state, step: int | None = None
   return mngr.restore(step, args=ocp.args.StandardRestore(abstract_state))
 
 
-def check_fits(path: str, abstract_state) -> None:
+def check_fits(path: str, abstract_state, *, partial: bool = False) -> None:
   """CheckpointError naming the first array of the checkpoint item at `path`
-  that is missing, extra or of another shape than in `abstract_state`.
+  that is missing, extra or of another shape than in `abstract_state`
+  (extra arrays are fine where `partial`: a restore of part of the state).
 
   Checked from the metadata before orbax reads anything: its reads of a
   mismatched checkpoint are asynchronous and fail one by one, and which error
@@ -65,7 +67,7 @@ def check_fits(path: str, abstract_state) -> None:
   wanted = {jax.tree_util.keystr(p, simple=True, separator="."): tuple(x.shape)
             for p, x in jax.tree_util.tree_leaves_with_path(abstract_state)}
   # Parameters first: an optimiser moment's mismatch only mirrors its parameter's.
-  names = sorted(stored.keys() | wanted.keys(), key=lambda n: (not n.startswith("params."), n))
+  names = sorted(wanted.keys() if partial else stored.keys() | wanted.keys(), key=lambda n: (not n.startswith("params."), n))
   for name in names:
     if name not in stored:
       why = f"it has no {name}"
@@ -119,13 +121,8 @@ def _locate(path: str, step: int | None) -> tuple[str, int | None]:
   return path, step
 
 
-def load_state(path: str, step: int | None = None, *, method: str | None = None):
-  """(config, state) of a trained run, on the default device.
-
-  `path` is a workdir (its latest checkpoint, or `step`) or one checkpoint
-  directory `WORKDIR/checkpoints/STEP`; `method`, if given, is the method the
-  run must have trained.
-  """
+def _open(path: str, step: int | None, method: str | None):
+  """(config, read-only manager, step, checkpoints directory) of a trained run."""
   workdir, step = _locate(path, step)
   config = load_config(workdir)
   if method is not None and config.method != method:
@@ -134,25 +131,84 @@ def load_state(path: str, step: int | None = None, *, method: str | None = None)
   mngr = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
   step = mngr.latest_step() if step is None else step
   if step is None or step not in mngr.all_steps():
+    mngr.close()
     raise CheckpointError(f"{directory}: no checkpoint{'' if step is None else f' at step {step}'}")
-  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  abstract = jax.tree.map(
+  return config, mngr, step, directory
+
+
+def _abstract_state(config):
+  """The state `config` makes, as shapes placed on this process's first device."""
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
       jax.eval_shape(functools.partial(methods.get(config.method).init_state, config)))
+
+
+def load_state(path: str, step: int | None = None, *, method: str | None = None):
+  """(config, state) of a trained run, on this process's first device.
+
+  `path` is a workdir (its latest checkpoint, or `step`) or one checkpoint
+  directory `WORKDIR/checkpoints/STEP`; `method`, if given, is the method the
+  run must have trained.
+  """
+  config, mngr, step, directory = _open(path, step, method)
+  with _reading(mngr, f"{directory}/{step}"):
+    state = restore(mngr, _abstract_state(config), step)
+  return config, state
+
+
+@contextlib.contextmanager
+def _reading(mngr: ocp.CheckpointManager, where: str):
+  """Closes `mngr` after a restore; orbax's own errors become CheckpointError."""
   try:
-    state = restore(mngr, abstract, step)
+    yield
   except CheckpointError:
     raise
   except (ValueError, KeyError, TypeError) as e:
     raise CheckpointError(
-        f"{directory}/{step}: does not match its config.json ({str(e).splitlines()[0]})") from None
+        f"{where}: does not match its config.json ({str(e).splitlines()[0]})") from None
   finally:
     mngr.close()
-  return config, state
+
+
+def _key(entry) -> str:
+  for attribute in ("name", "key", "idx"):   # GetAttrKey, DictKey, SequenceKey
+    if hasattr(entry, attribute):
+      return str(getattr(entry, attribute))
+  raise TypeError(f"unexpected pytree key {entry!r}")
 
 
 def load_inference(path: str, step: int | None = None, *, method: str):
   """(config, what inference needs, step) of a trained `method` run: its
-  `inference_state` (for MelGAN-VC the generator's parameters and statistics)."""
-  config, state = load_state(path, step, method=method)
-  return config, methods.get(method).inference_state(state), int(state.step)
+  `inference_state` (for MelGAN-VC the generator's parameters and statistics).
+
+  Only those arrays are read from disk (the critic, the siamese and the
+  optimiser moments are not): the method's `inference_state` picks sub-trees
+  of an abstract state, and its leaves are restored where they are stored.
+  """
+  config, mngr, step, directory = _open(path, step, method)
+  abstract = _abstract_state(config)
+  wanted = methods.get(method).inference_state(abstract)
+  chosen = {id(leaf) for leaf in jax.tree.leaves(wanted)}
+  where, partial = {}, {}   # leaf id -> its keys in the stored tree; the stored tree cut down
+  for keys, leaf in jax.tree_util.tree_flatten_with_path(abstract)[0]:
+    if id(leaf) in chosen:
+      where[id(leaf)] = keys = [_key(k) for k in keys]
+      node = partial
+      for k in keys[:-1]:
+        node = node.setdefault(k, {})
+      node[keys[-1]] = leaf
+  with _reading(mngr, f"{directory}/{step}"):
+    check_fits(os.path.join(directory, str(step), DEFAULT_ITEM), partial, partial=True)
+    restored = mngr.restore(step, args=ocp.args.PyTreeRestore(
+        partial, restore_args=jax.tree.map(lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding),
+                                           partial),
+        partial_restore=True))
+
+  def stored(leaf):
+    node = restored
+    for k in where[id(leaf)]:
+      node = node[k]
+    return node
+
+  return config, jax.tree.map(stored, wanted), step

@@ -1,6 +1,7 @@
 """jaxvc.Converter on a tiny freshly initialised model: lengths, windowing, files."""
 import os
 
+import jax
 import matplotlib.image
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from jaxvc.melganvc import chunking
 from jaxvc import config as config_lib
 from jaxvc.melganvc import audio_files
 from jaxvc.melganvc import converter as converter_lib
+from jaxvc.melganvc import step as melganvc_step
 from jaxvc.melganvc import windows as windows_lib
 
 
@@ -171,6 +173,24 @@ def test_missing_and_incompatible_checkpoints(tmp_path, workdir):
                      match=r"does not match the config \(params\.generator\..* is stored as "
                            r"\(8,\), the config makes \(16,\)\)"):
     jaxvc.Converter.from_checkpoint(os.path.join(mismatched, "checkpoints", "0"))
+
+
+def test_inference_reads_only_the_generator(tmp_path):
+  """A critic that no longer fits the config stops a resume but not a conversion:
+  the critic's arrays are never read for inference."""
+  trained = tiny_config()
+  workdir = write_workdir(tmp_path / "w", trained)
+  other = tiny_config()
+  other.model.critic_channels = 16
+  checkpoints.save_config(workdir, other)
+  with pytest.raises(checkpoints.CheckpointError, match=r"params\.critic\."):
+    checkpoints.load_state(workdir)
+  config, generator, step = checkpoints.load_inference(workdir, method="melganvc")
+  assert step == 0 and sorted(generator) == ["params", "stats"]
+  _, state = checkpoints.load_state(write_workdir(tmp_path / "same", trained))
+  for got, want in zip(jax.tree.leaves(generator),
+                       jax.tree.leaves(melganvc_step.generator_state(state))):
+    np.testing.assert_array_equal(got, want)
 
 
 # ----------------------------------------------------------------------------
