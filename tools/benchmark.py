@@ -46,31 +46,74 @@ def bench_matmul() -> dict:
   return dict(matmul_fp32_gflops=best / 1e9)
 
 
-def bench_training() -> dict:
-  """One MelGAN-VC train step at the original defaults (batch 16, 72-frame
-  critic input): a generator/siamese+critic update and two critic-only updates."""
+def time_train_step(method, config, local_batch: dict, *, chain: int = 1) -> tuple[float, float]:
+  """(median seconds, flops) of the trainer's jitted step (`train.data_parallel`,
+  metrics totalled on the devices) on one batch, repeated; with `chain`, the
+  seconds of one step in a run of that many dispatched before waiting."""
   from jaxvc import train
-  from jaxvc.melganvc import method
-  config = method.defaults()
   init, make_step, place_batch = train.data_parallel(method, config)
-  rng = np.random.default_rng(0)
-  crop = config.data.chunk_frames * config.data.chunks_per_crop
-  shape = (config.critic_updates, config.data.batch_size, config.audio.n_mels, crop)
-  batch = place_batch({k: np.tanh(rng.normal(size=shape)).astype(np.float32) for k in "ab"})
+  batch = place_batch(local_batch)
   state = init()
   step, _, totals, _ = make_step(state, batch)
   flops = step.lower(state, totals, batch).compile().cost_analysis()["flops"]
   holder = [state, totals]
 
   def run():
-    holder[0], holder[1] = step(holder[0], holder[1], batch)
+    for _ in range(chain):
+      holder[0], holder[1] = step(holder[0], holder[1], batch)
     jax.block_until_ready(holder[1])
 
-  seconds = timeit(run, repeats=5, warmup=2)
+  return timeit(run, repeats=5, warmup=2) / chain, flops
+
+
+def _melganvc_batch(config) -> dict:
+  rng = np.random.default_rng(0)
+  crop = config.data.chunk_frames * config.data.chunks_per_crop
+  shape = (config.critic_updates, config.data.batch_size, config.audio.n_mels, crop)
+  return {k: np.tanh(rng.normal(size=shape)).astype(np.float32) for k in "ab"}
+
+
+def bench_training() -> dict:
+  """One MelGAN-VC train step at the original defaults (batch 16, 72-frame
+  critic input): a generator/siamese+critic update and two critic-only updates."""
+  from jaxvc.melganvc import method
+  config = method.defaults()
+  seconds, flops = time_train_step(method, config, _melganvc_batch(config))
   peak = bench_matmul()["matmul_fp32_gflops"] * 1e9
   crops = 2 * config.critic_updates * config.data.batch_size   # both domains
   return dict(cycle_seconds=seconds, crops_per_second=crops / seconds,
               gflop_per_cycle=flops / 1e9, fraction_of_matmul_peak=flops / seconds / peak)
+
+
+def bench_training_loop() -> dict:
+  """The trainer's loop around the step (issue 13): `train_and_evaluate` on the
+  demo corpus with small networks (so that the overhead shows), nothing logged,
+  evaluated or saved between the first and the last step; the per-step wall
+  time is the difference of a long and a short run over their step difference,
+  which cancels start-up, compilation and the final eval and checkpoint. Beside
+  it the bare jitted step on one resident batch, 20 dispatched before waiting
+  as the loop does. A first short run, not counted, compiles."""
+  import tempfile
+  from jaxvc import config as config_lib
+  from jaxvc import train
+  from jaxvc.melganvc import method
+  short, long = 20, 220
+  config = config_lib.from_file("melganvc_demo", [
+      "--config.model.generator_channels=32", "--config.model.critic_channels=32",
+      "--config.model.siamese_channels=32", "--config.eval_quality_utterances=0"])
+  for key in ("log_every", "eval_every", "sample_every", "checkpoint_every"):
+    config[key] = 10**6
+  walls = {}
+  for steps in (short, short, long):   # the first run compiles and fills caches
+    config.num_steps = steps
+    with tempfile.TemporaryDirectory() as workdir:
+      start = time.perf_counter()
+      train.train_and_evaluate(config, workdir)
+      walls[steps] = time.perf_counter() - start
+  loop = (walls[long] - walls[short]) / (long - short)
+  bare, _ = time_train_step(method, config, _melganvc_batch(config), chain=20)
+  return dict(loop_seconds_per_step=loop, bare_step_seconds=bare,
+              loop_overhead_fraction=loop / bare - 1)
 
 
 def _speech_mel(seconds: int):
@@ -404,25 +447,13 @@ def bench_vocoder_training() -> dict:
   the warm-up step (generator on the mel loss alone), with the audio seconds a
   second of training sees and the GAN step's fraction of the matmul peak."""
   from jaxvc import config as config_lib
-  from jaxvc import train
   from jaxvc.vocoder import method
   figures = {}
   for phase, gan_start in (("gan", 0), ("warmup", 10**9)):
     config = config_lib.from_file("vocoder_demo", [f"--config.loss.gan_start_step={gan_start}"])
-    init, make_step, place_batch = train.data_parallel(method, config)
     samples = config.data.segment_frames * config.audio.hop_length
     wave = 0.1 * np.random.default_rng(0).normal(size=(config.data.batch_size, samples))
-    batch = place_batch({"wave": wave.astype(np.float32)})
-    state = init()
-    step, _, totals, _ = make_step(state, batch)
-    flops = step.lower(state, totals, batch).compile().cost_analysis()["flops"]
-    holder = [state, totals]
-
-    def run():
-      holder[0], holder[1] = step(holder[0], holder[1], batch)
-      jax.block_until_ready(holder[1])
-
-    seconds = timeit(run, repeats=5, warmup=2)
+    seconds, flops = time_train_step(method, config, {"wave": wave.astype(np.float32)})
     audio_seconds = config.data.batch_size * samples / config.audio.sample_rate
     figures.update({f"{phase}_step_seconds": seconds, f"{phase}_steps_per_second": 1 / seconds,
                     f"{phase}_audio_seconds_per_second": audio_seconds / seconds,
@@ -436,6 +467,7 @@ def bench_vocoder_training() -> dict:
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "matmul": bench_matmul,
     "training": bench_training,
+    "training_loop": bench_training_loop,
     "inversion": bench_inversion,
     "pipeline": bench_pipeline,
     "conversion": bench_conversion,
