@@ -26,14 +26,15 @@ def report(n_utterances: int) -> dict:
                 target_log_f0_mean=math.log(220.0),
                 source_log_f0_mean=math.log(110.0))
   systems = {name: dict(files={}, skipped=[], averages=dict(scores)) for name in
-             ("source", "vocoded", "neural_vocoded", "melganvc", "melganvc_neural",
-              "style_transfer")}
+             ("source", "vocoded", "neural_vocoded", "melganvc_baseline", "melganvc",
+              "melganvc_neural", "style_transfer")}
   del systems["style_transfer"]["averages"]["wer"]
   systems["style_transfer"]["averages"]["cer"] = math.nan
   return dict(test_sentences=30,
               utterances=[dict(key=f"{270 + i:04d}") for i in range(n_utterances)],
               workdir="runs/demo", checkpoint_step=1000, griffin_lim_iters=32,
               vocoder="runs/vocoder", vocoder_step=7000,
+              baseline="runs/old", baseline_step=1000,
               style_transfer=dict(num_steps=300, optimizer="lbfgs", features="conv1d",
                                   representation="log_stft"),
               machine=MACHINE, seconds=dict(style_transfer=n_utterances * 40.0), systems=systems)
@@ -52,20 +53,22 @@ def test_results_table_rows_cells_and_caption(results):
   assert [r[0] for r in rows] == list(results.SYSTEMS.values())
   assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "3.10", "–", "2.50", "–",
                           "200"]
-  assert rows[5][4:6] == ["–", "–"]  # missing and NaN figures
+  assert rows[6][4:6] == ["–", "–"]  # missing and NaN figures
   caption = markdown.split("\n\n")[1]
   for expected in ("the first 4 of the 30 test sentences", "style transfer takes 40 s a sentence",
                    "step 1000", "target 220 Hz, source 110 Hz", "300 lbfgs steps",
                    "the vocoder `runs/vocoder` at step 7000",
+                   "(c0) the run `runs/old` at step 1000",
                    "Test CPU 3000, 2 cores, JAX 0.10.2 on cpu"):
     assert expected in caption
   # Without --vocoder, its rows and its sentence are left out.
   griffin_lim_only = report(4)
-  griffin_lim_only.update(vocoder=None, vocoder_step=None)
-  for name in ("neural_vocoded", "melganvc_neural"):
+  griffin_lim_only.update(vocoder=None, vocoder_step=None, baseline=None, baseline_step=None)
+  for name in ("neural_vocoded", "melganvc_neural", "melganvc_baseline"):
     del griffin_lim_only["systems"][name]
   markdown = results.results_markdown(griffin_lim_only)
   assert len(table_rows(markdown)) == 2 + 4 and "vocoder `" not in markdown
+  assert "(c0)" not in markdown
   assert "all 30 test sentences" in results.results_markdown(report(30))
   assert "a sentence here" not in results.results_markdown(report(30))
 

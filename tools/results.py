@@ -1,7 +1,8 @@
 """Regenerates the README's results from a trained demo run: scores, plots, benchmark.
 
   python tools/results.py --workdir WORKDIR [--vocoder VOCODER_WORKDIR]
-      [--out docs/results] [--limit N] [--benchmark-json FILE] [--audio DIR]
+      [--baseline EARLIER_WORKDIR] [--out docs/results] [--limit N]
+      [--benchmark-json FILE] [--audio DIR]
       [--config.KEY=VALUE ...]
 
 On the demo corpus's test split (speaker_a -> speaker_b, parallel sentences
@@ -12,6 +13,8 @@ WORKDIR/results_audio), on the first --limit test sentences:
   vocoded         speaker_b's parallel utterance through the mel and back by
                   Griffin-Lim (copy-synthesis): the ceiling it allows;
   neural_vocoded  the same through --vocoder's trained vocoder, if given;
+  melganvc_baseline  --baseline's latest checkpoint converting the source, if
+                  given: an earlier recipe's row kept for comparison;
   melganvc        the run's latest checkpoint converting the source;
   melganvc_neural the same conversion rendered by --vocoder, if given;
   style_transfer  configs/nst.py (override with --config.KEY=VALUE), the
@@ -65,6 +68,7 @@ SYSTEMS = {
     "source": "(a) source, unchanged",
     "vocoded": "(b) target through mel + Griffin-Lim (ceiling)",
     "neural_vocoded": "(b') target through mel + neural vocoder (ceiling)",
+    "melganvc_baseline": "(c0) MelGAN-VC, the --baseline run + Griffin-Lim",
     "melganvc": "(c) MelGAN-VC + Griffin-Lim",
     "melganvc_neural": "(c') MelGAN-VC + neural vocoder",
     "style_transfer": "(d) style transfer",
@@ -200,6 +204,8 @@ def results_markdown(report: dict) -> str:
       + (f"; (b') and (c') the vocoder `{report['vocoder']}` at step "
          f"{report['vocoder_step']}, trained on {TARGET}'s train split"
          if report.get("vocoder") else "")
+      + (f"; (c0) the run `{report['baseline']}` at step {report['baseline_step']}"
+         if report.get("baseline") else "")
       + ". Style transfer: "
       f"`configs/nst.py` ({nst['num_steps']} {nst['optimizer']} steps, {nst['features']} "
       f"features on {nst['representation']}), the style a different {TARGET} sentence "
@@ -316,6 +322,9 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   systems = dict(source=unchanged, vocoded=functools.partial(vocoded, converter.inversion),
                  melganvc=functools.partial(converted, converter),
                  style_transfer=functools.partial(stylised, transfer))
+  baseline, baseline_step = load_converter(args.baseline) if args.baseline else (None, None)
+  if baseline is not None:
+    systems.update(melganvc_baseline=functools.partial(converted, baseline))
   if vocoder is not None:
     neural = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
     systems.update(neural_vocoded=functools.partial(vocoded, neural.inversion),
@@ -337,6 +346,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
       utterances=[dict(key=u.key, style=u.style.name) for u in utterances],
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
+      baseline=args.baseline, baseline_step=baseline_step,
       style_transfer=json.loads(nst_config.to_json_best_effort()),
       machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
       skipped_references=skipped, systems=scores)
@@ -436,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
                       "(default the latest)")
   parser.add_argument("--vocoder", help="a jaxvc.train vocoder run on the demo's "
                       f"{TARGET} (vocoder_demo): adds its copy-synthesis and conversion rows")
+  parser.add_argument("--baseline", help="an earlier jaxvc.train run on the demo config, "
+                      "scored beside --workdir (its row kept for comparison)")
   parser.add_argument("--out", default="docs/results", help="where the tables and PNGs go")
   parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                       help=f"score the first N test sentences (default {DEFAULT_LIMIT})")
