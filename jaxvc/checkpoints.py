@@ -4,6 +4,13 @@ A workdir holds `config.json` (the run's full config) and `checkpoints/<step>`.
 Orbax writes each checkpoint under a temporary name and renames it when
 complete, so a process killed at any moment leaves the latest finished
 checkpoint loadable.
+
+A checkpoint holds {"format": FORMAT, "state": a nested dict of arrays}: the
+train state's dataclass fields, dict keys and sequence indices as the keys,
+each flax Variable one array (`stored_layout`). The layout is jaxvc's own,
+not flax's flattening of its Variables, so a flax upgrade cannot make a
+checkpoint unreadable. Checkpoints from before the format (the train state as
+orbax stored it, each Variable's array under a "value" key) still load.
 """
 import contextlib
 import functools
@@ -11,8 +18,10 @@ import json
 import os
 
 from etils import epath
+from flax import nnx
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxvc import config as config_lib
@@ -21,6 +30,7 @@ from jaxvc import methods
 
 CONFIG_FILE = "config.json"
 DEFAULT_ITEM = "default"   # the CheckpointManager's folder for a single-item checkpoint
+FORMAT = 1                 # 0: the train state as orbax stored it, before the format key
 
 
 class CheckpointError(ValueError):
@@ -39,45 +49,109 @@ def manager(workdir: str, config: ml_collections.ConfigDict) -> ocp.CheckpointMa
   )
 
 
+def _key(entry) -> str:
+  for attribute in ("name", "key", "idx"):   # GetAttrKey, DictKey, SequenceKey
+    if hasattr(entry, attribute):
+      return str(getattr(entry, attribute))
+  raise TypeError(f"unexpected pytree key {entry!r}")
+
+
+def stored_layout(tree) -> list[tuple[tuple[str, ...], object]]:
+  """(keys, array) of each array of `tree` where a checkpoint stores it, in
+  `tree`'s leaf order: under "state", the path of fields, dict keys and
+  indices, a flax Variable's array at the Variable's own path."""
+  def is_variable(x):
+    return isinstance(x, nnx.Variable)
+  layout = []
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_variable)[0]:
+    array = jax.tree.leaves(leaf)[0] if is_variable(leaf) else leaf
+    layout.append((("state", *map(_key, path)), array))
+  return layout
+
+
+def _nested(layout) -> dict:
+  tree = {}
+  for keys, array in layout:
+    node = tree
+    for k in keys[:-1]:
+      node = node.setdefault(k, {})
+    node[keys[-1]] = array
+  return tree
+
+
+def _at(tree: dict, keys) -> object:
+  for k in keys:
+    tree = tree[k]
+  return tree
+
+
+def _names(layout) -> dict[str, tuple]:
+  return {".".join(keys): tuple(np.shape(array)) for keys, array in layout}
+
+
 def save(mngr: ocp.CheckpointManager, state) -> None:
   """Starts saving `state` at its step; returns before the write finishes."""
-  mngr.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state), force=True)
+  stored = dict(_nested(stored_layout(state)), format=np.int32(FORMAT))
+  mngr.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(stored), force=True)
+
+
+def _item(mngr: ocp.CheckpointManager, step: int) -> str:
+  return os.path.join(str(mngr.directory), str(step), DEFAULT_ITEM)
+
+
+def _stored_arrays(item: str) -> dict[str, tuple]:
+  """Name -> shape of every array the checkpoint item at `item` holds."""
+  metadata = ocp.StandardCheckpointHandler().metadata(epath.Path(item))
+  return {m.name: tuple(m.shape) for m in jax.tree.leaves(metadata)}
 
 
 def restore(mngr: ocp.CheckpointManager, abstract_state, step: int | None = None):
   """The state at `step` (default: latest), placed as `abstract_state` says;
   CheckpointError if the stored arrays are not the ones it describes."""
   step = mngr.latest_step() if step is None else step
-  check_fits(os.path.join(str(mngr.directory), str(step), DEFAULT_ITEM), abstract_state)
-  return mngr.restore(step, args=ocp.args.StandardRestore(abstract_state))
+  item = _item(mngr, step)
+  stored = _stored_arrays(item)
+  if "format" not in stored:   # format 0: orbax's own layout of the train state
+    legacy = {jax.tree_util.keystr(p, simple=True, separator="."): tuple(x.shape)
+              for p, x in jax.tree_util.tree_leaves_with_path(abstract_state)}
+    check_fits(item, stored, legacy)
+    return mngr.restore(step, args=ocp.args.StandardRestore(abstract_state))
+  layout = stored_layout(abstract_state)
+  check_fits(item, stored, _names(layout))
+  restored = mngr.restore(step, args=ocp.args.StandardRestore(
+      dict(_nested(layout), format=jax.ShapeDtypeStruct((), np.int32))))
+  return jax.tree.unflatten(jax.tree.structure(abstract_state),
+                            [_at(restored, keys) for keys, _ in layout])
 
 
-def check_fits(path: str, abstract_state, *, partial: bool = False) -> None:
-  """CheckpointError naming the first array of the checkpoint item at `path`
-  that is missing, extra or of another shape than in `abstract_state`
-  (extra arrays are fine where `partial`: a restore of part of the state).
+def check_fits(item: str, stored: dict[str, tuple], wanted: dict[str, tuple], *,
+               partial: bool = False) -> None:
+  """CheckpointError naming the first array of the checkpoint item at `item`
+  (its arrays `stored`, name -> shape) that is missing, extra or of another
+  shape than `wanted` says (extra arrays are fine where `partial`: a restore
+  of part of the state). The "format" key is not an array of the state.
 
   Checked from the metadata before orbax reads anything: its reads of a
   mismatched checkpoint are asynchronous and fail one by one, and which error
   surfaces first (a ValueError, or a bare Exception wrapping a cancelled
   read) is a race.
   """
-  metadata = ocp.StandardCheckpointHandler().metadata(epath.Path(path))
-  stored = {m.name: tuple(m.shape) for m in jax.tree.leaves(metadata)}
-  wanted = {jax.tree_util.keystr(p, simple=True, separator="."): tuple(x.shape)
-            for p, x in jax.tree_util.tree_leaves_with_path(abstract_state)}
+  stored = {n: shape for n, shape in stored.items() if n != "format"}
+  prefix = "state." if any(n.startswith("state.") for n in wanted) else ""
   # Parameters first: an optimiser moment's mismatch only mirrors its parameter's.
-  names = sorted(wanted.keys() if partial else stored.keys() | wanted.keys(), key=lambda n: (not n.startswith("params."), n))
+  names = sorted(wanted.keys() if partial else stored.keys() | wanted.keys(),
+                 key=lambda n: (not n.startswith(prefix + "params."), n))
   for name in names:
+    shown = name.removeprefix(prefix)
     if name not in stored:
-      why = f"it has no {name}"
+      why = f"it has no {shown}"
     elif name not in wanted:
-      why = f"it holds {name}, which the config does not make"
+      why = f"it holds {shown}, which the config does not make"
     elif stored[name] != wanted[name]:
-      why = f"{name} is stored as {stored[name]}, the config makes {wanted[name]}"
+      why = f"{shown} is stored as {stored[name]}, the config makes {wanted[name]}"
     else:
       continue
-    raise CheckpointError(f"{path}: does not match the config ({why})")
+    raise CheckpointError(f"{item}: does not match the config ({why})")
 
 
 def write_initial(workdir: str, config: ml_collections.ConfigDict) -> str:
@@ -171,44 +245,30 @@ def _reading(mngr: ocp.CheckpointManager, where: str):
     mngr.close()
 
 
-def _key(entry) -> str:
-  for attribute in ("name", "key", "idx"):   # GetAttrKey, DictKey, SequenceKey
-    if hasattr(entry, attribute):
-      return str(getattr(entry, attribute))
-  raise TypeError(f"unexpected pytree key {entry!r}")
-
-
 def load_inference(path: str, step: int | None = None, *, method: str):
   """(config, what inference needs, step) of a trained `method` run: its
   `inference_state` (for MelGAN-VC the generator's parameters and statistics).
 
   Only those arrays are read from disk (the critic, the siamese and the
   optimiser moments are not): the method's `inference_state` picks sub-trees
-  of an abstract state, and its leaves are restored where they are stored.
+  of an abstract state, and its arrays are restored where they are stored.
   """
   config, mngr, step, directory = _open(path, step, method)
+  pick = methods.get(method).inference_state
   abstract = _abstract_state(config)
-  wanted = methods.get(method).inference_state(abstract)
-  chosen = {id(leaf) for leaf in jax.tree.leaves(wanted)}
-  where, partial = {}, {}   # leaf id -> its keys in the stored tree; the stored tree cut down
-  for keys, leaf in jax.tree_util.tree_flatten_with_path(abstract)[0]:
-    if id(leaf) in chosen:
-      where[id(leaf)] = keys = [_key(k) for k in keys]
-      node = partial
-      for k in keys[:-1]:
-        node = node.setdefault(k, {})
-      node[keys[-1]] = leaf
   with _reading(mngr, f"{directory}/{step}"):
-    check_fits(os.path.join(directory, str(step), DEFAULT_ITEM), partial, partial=True)
+    item = _item(mngr, step)
+    stored = _stored_arrays(item)
+    if "format" not in stored:   # format 0 is read whole
+      return config, pick(restore(mngr, abstract, step)), step
+    wanted = pick(abstract)
+    chosen = {id(array) for array in jax.tree.leaves(wanted)}
+    layout = [(keys, array) for keys, array in stored_layout(abstract) if id(array) in chosen]
+    check_fits(item, stored, _names(layout), partial=True)
+    partial = _nested(layout)
     restored = mngr.restore(step, args=ocp.args.PyTreeRestore(
         partial, restore_args=jax.tree.map(lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding),
                                            partial),
         partial_restore=True))
-
-  def stored(leaf):
-    node = restored
-    for k in where[id(leaf)]:
-      node = node[k]
-    return node
-
-  return config, jax.tree.map(stored, wanted), step
+  where = {id(array): keys for keys, array in layout}
+  return config, jax.tree.map(lambda array: _at(restored, where[id(array)]), wanted), step

@@ -175,6 +175,28 @@ def test_missing_and_incompatible_checkpoints(tmp_path, workdir):
     jaxvc.Converter.from_checkpoint(os.path.join(mismatched, "checkpoints", "0"))
 
 
+def test_checkpoints_store_jaxvcs_own_layout_and_the_old_one_still_loads(tmp_path, workdir):
+  import orbax.checkpoint as ocp
+  stored = checkpoints._stored_arrays(os.path.join(workdir, "checkpoints", "0", "default"))
+  assert "format" in stored and "state.params.generator.out_bias" in stored
+  assert not any(name.endswith(".value") for name in stored)   # flax's own level
+  # Format 0: the train state as orbax stored it, before the format key.
+  config = tiny_config()
+  state = melganvc_step.init_state(config)
+  old = str(tmp_path / "old")
+  checkpoints.save_config(old, config)
+  with ocp.CheckpointManager(os.path.join(old, "checkpoints")) as mngr:
+    mngr.save(0, args=ocp.args.StandardSave(state))
+  assert "format" not in checkpoints._stored_arrays(
+      os.path.join(old, "checkpoints", "0", "default"))
+  for loaded in (checkpoints.load_state(old)[1], checkpoints.load_state(workdir)[1]):
+    for got, want in zip(jax.tree.leaves(loaded), jax.tree.leaves(state)):
+      np.testing.assert_array_equal(got, want)
+  assert np.array_equal(jaxvc.Converter.from_workdir(old, n_iter=2).convert_mel(
+      np.zeros((192, 40), np.float32)), jaxvc.Converter.from_workdir(workdir, n_iter=2)
+      .convert_mel(np.zeros((192, 40), np.float32)))
+
+
 def test_inference_reads_only_the_generator(tmp_path):
   """A critic that no longer fits the config stops a resume but not a conversion:
   the critic's arrays are never read for inference."""
