@@ -30,6 +30,11 @@ def get_config():
   c.model.critic_channels = 16
   c.model.siamese_channels = 16
   c.model.siamese_dim = 8
+  # The demo recipe's levers: random draws and the average must resume exactly too.
+  c.augment.time_shift = 4
+  c.augment.mask_frames = 6
+  c.augment.gain = 0.1
+  c.generator_ema = 0.9
   c.num_steps = 4
   c.log_every = 1
   c.eval_every = 2

@@ -6,7 +6,19 @@ Domains are two speakers: folders of your own audio or a TFDS dataset, e.g.
       --config.data.domain_a=folder:/data/alice --config.data.domain_b=folder:/data/bob \
       --config.data.eval_split='train[95%:]' --config.data.train_split='train[:95%]'
 
-The default is VCTK speaker p225 -> p226 (TFDS downloads VCTK on first use).
+The default is VCTK speaker p225 -> p226 (prepare it first with `tfds build
+vctk`; jaxvc never downloads).
+
+It keeps every setting of the original (Pasini 2019): the loss weights
+(critic 1, TraVeL 10, identity 0.5), three critic updates per generator
+update, Adam at 2e-4, and none of the levers that `melganvc_demo` tries
+(critic augmentation, R1, a separate critic rate, the generator's moving
+average). The original's weights were chosen for runs of hours on real
+speech, which is what this config is for; the demo's weights answer a
+different question (what converts within 1000 steps on a 2-core CPU) and
+were measured on one synthetic voice pair only (docs/results/tuning.md), so
+they are not carried over here untested. Each lever is one override away,
+e.g. `--config.generator_ema=0.999 --config.augment.time_shift=8`.
 """
 from jaxvc.melganvc import config
 
