@@ -71,8 +71,17 @@ def init_state(config: ml_collections.ConfigDict) -> TrainState:
   )
 
 
+@functools.partial(jax.jit, static_argnums=0, static_argnames="train")
 def apply(graphdef, params, stats, x, *, train: bool):
-  """Runs one network from its split state; returns (output, updated stats)."""
+  """Runs one network from its split state; returns (output, updated stats).
+
+  A jit of its own, though it runs inside the jitted step: a step applies
+  each network several times to same-shaped inputs (the generator to every
+  chunk, the critic to real and fake crops), and JAX traces each such call
+  once and reuses it; XLA inlines them, so the compiled step is unchanged.
+  Tracing in a frame of its own also keeps NNX's per-variable bookkeeping
+  (batch statistics written back) from scanning the whole step's trace.
+  """
   net = nnx.merge(graphdef, params, stats, copy=True)
   return net(x, train=train), nnx.state(net, nnx.Not(nnx.Param))
 
