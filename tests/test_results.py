@@ -80,8 +80,8 @@ def test_copy_synthesis_table_rows_cells_and_caption(results):
              "vocoder_14000": dict(label="vocoder, step 14000 (GAN)",
                                    averages=dict(scores, dnsmos_ovrl=2.5))}
   report = dict(test_sentences=30, utterances=["0270", "0271"], vocoder="runs/v",
-                steps=[12000, 14000], gan_start_step=12000, num_steps=14000, machine=MACHINE,
-                systems=systems)
+                steps=[12000, 14000], gan_start_step=12000, num_steps=14000, stft_weight=45.0,
+                machine=MACHINE, systems=systems)
   markdown = results.copy_synthesis_markdown(report)
   header, rule, *rows = table_rows(markdown)
   assert header[0] == "inversion" and len(header) == 1 + len(results.COPY_COLUMNS)
@@ -91,9 +91,11 @@ def test_copy_synthesis_table_rows_cells_and_caption(results):
   assert rows[1][0] == "vocoder, step 14000 (GAN)" and rows[1][5] == "2.50"
   caption = markdown.split("\n\n")[1]
   for expected in ("the first 2 of the 30 speaker_b test utterances", "`runs/v`",
-                   "12000 steps on the mel loss alone", "to step 14000",
-                   "--steps 12000 14000 --limit 2", "Test CPU 3000, 2 cores"):
+                   "12000 steps on the mel L1 and the multi-resolution STFT loss alone",
+                   "to step 14000", "--steps 12000 14000 --limit 2", "Test CPU 3000, 2 cores"):
     assert expected in caption
+  no_gan = results.copy_synthesis_markdown(dict(report, gan_start_step=14000, stft_weight=0.0))
+  assert "14000 steps on the mel L1, no GAN steps" in no_gan
 
 
 def test_copy_synthesis_arguments_are_checked(results, capsys):

@@ -444,8 +444,9 @@ def bench_vocoder_design() -> dict:
 def bench_vocoder_training() -> dict:
   """One vocoder train step at configs/vocoder_demo.py's sizes (batch 8 segments
   of 32 frames, 0.38 s each): the GAN step (discriminators then generator) and
-  the warm-up step (generator on the mel loss alone), with the audio seconds a
-  second of training sees and the GAN step's fraction of the matmul peak."""
+  the reconstruction-only step (generator on the mel and STFT losses, all that
+  the demo config's CPU schedule runs), with the audio seconds a second of
+  training sees and the GAN step's fraction of the matmul peak."""
   from jaxvc import config as config_lib
   from jaxvc.vocoder import method
   figures = {}

@@ -375,6 +375,15 @@ COPY_COLUMNS = ["mcd_db", "target_similarity", "dnsmos_sig", "dnsmos_bak", "dnsm
                 "dnsmos_p808", "wer", "cer"]
 
 
+def _schedule(report: dict) -> str:
+  """The vocoder run's training schedule, in words."""
+  terms = "the mel L1" + (" and the multi-resolution STFT loss" if report.get("stft_weight") else "")
+  if report["gan_start_step"] >= report["num_steps"]:
+    return f"{report['num_steps']} steps on {terms}, no GAN steps"
+  return (f"{report['gan_start_step']} steps on {terms} alone, then the GAN objective "
+          f"to step {report['num_steps']}")
+
+
 def copy_synthesis_markdown(report: dict) -> str:
   """The copy-synthesis table, one row per inversion, with its caption."""
   headings = [f"{scoring.FIGURES[c].heading} {scoring.FIGURES[c].better}".strip()
@@ -392,8 +401,7 @@ def copy_synthesis_markdown(report: dict) -> str:
       "DTW; similarity of Resemblyzer embeddings to the train split; DNSMOS P.835 and "
       "P.808 from `speechmos`, no reference; WER/CER of pocketsphinx, relative only). "
       f"The vocoder: `{report['vocoder']}`, trained on {TARGET}'s train split "
-      f"({report['gan_start_step']} steps on the mel loss alone, then the GAN objective "
-      f"to step {report['num_steps']}). Machine: {machine_lib.describe(report['machine'])}. "
+      f"({_schedule(report)}). Machine: {machine_lib.describe(report['machine'])}. "
       "Regenerate: `python tools/results.py --copy-synthesis --vocoder VOCODER_WORKDIR"
       f" --steps {' '.join(str(s) for s in report['steps'])}"
       f"{f' --limit {n}' if n < total else ''}`.")
@@ -410,7 +418,7 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
   griffin_lim = inversion.GriffinLim(vocoders[-1].cfg)
   systems = {"griffinlim": (f"Griffin-Lim, {griffin_lim.n_iter} iterations", griffin_lim)}
   for vocoder in vocoders:
-    phase = "mel loss only" if vocoder.step <= config.loss.gan_start_step else "GAN"
+    phase = "reconstruction only" if vocoder.step <= config.loss.gan_start_step else "GAN"
     systems[f"vocoder_{vocoder.step}"] = (f"vocoder, step {vocoder.step} ({phase})", vocoder)
   audio_dir = Path(args.audio or os.path.join(args.vocoder, "copy_synthesis_audio"))
   skipped = []
@@ -426,6 +434,7 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
       corpus=str(corpus), test_sentences=len(list((corpus / TARGET / "test").glob("*.wav"))),
       utterances=keys, vocoder=args.vocoder, steps=[v.step for v in vocoders],
       gan_start_step=config.loss.gan_start_step, num_steps=config.num_steps,
+      stft_weight=config.loss.get("stft_weight", 0.0),
       machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
       skipped_references=skipped, systems=scores)
   out = Path(args.out)

@@ -53,7 +53,10 @@ def defaults() -> ml_collections.ConfigDict:
       adversarial_weight=1.0,     # multi-period hinge term
       resolution_weight=0.1,      # multi-resolution terms (adversarial and features), as Vocos
       feature_weight=1.0,         # feature matching, as Vocos (HiFi-GAN uses 2)
-      gan_start_step=0,           # train the generator on the mel loss alone until this step
+      gan_start_step=0,           # train the generator on reconstruction alone until this step
+      # Multi-resolution STFT loss (Parallel WaveGAN's), in every phase; 0 = Vocos.
+      stft_weight=0.0,
+      stft_resolutions=((256, 64), (512, 128), (1024, 256)),   # (n_fft, hop) pairs
   ))
 
   c.optim = ml_collections.ConfigDict(dict(
@@ -87,7 +90,11 @@ def check(config: ml_collections.ConfigDict) -> None:
   segment = d.segment_frames * cfg.hop_length
   require(all(r[0] <= segment for r in disc.resolutions), "discriminator.resolutions",
           f"an n_fft exceeds the {segment}-sample segment")
-  for key in ("mel_weight", "adversarial_weight", "resolution_weight", "feature_weight"):
+  require(all(len(r) == 2 and 0 < r[1] <= r[0] <= segment for r in config.loss.stft_resolutions),
+          "loss.stft_resolutions",
+          f"{config.loss.stft_resolutions} must be (n_fft, hop) pairs within the {segment}-sample segment")
+  for key in ("mel_weight", "adversarial_weight", "resolution_weight", "feature_weight",
+              "stft_weight"):
     require(config.loss[key] >= 0, f"loss.{key}", f"{config.loss[key]} must not be negative")
   require(config.loss.gan_start_step >= 0, "loss.gan_start_step", "must not be negative")
   require(config.optim.learning_rate > 0, "optim.learning_rate", "must be positive")

@@ -1,15 +1,18 @@
 """Vocoder training core: the train state and one pure step (Vocos's schedule).
 
 Each step updates the discriminators on real and generated segments, then the
-generator against the updated discriminators. An optional warm-up on the mel
-loss alone (`loss.gan_start_step`) skips the discriminators entirely: it brings
-the generator to a rough wave at a fraction of a GAN step's cost, so a CPU hour
-holds more steps: hinge adversarial terms, feature
-matching and the mel L1 (`losses.py`). The mel the generator hears is computed
+generator against the updated discriminators: hinge adversarial terms, feature
+matching and the reconstruction terms, the mel L1 and optionally a
+multi-resolution STFT loss (`losses.py`). Before `loss.gan_start_step` the
+generator trains on reconstruction alone and the discriminators neither run
+nor train: a fraction of a GAN step's cost, so a CPU hour holds many more
+steps. The mel the generator hears is computed
 from the waveform segment inside the step, so input and target are aligned by
 construction and the data pipeline moves only waves. Everything here is a pure
 function of (state, batch); the trainer (`jaxvc.train`) owns the side effects.
 """
+import functools
+
 import flax
 from flax import nnx
 import jax
@@ -45,7 +48,7 @@ def schedules(config: ml_collections.ConfigDict) -> tuple[optax.Schedule, optax.
   """(generator's, discriminators') learning rate by their optimiser's count:
   linear warm-up and cosine decay to zero (Vocos). The GAN phase, from
   loss.gan_start_step to num_steps, gets one such schedule for both sides, so
-  they enter it at the same rate; the mel-only warm-up before it gets its own
+  they enter it at the same rate; the reconstruction-only phase before it gets its own
   (the discriminators do not step then, so their count starts at the phase)."""
   gan_start = config.loss.gan_start_step
   gan = _cosine(config, config.num_steps - gan_start)
@@ -82,9 +85,20 @@ def init_state(config: ml_collections.ConfigDict) -> TrainState:
                     discriminator_opt=discriminator_tx.init(params["discriminators"]))
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def apply(graphdef, params, x):
+  """Runs one network from its split parameters.
+
+  A jit of its own inside the jitted step: the discriminators judge real and
+  generated segments of one shape in both updates, and JAX traces such calls
+  once and reuses the trace; XLA inlines them, so the compiled step is unchanged.
+  """
+  return nnx.merge(graphdef, params)(x)
+
+
 def generator_fn(graphdef, params):
   """The generator as a function: normalised mel (B, n_mels, T) -> wave (B, T * hop)."""
-  return lambda mel: nnx.merge(graphdef, params)(mel)
+  return functools.partial(apply, graphdef, params)
 
 
 def segment_mel(wave: jax.Array, cfg: audio.AudioConfig) -> jax.Array:
@@ -105,7 +119,7 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     return generator_fn(graphdefs["generator"], params)(mel)
 
   def judge(params, wave):
-    return nnx.merge(graphdefs["discriminators"], params)(wave)
+    return apply(graphdefs["discriminators"], params, wave)
 
   def discriminator_loss(d_params, real, fake):
     (p_real, r_real), (p_fake, r_fake) = judge(d_params, real), judge(d_params, fake)
@@ -114,22 +128,30 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     return period + w.resolution_weight * resolution, dict(
         discriminator_period=period, discriminator_resolution=resolution)
 
+  def reconstruction(fake, real):
+    """The weighted non-adversarial terms, shared by both phases."""
+    terms = dict(mel_l1=losses.mel_l1(fake, real, cfg))
+    total = w.mel_weight * terms["mel_l1"]
+    if w.stft_weight > 0:
+      terms["stft"] = losses.multi_resolution_stft(fake, real, tuple(w.stft_resolutions))
+      total += w.stft_weight * terms["stft"]
+    return total, terms
+
   def generator_loss(g_params, d_params, real, mel):
     fake = generate(g_params, mel)
     (p_real, r_real), (p_fake, r_fake) = judge(d_params, real), judge(d_params, fake)
-    mel_l1 = losses.mel_l1(fake, real, cfg)
+    weighted, terms = reconstruction(fake, real)
     adversarial = (losses.generator_hinge(p_fake)
                    + w.resolution_weight * losses.generator_hinge(r_fake))
     features = (losses.feature_matching(p_real, p_fake)
                 + w.resolution_weight * losses.feature_matching(r_real, r_fake))
-    total = (w.mel_weight * mel_l1 + w.adversarial_weight * adversarial
-             + w.feature_weight * features)
-    return total, dict(generator_loss=total, mel_l1=mel_l1, adversarial=adversarial,
+    total = weighted + w.adversarial_weight * adversarial + w.feature_weight * features
+    return total, dict(generator_loss=total, **terms, adversarial=adversarial,
                        feature_matching=features)
 
-  def warmup_loss(g_params, real, mel):
-    mel_l1 = losses.mel_l1(generate(g_params, mel), real, cfg)
-    return w.mel_weight * mel_l1, dict(generator_loss=w.mel_weight * mel_l1, mel_l1=mel_l1)
+  def reconstruction_loss(g_params, real, mel):
+    total, terms = reconstruction(generate(g_params, mel), real)
+    return total, dict(generator_loss=total, **terms)
 
   def gan_step(state, real, mel):
     g_params, d_params = state.params["generator"], state.params["discriminators"]
@@ -145,12 +167,12 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     return (dict(generator=g_params, discriminators=d_params), g_opt, d_opt,
             dict(discriminator_loss=d_loss, **d_metrics, **g_metrics))
 
-  def mel_only_step(state, real, mel):
-    """Before loss.gan_start_step: the generator on the mel loss alone, the
+  def reconstruction_step(state, real, mel):
+    """Before loss.gan_start_step: the generator on reconstruction alone, the
     discriminators neither run nor trained (the cost of each step is measured by
     `tools/benchmark.py --only vocoder_training`)."""
     g_params = state.params["generator"]
-    (_, g_metrics), g_grads = jax.value_and_grad(warmup_loss, has_aux=True)(
+    (_, g_metrics), g_grads = jax.value_and_grad(reconstruction_loss, has_aux=True)(
         g_params, real, mel)
     g_updates, g_opt = generator_tx.update(g_grads, state.generator_opt, g_params)
     zero = jnp.zeros((), jnp.float32)
@@ -165,7 +187,7 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     mel = segment_mel(real, cfg)
     if w.gan_start_step > 0:
       params, g_opt, d_opt, metrics = jax.lax.cond(
-          state.step >= w.gan_start_step, gan_step, mel_only_step, state, real, mel)
+          state.step >= w.gan_start_step, gan_step, reconstruction_step, state, real, mel)
     else:
       params, g_opt, d_opt, metrics = gan_step(state, real, mel)
     return state.replace(step=state.step + 1, params=params, generator_opt=g_opt,
