@@ -11,6 +11,11 @@ import pytest
 # machine's, never the user's: a program that several tests build (a train
 # step trained, stopped and resumed; one model in several tests) compiles once.
 os.environ.setdefault("JAXVC_COMPILATION_CACHE", tempfile.mkdtemp(prefix="jaxvc-xla-"))
+# The tests' programs are tiny and run a step or two, so compiling them is most
+# of their time: LLVM's optimisation passes (not XLA's graph passes, which fix
+# what is computed) are skipped, here and in the CLIs the tests start.
+os.environ["XLA_FLAGS"] = " ".join(
+    [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
 
 from jaxvc import caches  # noqa: E402
 

@@ -12,7 +12,7 @@ SCRIPT = os.path.join(ROOT, "tests", "parallel_run.py")
 
 
 def _run(*args):
-  env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS="")
+  env = dict(os.environ, PYTHONPATH=ROOT)
   return subprocess.Popen([sys.executable, SCRIPT, *map(str, args)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

@@ -198,7 +198,9 @@ def test_padding_changes_no_result(spectrograms):
       graphdef, weights, padded, mask, padded_style, style_mask, init, settings=settings)
   assert padded_losses[-1] < 0.5 * padded_losses[0]
   np.testing.assert_allclose(padded_losses, unpadded_losses, rtol=1e-4)
-  np.testing.assert_allclose(padded_spec[:, :30], unpadded_spec, atol=1e-4)
+  # The two programs round their sums in different orders; L-BFGS's steps carry
+  # that up to ~2e-4 here (a leak through the padding moves whole columns).
+  np.testing.assert_allclose(padded_spec[:, :30], unpadded_spec, atol=5e-4)
   np.testing.assert_array_equal(padded_spec[:, 30:], init[:, 30:])  # no gradient reaches padding
 
 
