@@ -331,7 +331,17 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
                    melganvc_neural=functools.partial(converted, neural))
   audio_dir = Path(args.audio or os.path.join(args.workdir, "results_audio"))
   seconds = {}
+  # Reused audio keeps the render time the last report measured for it.
+  previous = Path(args.out) / "results.json"
+  earlier = json.loads(previous.read_text())["seconds"] if (
+      args.reuse_audio and previous.exists()) else {}
   for name, system in systems.items():
+    reused = args.reuse_audio and all(
+        (audio_dir / name / f"{u.key}.wav").exists() for u in utterances)
+    if reused and name in earlier:
+      seconds[name] = earlier[name]
+      print(f"{name}: reusing {audio_dir / name}", flush=True)
+      continue
     seconds[name] = render(system, utterances, audio_dir / name)
     print(f"{name}: {len(utterances)} sentences in {seconds[name]:.0f} s", flush=True)
 
@@ -461,6 +471,10 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                       help=f"score the first N test sentences (default {DEFAULT_LIMIT})")
   parser.add_argument("--benchmark-json", help="tools/benchmark.py --json output to tabulate")
+  parser.add_argument("--reuse-audio", action="store_true",
+                      help="a system whose audio the scratch folder already holds for every "
+                      "sentence is not rendered again (rescoring after one system changed: "
+                      "delete that system's folder first)")
   parser.add_argument("--audio", help="scratch folder for the systems' audio "
                       "(default WORKDIR/results_audio)")
   args, rest = parser.parse_known_args(argv)
