@@ -1,5 +1,6 @@
 """The training loop: exact resume, preemption, crash safety, NaN stops, config errors."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,9 +71,17 @@ def _cli(config_path, workdir, *extra):
       env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_resumed_run_equals_uninterrupted_run(config_path, tmp_path):
+@pytest.fixture(scope="module")
+def two_steps(config_path, tmp_path_factory):
+  """A workdir stopped after 2 steps with its checkpoint: tests continue copies of it."""
+  workdir = tmp_path_factory.mktemp("two_steps") / "run"
+  train.train_and_evaluate(_config(config_path, "num_steps=2"), str(workdir))
+  return workdir
+
+
+def test_resumed_run_equals_uninterrupted_run(config_path, two_steps, tmp_path):
   full = train.train_and_evaluate(_config(config_path), str(tmp_path / "full"))
-  train.train_and_evaluate(_config(config_path, "num_steps=2"), str(tmp_path / "resumed"))
+  shutil.copytree(two_steps, tmp_path / "resumed")
   resumed = train.train_and_evaluate(_config(config_path), str(tmp_path / "resumed"))
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(_params(full), _params(resumed), strict=True):
@@ -81,9 +90,9 @@ def test_resumed_run_equals_uninterrupted_run(config_path, tmp_path):
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "full"))
 
 
-def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, tmp_path, monkeypatch):
-  workdir = str(tmp_path / "run")
-  train.train_and_evaluate(_config(config_path, "num_steps=2"), workdir)
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, two_steps, tmp_path,
+                                                            monkeypatch):
+  workdir = str(shutil.copytree(two_steps, tmp_path / "run"))
   # A batch that makes every loss NaN from step 3 (data, not a changed loss
   # function: the step stays the program already compiled).
   clean = melganvc_method.train_batches
