@@ -26,10 +26,10 @@ def get_config():
   c.discriminator.period_channels = (8, 32, 128, 256)
   c.discriminator.resolution_channels = 16
   c.loss.stft_weight = 45.0
-  c.num_steps = 12000
+  c.num_steps = 30000
   c.loss.gan_start_step = c.num_steps   # reconstruction only (see above)
   c.log_every = 100
-  c.eval_every = 2000
-  c.sample_every = 2000
-  c.checkpoint_every = 1000
+  c.eval_every = 5000
+  c.sample_every = 5000
+  c.checkpoint_every = 2000
   return c
