@@ -2,7 +2,7 @@
 
   python tools/results.py --workdir WORKDIR [--vocoder VOCODER_WORKDIR]
       [--baseline EARLIER_WORKDIR] [--out docs/results] [--limit N]
-      [--benchmark-json FILE] [--audio DIR]
+      [--benchmark-json FILE] [--audio DIR] [--reuse-audio]
       [--config.KEY=VALUE ...]
 
 On the demo corpus's test split (speaker_a -> speaker_b, parallel sentences
