@@ -114,6 +114,17 @@ def test_multi_resolution_stft_is_convergence_plus_ln_of_the_gain():
     vocoder_config.check(c)
 
 
+def test_a_run_without_gan_steps_leaves_the_discriminators_out():
+  c = tiny_config()
+  c.num_steps = c.loss.gan_start_step = 3
+  state = step_lib.init_state(c)
+  wave = 0.1 * np.random.RandomState(0).randn(2, 8 * c.audio.hop_length).astype(np.float32)
+  new, metrics = jax.jit(step_lib.make_train_step(c, step_lib.graph_definitions(c)))(
+      state, {"wave": wave})
+  assert float(metrics["discriminator_loss"]) == 0 and float(metrics["mel_l1"]) > 0
+  assert _all_zero(new.discriminator_opt) and not _all_zero(new.generator_opt)
+
+
 def test_both_sides_enter_the_gan_phase_at_the_same_learning_rate():
   c = tiny_config()
   c.num_steps, c.loss.gan_start_step = 100, 60

@@ -185,7 +185,10 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
   def train_step(state: TrainState, batch: dict):
     real = batch["wave"]
     mel = segment_mel(real, cfg)
-    if w.gan_start_step > 0:
+    if w.gan_start_step >= config.num_steps:
+      # No GAN step in this run: the discriminators stay out of the program.
+      params, g_opt, d_opt, metrics = reconstruction_step(state, real, mel)
+    elif w.gan_start_step > 0:
       params, g_opt, d_opt, metrics = jax.lax.cond(
           state.step >= w.gan_start_step, gan_step, reconstruction_step, state, real, mel)
     else:
