@@ -235,6 +235,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         print(f"Preempted at step {step}: checkpoint saved, exiting.", flush=True)
         break
   finally:
+    # tf.data's reader threads call into Python (`jaxvc.data.crops`); they must
+    # stop while the interpreter runs, not during its exit, where they hang.
+    batches = None
     mngr.wait_until_finished()
     mngr.close()
     writer.flush()

@@ -19,7 +19,7 @@ AUDIO = audio.AudioConfig(n_fft=256, win_length=256, hop_length=64, n_mels=32)
 def data_config(cache_dir, **changes) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(dict(
       top_db=0.0, cache_dir=str(cache_dir), chunk_frames=8, chunks_per_crop=3,
-      short_utterances="pad"), **changes))
+      short_utterances="pad", shard_mb=64.0), **changes))
 
 
 def tone(seconds: float, rate: int = 16000, freq: float = 440.0) -> np.ndarray:
@@ -208,6 +208,36 @@ def test_mels_are_cached_until_the_audio_config_changes(tmp_path, counted_wave_t
   assert third[0].shape[0] == 40
   domains.load_mels(spec, "train", AUDIO, data_config(tmp_path / "cache", top_db=20.0))
   assert len(counted_wave_to_mel) > computed + 1  # top_db is part of the key too
+
+
+def test_an_interrupted_preparation_continues_where_it_stopped(tmp_path, monkeypatch, capsys,
+                                                              counted_wave_to_mel):
+  spec = write_folder(tmp_path / "voice", [0.6, 0.7, 0.8, 0.9, 1.0])
+  data = data_config(tmp_path / "cache", shard_mb=1e-6)  # a shard per utterance
+  monkeypatch.setattr(domains, "_BLOCK_SAMPLES", 1)      # and a mel batch per utterance
+  original = audio.wave_to_mel
+
+  def interrupted(waves, cfg):
+    if len(counted_wave_to_mel) == 3:
+      raise KeyboardInterrupt
+    return original(waves, cfg)
+  monkeypatch.setattr(audio, "wave_to_mel", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    domains.mel_store(spec, "train", AUDIO, data)
+  assert "train: 3 utterances, 0.0 min of mels prepared so far" in capsys.readouterr().out
+  assert len(counted_wave_to_mel) == 3
+
+  monkeypatch.setattr(audio, "wave_to_mel", original)
+  resumed = domains.mel_store(spec, "train", AUDIO, data)
+  out = capsys.readouterr().out
+  assert "continuing an interrupted preparation after 3 utterances" in out
+  assert "5 utterances, 0.1 min (mels computed and cached)" in out
+  assert len(counted_wave_to_mel) == 5  # the last two utterances' mels only
+
+  fresh = domains.mel_store(spec, "train", AUDIO, data_config(tmp_path / "fresh"))
+  assert resumed.num_shards == 5 and fresh.num_shards == 1
+  for i in range(5):
+    np.testing.assert_array_equal(resumed[i], fresh[i])
 
 
 def test_short_utterances_padded_with_silence_or_skipped(tmp_path):

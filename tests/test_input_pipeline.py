@@ -10,18 +10,24 @@ from jaxvc import config as config_lib
 from jaxvc.melganvc import input_pipeline
 from jaxvc.errors import ConfigError
 from jaxvc.data import domains
+from jaxvc.data import store
 
 CROP = 8 * 3
 # Frames of each synthetic utterance: 1, 2 and 3 crop slots, with room to move.
 LENGTHS = {"a": [CROP, 2 * CROP + 5, 3 * CROP + 11], "b": [CROP + 3, 2 * CROP]}
 
 
-def synthetic_mels(spec, split, audio_cfg, data_cfg):
-  """Utterance u of a domain holds 1000 * u + frame, so a crop shows where it came from."""
-  del split, data_cfg
-  return [np.broadcast_to(1000.0 * u + np.arange(n, dtype=np.float32),
-                          (audio_cfg.n_mels, n)).copy()
-          for u, n in enumerate(LENGTHS[spec.removeprefix("folder:")])]
+def synthetic_mels(root):
+  """A mel_store whose utterance u of a domain holds 1000 * u + frame, so a
+  crop shows where it came from; stored in shards of about two utterances."""
+
+  def mel_store(spec, split, audio_cfg, data_cfg):
+    del split, data_cfg
+    name = spec.removeprefix("folder:")
+    mels = [np.broadcast_to(1000.0 * u + np.arange(n, dtype=np.float32), (audio_cfg.n_mels, n))
+            for u, n in enumerate(LENGTHS[name])]
+    return store.write(root / f"{name}{audio_cfg.n_mels}", mels, shard_bytes=2 * 16 * 4 * CROP)
+  return mel_store
 
 
 def small_config(**data):
@@ -33,8 +39,8 @@ def small_config(**data):
 
 
 @pytest.fixture
-def synthetic(monkeypatch):
-  monkeypatch.setattr(domains, "load_mels", synthetic_mels)
+def synthetic(monkeypatch, tmp_path):
+  monkeypatch.setattr(domains, "mel_store", synthetic_mels(tmp_path))
 
 
 def batches(config, n, **kwargs):

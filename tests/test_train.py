@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from jaxvc.melganvc import config as melganvc_config
+from jaxvc import audio
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
 from jaxvc.melganvc import method as melganvc_method
 from jaxvc import train
+from jaxvc.data import domains
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,6 +29,7 @@ def get_config():
   c.data.domain_b = "folder:{corpus}/speaker_b"
   c.data.cache_dir = "{cache}"
   c.data.batch_size = 4
+  c.data.shard_mb = 0.25          # a few utterances a shard: crops are read across files
   c.model.generator_channels = 16
   c.model.critic_channels = 16
   c.model.siamese_channels = 16
@@ -86,6 +89,10 @@ def test_resumed_run_equals_uninterrupted_run(config_path, two_steps, tmp_path):
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(_params(full), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
+  config = _config(config_path)
+  mels = domains.mel_store(config.data.domain_a, "train",
+                           audio.AudioConfig.from_config(config.audio), config.data)
+  assert mels.num_shards >= 4  # trained on a domain stored in many files
   assert (tmp_path / "full" / "config.json").exists()
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "full"))
 

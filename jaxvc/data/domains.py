@@ -10,8 +10,10 @@ A domain is one voice, speaker, genre or instrument family:
                              tfds:vctk:speaker=p225, tfds:gtzan:label=jazz,
                              tfds:nsynth:instrument_family=guitar
 
-Every kind goes through TFDS. Mels are computed once per (spec, split, audio
-settings, top_db) and cached on disk, so restarting a run costs no STFTs.
+Every kind goes through TFDS. Mels (and, for the vocoder, trimmed waves) are
+prepared once per (spec, split, audio settings, top_db) into a store on disk
+(`jaxvc.data.store`), so restarting a run costs no STFTs and training reads
+crops from disk: a domain need not fit in memory.
 """
 import collections
 import dataclasses
@@ -27,20 +29,21 @@ import numpy as np
 
 from jaxvc import audio
 from jaxvc import caches
-from jaxvc import files
 from jaxvc import shapes
 from jaxvc._tf import tf
 from jaxvc.errors import ConfigError
 from jaxvc.data import audio_folder
 from jaxvc.data import demo
+from jaxvc.data import store
 import tensorflow_datasets as tfds
 
 KINDS = ("demo", "folder", "tfds")
 SHORT_UTTERANCES = ("pad", "skip")   # data.short_utterances: what to do with one under a crop
 _USAGE = "expected demo:NAME, folder:PATH or tfds:NAME[:FEATURE=VALUE]"
-_MEL_CACHE_VERSION = 1   # bump when the cached mels change meaning
+_CACHE_VERSION = 2   # bump when the cached mels or waves change meaning
 _BATCH_SAMPLES = 2**21   # samples per wave_to_mel call, bounding its memory
 _MIN_BUCKET = 2**12      # the shortest padded length, in samples
+_BLOCK_SAMPLES = 2**24   # samples of waves whose mels are computed at once (17 min at 16 kHz)
 
 
 class _QuietTfds(std_logging.Filter):
@@ -87,8 +90,8 @@ def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg,
   data_cfg.top_db; only the first `limit` if given (the rest are not read)."""
   domain = parse(spec)
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  waves = _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate, data_cfg.top_db,
-                         limit)
+  waves = list(_trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate,
+                              data_cfg.top_db, limit))
   _report(spec, split, len(waves), sum(w.size for w in waves) / audio_cfg.sample_rate, "waves")
   return waves
 
@@ -115,31 +118,88 @@ def _report(spec: str, split: str, count: int, seconds: float, what: str) -> Non
         flush=True)
 
 
+def mel_store(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> store.Store:
+  """The split's normalised mels (n_mels, frames) on disk (`jaxvc.data.store`),
+  computed on first use and cached per (spec, split, audio settings, top_db)."""
+  domain = parse(spec)
+  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
+  key = [_CACHE_VERSION, spec, split, builder.info.full_name,
+         dataclasses.asdict(audio_cfg), data_cfg.top_db]
+
+  def mels(skip):
+    waves = _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate,
+                           data_cfg.top_db, skip=skip)
+    for block in _blocks(waves, _BLOCK_SAMPLES):
+      yield from compute_mels(block, audio_cfg)
+
+  return _cached_store("mels", key, mels, spec, split, data_cfg,
+                       audio_cfg.sample_rate / audio_cfg.hop_length)
+
+
+def wave_store(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> store.Store:
+  """The split's silence-trimmed waves on disk (`jaxvc.data.store`), for
+  training crops of a domain of any size; cached like `mel_store`."""
+  domain = parse(spec)
+  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
+  key = [_CACHE_VERSION, spec, split, builder.info.full_name, audio_cfg.sample_rate,
+         data_cfg.top_db]
+
+  def waves(skip):
+    return _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate,
+                          data_cfg.top_db, skip=skip)
+
+  return _cached_store("waves", key, waves, spec, split, data_cfg, audio_cfg.sample_rate)
+
+
 def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> list[np.ndarray]:
-  """Normalised mels (n_mels, frames), each at least one crop long.
+  """The split's mels in memory (`mel_store`'s), each at least one crop long:
+  for held-out splits, which are converted whole.
 
   A crop is data_cfg.chunk_frames * chunks_per_crop frames; shorter
   utterances are padded with silence (-1) or skipped, per
   data_cfg.short_utterances.
   """
-  domain = parse(spec)
-  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  key = json.dumps([_MEL_CACHE_VERSION, spec, split, builder.info.full_name,
-                    dataclasses.asdict(audio_cfg), data_cfg.top_db])
-  path = (caches.cache_root(data_cfg.cache_dir) / "mels"
-          / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz")
-  cached = path.is_file()
+  mels = mel_store(spec, split, audio_cfg, data_cfg)
+  return _fit_to_crop([mels[i] for i in range(len(mels))], data_cfg, spec)
+
+
+def _cached_store(kind: str, key: list, arrays, spec: str, split: str, data_cfg,
+                  steps_per_second: float) -> store.Store:
+  """The store under the cache's `kind/<hash of key>/`, written from
+  `arrays(skip)` (the split's utterances after the first `skip`) if it is not
+  complete, continuing an interrupted preparation. One console line a shard."""
+  digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]
+  path = caches.cache_root(data_cfg.cache_dir) / kind / digest
+  cached = store.is_complete(path)
   if cached:
-    with np.load(path) as stored:
-      mels = _split(stored["mels"], stored["lengths"])
+    prepared = store.Store(path)
   else:
-    mels = compute_mels(_trimmed_waves(spec, domain, builder, split,
-                                       audio_cfg.sample_rate, data_cfg.top_db), audio_cfg)
-    _save(path, mels)
-  frames = sum(m.shape[1] for m in mels)
-  _report(spec, split, len(mels), frames * audio_cfg.hop_length / audio_cfg.sample_rate,
-          "mels from the cache" if cached else "mels computed and cached")
-  return _fit_to_crop(mels, data_cfg, spec)
+    writer = store.Writer(path, data_cfg.shard_mb * 2**20)
+    if writer.done:
+      print(f"data: {spec} {split}: continuing an interrupted preparation after "
+            f"{writer.done} utterances", flush=True)
+    for array in arrays(writer.done):
+      if writer.add(array) is not None:
+        print(f"data: {spec} {split}: {writer.done} utterances, "
+              f"{writer.steps / steps_per_second / 60:.1f} min of {kind} prepared so far",
+              flush=True)
+    prepared = writer.finish()
+  _report(spec, split, len(prepared), prepared.lengths.sum() / steps_per_second,
+          f"{kind} from the cache" if cached else f"{kind} computed and cached")
+  return prepared
+
+
+def _blocks(waves, max_samples: int):
+  """Lists of consecutive waves of at most `max_samples` in all (or one longer wave)."""
+  block, samples = [], 0
+  for wave in waves:
+    if block and samples + wave.size > max_samples:
+      yield block
+      block, samples = [], 0
+    block.append(wave)
+    samples += wave.size
+  if block:
+    yield block
 
 
 def compute_mels(waves: list[np.ndarray], cfg: audio.AudioConfig) -> list[np.ndarray]:
@@ -191,12 +251,15 @@ _READ_ONCE = tfds.ReadConfig(try_autocache=False)
 
 
 def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: int,
-                   top_db: float, limit: int | None = None) -> list[np.ndarray]:
+                   top_db: float, limit: int | None = None, skip: int = 0):
+  """Yields the split's waves, silence-trimmed, from the `skip`-th (the ones
+  before it are read, not trimmed), the first `limit` if given."""
   if domain.kind == "tfds":
     waves = _catalog_waves(spec, domain, builder, split, sample_rate)
   else:
     waves = (ex["audio"] for ex in _folder_examples(builder, split))
-  return [audio.trim_silence(w, top_db) for w in itertools.islice(waves, limit)]
+  stop = None if limit is None else skip + limit
+  return (audio.trim_silence(w, top_db) for w in itertools.islice(waves, skip, stop))
 
 
 def _folder_examples(builder, split: str):
@@ -288,18 +351,6 @@ def _to_float_mono(wave: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
   if wave.ndim == 2:  # (length, channels)
     wave = wave.mean(axis=1)
   return audio.resample(wave, rate, sample_rate)
-
-
-def _split(concatenated: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-  return np.split(concatenated, np.cumsum(lengths)[:-1], axis=1)
-
-
-def _save(path: Path, mels: list[np.ndarray]) -> None:
-  """Writes the mels as one npz atomically."""
-  with files.atomic_path(path) as tmp:
-    with open(tmp, "wb") as f:
-      np.savez(f, mels=np.concatenate(mels, axis=1),
-               lengths=np.array([m.shape[1] for m in mels], np.int64))
 
 
 def _fit_to_crop(mels: list[np.ndarray], data_cfg, spec: str) -> list[np.ndarray]:

@@ -30,6 +30,7 @@ def defaults() -> ml_collections.ConfigDict:
       chunks_per_crop=3,        # the critic judges this many chunks joined
       top_db=40.0,              # silence trimming; 0 keeps silence
       short_utterances="pad",   # "pad" or "skip" utterances under one crop
+      shard_mb=64.0,             # prepared utterances are stored on disk in shards of this size
       cache_dir="",             # "" -> $JAXVC_CACHE or ~/.cache/jaxvc
       prefetch=4,
   ))
@@ -86,6 +87,7 @@ def check(config: ml_collections.ConfigDict) -> None:
           f"{d.chunk_frames} must be a positive multiple of 4 (two stride-2 layers)")
   require(d.chunks_per_crop >= 2, "data.chunks_per_crop",
           f"{d.chunks_per_crop} must be at least 2 (TraVeL compares the first and last chunk)")
+  require(d.shard_mb > 0, "data.shard_mb", f"{d.shard_mb} must be positive")
   require(d.short_utterances in domains.SHORT_UTTERANCES, "data.short_utterances",
           f"{d.short_utterances!r} must be {' or '.join(map(repr, domains.SHORT_UTTERANCES))}")
   require(config.loss.pairing in losses.PAIRINGS, "loss.pairing",

@@ -25,9 +25,16 @@ def create_train_dataset(config, *, start_batch: int = 0, process_index: int = 0
   """
   data = config.data
   crop = data.chunk_frames * data.chunks_per_crop
-  croppers = {name: crops.cropper(domain_mels(config, name, data.train_split), crop,
-                                  (config.seed, i))
-              for i, name in enumerate(DOMAINS)}
+  fill = -1.0 if data.short_utterances == "pad" else None  # -1 is silence
+  croppers = {}
+  for i, name in enumerate(DOMAINS):
+    mels = _loaded(config, name, data.train_split, domains.mel_store)
+    try:
+      croppers[name] = crops.cropper(mels, crop, (config.seed, i), fill)
+    except ValueError:
+      raise ConfigError(f"data.domain_{name}: every utterance of split {data.train_split!r} "
+                        f"is shorter than one crop ({crop} frames); use "
+                        f"data.short_utterances='pad'") from None
   return crops.global_batches(
       croppers, batch_size=data.batch_size, start_batch=start_batch,
       process_index=process_index, process_count=process_count, prefetch=data.prefetch)

@@ -28,6 +28,7 @@ def defaults() -> ml_collections.ConfigDict:
       batch_size=16,              # global, over every device of every host
       segment_frames=64,          # mel frames per training segment (x hop samples)
       top_db=40.0,                # silence trimming; 0 keeps silence
+      shard_mb=64.0,               # prepared utterances are stored on disk in shards of this size
       cache_dir="",               # "" -> $JAXVC_CACHE or ~/.cache/jaxvc
       prefetch=4,
   ))
@@ -74,6 +75,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   d, m = config.data, config.model
   cfg = audio.AudioConfig.from_config(config.audio)
   require(d.segment_frames >= 8, "data.segment_frames", f"{d.segment_frames} must be at least 8")
+  require(d.shard_mb > 0, "data.shard_mb", f"{d.shard_mb} must be positive")
   for key in ("dim", "intermediate_dim", "num_layers"):
     require(m[key] > 0, f"model.{key}", f"{m[key]} must be positive")
   require(m.kernel_size > 0 and m.kernel_size % 2 == 1, "model.kernel_size",

@@ -22,7 +22,7 @@ def create_train_dataset(config, *, start_batch: int = 0, process_index: int = 0
   """
   cfg = audio.AudioConfig.from_config(config.audio)
   segment = config.data.segment_frames * cfg.hop_length
-  waves = domain_waves(config, config.data.train_split)
+  waves = _loaded(config, config.data.train_split, domains.wave_store)
   try:
     wave_cropper = crops.cropper(waves, segment, (config.seed, 0))
   except ValueError as e:
@@ -35,8 +35,14 @@ def create_train_dataset(config, *, start_batch: int = 0, process_index: int = 0
 
 def domain_waves(config, split: str) -> list[np.ndarray]:
   """Silence-trimmed waves of `data.domain`; a problem is a ConfigError naming the key."""
+  return _loaded(config, split, domains.load_waves)
+
+
+def _loaded(config, split: str, load):
+  """`load(data.domain, split, audio settings, config.data)`, its problems as
+  ConfigErrors naming the key."""
   cfg = audio.AudioConfig.from_config(config.audio)
   try:
-    return domains.load_waves(config.data.domain, split, cfg, config.data)
+    return load(config.data.domain, split, cfg, config.data)
   except ValueError as e:
     raise ConfigError(f"data.domain (split {split!r}): {e}") from e
