@@ -8,11 +8,13 @@ length. Time-major order makes a crop one contiguous read (`os.pread`, no
 memory map), so a training process holds only the crops in flight, however
 large the domain, and the page cache is the operating system's to manage.
 
-Writing is resumable: each shard is written whole and atomically and the index
-is rewritten after it, marked complete only after the last one. A writer that
-finds a partial store continues after the utterances it already holds, so an
-interrupted preparation of a large folder restarts where it stopped (the
-utterances come in a fixed order, so the result is the same).
+Writing is resumable: each shard is written whole and atomically, then the
+progress (`progress.npz`, the index so far); the index itself is written once,
+after the last shard, so a store with an index is complete and never changes.
+A writer that finds a partial store continues after the utterances it already
+holds, so an interrupted preparation of a large folder restarts where it
+stopped (the utterances come in a fixed order, so the result is the same; two
+processes preparing the same store at once write the same files).
 """
 from collections.abc import Iterable
 import itertools
@@ -24,6 +26,7 @@ import numpy as np
 from jaxvc import files
 
 INDEX = "index.npz"
+PROGRESS = "progress.npz"
 _DTYPE = np.dtype("<f4")
 
 
@@ -36,9 +39,9 @@ class Store:
 
   def __init__(self, path):
     self.path = Path(path)
+    if not is_complete(self.path):
+      raise ValueError(f"{self.path}: an incomplete store (its preparation was interrupted)")
     with np.load(self.path / INDEX) as index:
-      if not index["complete"]:
-        raise ValueError(f"{self.path}: an incomplete store (its preparation was interrupted)")
       self.lead = tuple(int(n) for n in index["lead"])
       self.lengths = index["length"]
       self._shard = index["shard"]
@@ -93,11 +96,7 @@ class Store:
 
 def is_complete(path) -> bool:
   """Whether `path` holds a store whose preparation finished."""
-  try:
-    with np.load(Path(path) / INDEX) as index:
-      return bool(index["complete"])
-  except (OSError, KeyError, ValueError):
-    return False
+  return (Path(path) / INDEX).is_file()
 
 
 class Writer:
@@ -112,8 +111,8 @@ class Writer:
     self.shard_bytes = max(1, int(shard_bytes))
     self._lengths, self._shards, self._starts = [], [], []
     self._lead = None
-    if (self.path / INDEX).is_file():
-      with np.load(self.path / INDEX) as index:
+    if (self.path / PROGRESS).is_file():
+      with np.load(self.path / PROGRESS) as index:
         self._lead = tuple(int(n) for n in index["lead"])
         self._lengths = index["length"].tolist()
         self._shards = index["shard"].tolist()
@@ -146,18 +145,18 @@ class Writer:
     self._pending.append(np.ascontiguousarray(np.moveaxis(np.asarray(array, _DTYPE), -1, 0)))
     self._pending_bytes += array.size * _DTYPE.itemsize
     if self._pending_bytes >= self.shard_bytes:
-      return self._flush(complete=False)
+      return self._flush()
     return None
 
   def finish(self) -> Store:
     """Writes the last shard and the complete index; the store, opened."""
     if self._pending or not self._lengths:
-      self._flush(complete=True)
-    else:
-      self._write_index(complete=True)
+      self._flush()
+    self._write_index(INDEX)
+    (self.path / PROGRESS).unlink(missing_ok=True)
     return Store(self.path)
 
-  def _flush(self, complete: bool) -> int:
+  def _flush(self) -> int:
     k = self._next_shard
     start = 0
     for values in self._pending:
@@ -171,13 +170,13 @@ class Writer:
                 else np.zeros((0, *(self._lead or ())), _DTYPE))
     self._pending, self._pending_bytes = [], 0
     self._next_shard += 1
-    self._write_index(complete)
+    self._write_index(PROGRESS)
     return k
 
-  def _write_index(self, complete: bool) -> None:
-    with files.atomic_path(self.path / INDEX) as tmp:
+  def _write_index(self, name: str) -> None:
+    with files.atomic_path(self.path / name) as tmp:
       with open(tmp, "wb") as f:
-        np.savez(f, complete=complete, lead=np.array(self._lead or (), np.int64),
+        np.savez(f, lead=np.array(self._lead or (), np.int64),
                  length=np.array(self._lengths, np.int64),
                  shard=np.array(self._shards, np.int64),
                  start=np.array(self._starts, np.int64))
