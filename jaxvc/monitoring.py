@@ -13,30 +13,34 @@ import time
 
 import numpy as np
 
-from jaxvc._tf import tf
-
 
 class SummaryWriter:
   """TensorBoard scalars, audio and images; a no-op on all but process 0."""
 
   def __init__(self, logdir: str, enabled: bool):
-    self._writer = tf.summary.create_file_writer(logdir) if enabled else None
+    self._writer = None
+    if enabled:
+      # TensorFlow is imported here, where events are written, not with the
+      # module: `jaxvc.train` and a bare step (tests/parallel_run.py) start without it.
+      from jaxvc._tf import tf  # noqa: PLC0415
+      self._summary = tf.summary
+      self._writer = tf.summary.create_file_writer(logdir)
 
   def scalars(self, step: int, values: dict) -> None:
     if self._writer:
       with self._writer.as_default(step=step):
         for name, value in values.items():
-          tf.summary.scalar(name, float(value))
+          self._summary.scalar(name, float(value))
 
   def audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
     if self._writer:
       with self._writer.as_default(step=step):
-        tf.summary.audio(name, np.clip(wave, -1, 1)[None, :, None], sample_rate)
+        self._summary.audio(name, np.clip(wave, -1, 1)[None, :, None], sample_rate)
 
   def image(self, step: int, name: str, image: np.ndarray) -> None:
     if self._writer:
       with self._writer.as_default(step=step):
-        tf.summary.image(name, image[None])
+        self._summary.image(name, image[None])
 
   def flush(self) -> None:
     if self._writer:

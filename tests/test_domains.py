@@ -10,6 +10,7 @@ from jaxvc import audio
 from jaxvc._tf import tf
 from jaxvc.errors import ConfigError
 from jaxvc.data import domains
+from jaxvc.data import specs
 import tensorflow_datasets as tfds
 
 # Small mels keep the tests fast; the code paths are those of the defaults.
@@ -28,15 +29,15 @@ def tone(seconds: float, rate: int = 16000, freq: float = 440.0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("spec, expected", [
-    ("demo:speaker_a", domains.Domain("demo", "speaker_a")),
-    ("folder:/data/my:voice", domains.Domain("folder", "/data/my:voice")),
-    ("tfds:ljspeech", domains.Domain("tfds", "ljspeech")),
-    ("tfds:vctk:speaker=p225", domains.Domain("tfds", "vctk", "speaker", "p225")),
+    ("demo:speaker_a", specs.Domain("demo", "speaker_a")),
+    ("folder:/data/my:voice", specs.Domain("folder", "/data/my:voice")),
+    ("tfds:ljspeech", specs.Domain("tfds", "ljspeech")),
+    ("tfds:vctk:speaker=p225", specs.Domain("tfds", "vctk", "speaker", "p225")),
     ("tfds:nsynth/full:instrument_family=guitar",
-     domains.Domain("tfds", "nsynth/full", "instrument_family", "guitar")),
+     specs.Domain("tfds", "nsynth/full", "instrument_family", "guitar")),
 ])
 def test_parse(spec, expected):
-  assert domains.parse(spec) == expected
+  assert specs.parse(spec) == expected
 
 
 @pytest.mark.parametrize("spec", [
@@ -44,7 +45,7 @@ def test_parse(spec, expected):
     "tfds:vctk:speaker", "tfds:vctk:=p225", "tfds:vctk:speaker="])
 def test_parse_rejects_bad_specs(spec):
   with pytest.raises(ConfigError, match=f"domain {spec!r}: .*expected demo:NAME"):
-    domains.parse(spec)
+    specs.parse(spec)
 
 
 def vctk_examples(self, split, **kwargs):

@@ -35,11 +35,11 @@ from jaxvc.errors import ConfigError
 from jaxvc.data import audio_folder
 from jaxvc.data import demo
 from jaxvc.data import store
+from jaxvc.data.specs import Domain
+from jaxvc.data.specs import SHORT_UTTERANCES
+from jaxvc.data.specs import parse
 import tensorflow_datasets as tfds
 
-KINDS = ("demo", "folder", "tfds")
-SHORT_UTTERANCES = ("pad", "skip")   # data.short_utterances: what to do with one under a crop
-_USAGE = "expected demo:NAME, folder:PATH or tfds:NAME[:FEATURE=VALUE]"
 _CACHE_VERSION = 2   # bump when the cached mels or waves change meaning
 _BATCH_SAMPLES = 2**21   # samples per wave_to_mel call, bounding its memory
 _MIN_BUCKET = 2**12      # the shortest padded length, in samples
@@ -57,31 +57,6 @@ class _QuietTfds(std_logging.Filter):
 
 std_logging.getLogger("absl").addFilter(_QuietTfds())
 tfds.display_progress_bar(False)
-
-
-@dataclasses.dataclass(frozen=True)
-class Domain:
-  """A parsed domain spec; `feature` and `value` select within a TFDS dataset."""
-  kind: str
-  name: str
-  feature: str = ""
-  value: str = ""
-
-
-def parse(spec: str) -> Domain:
-  """Parses a domain spec; raises ConfigError saying what is wrong with it."""
-  kind, _, rest = spec.partition(":")
-  if kind not in KINDS or not rest:
-    raise ConfigError(f"domain {spec!r}: {_USAGE}")
-  if kind != "tfds":
-    return Domain(kind, rest)
-  name, _, selection = rest.partition(":")
-  if not selection:
-    return Domain(kind, name)
-  feature, equals, value = selection.partition("=")
-  if not (name and feature and equals and value):
-    raise ConfigError(f"domain {spec!r}: the selection must be FEATURE=VALUE; {_USAGE}")
-  return Domain(kind, name, feature, value)
 
 
 def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg,

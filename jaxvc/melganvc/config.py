@@ -7,7 +7,7 @@ import ml_collections
 
 from jaxvc import audio
 from jaxvc import config as config_lib
-from jaxvc.data import domains
+from jaxvc.data import specs
 from jaxvc.errors import ConfigError
 from jaxvc.errors import require
 from jaxvc.melganvc import losses
@@ -88,8 +88,8 @@ def check(config: ml_collections.ConfigDict) -> None:
   require(d.chunks_per_crop >= 2, "data.chunks_per_crop",
           f"{d.chunks_per_crop} must be at least 2 (TraVeL compares the first and last chunk)")
   require(d.shard_mb > 0, "data.shard_mb", f"{d.shard_mb} must be positive")
-  require(d.short_utterances in domains.SHORT_UTTERANCES, "data.short_utterances",
-          f"{d.short_utterances!r} must be {' or '.join(map(repr, domains.SHORT_UTTERANCES))}")
+  require(d.short_utterances in specs.SHORT_UTTERANCES, "data.short_utterances",
+          f"{d.short_utterances!r} must be {' or '.join(map(repr, specs.SHORT_UTTERANCES))}")
   require(config.loss.pairing in losses.PAIRINGS, "loss.pairing",
           f"{config.loss.pairing!r} must be {' or '.join(map(repr, losses.PAIRINGS))}")
   for key in ("adversarial_weight", "travel_weight", "identity_weight", "r1_weight"):
@@ -109,7 +109,7 @@ def check(config: ml_collections.ConfigDict) -> None:
           f"({d.chunk_frames * d.chunks_per_crop} frames)")
   for key in ("domain_a", "domain_b"):
     try:
-      domains.parse(d[key])
+      specs.parse(d[key])
     except ConfigError as e:
       raise ConfigError(f"config.data.{key}: {e}") from None
   audio.AudioConfig.from_config(config.audio)

@@ -1,16 +1,17 @@
 """MelGAN-VC as a method of the trainer (the interface is in `jaxvc.methods`).
 
 Wires the config, the pure step (`step.py`), the input pipeline and the
-held-out evaluation (`evaluator.py`) together; no logic of its own.
+held-out evaluation (`evaluator.py`) together; no logic of its own. The
+input pipeline and the evaluator (TensorFlow, TFDS, the scorers) are imported
+when training asks for them, so that inference, which loads this module to
+read a checkpoint, starts without them.
 """
 
 from jax.sharding import PartitionSpec as P
 
 from jaxvc import config as config_lib
 from jaxvc.melganvc import config as melganvc_config
-from jaxvc.melganvc import input_pipeline
 from jaxvc.melganvc import step
-from jaxvc.melganvc.evaluator import Evaluator  # noqa: F401  (the interface's name)
 
 # Batches are (critic_updates, batch, n_mels, frames): examples on axis 1.
 BATCH_PARTITION = P(None, "data")
@@ -33,6 +34,7 @@ def make_train_step(config):
 
 def train_batches(config, *, start_step: int, process_index: int, process_count: int):
   """Each step takes `critic_updates` batches, stacked on a leading axis."""
+  from jaxvc.melganvc import input_pipeline  # noqa: PLC0415  (training only)
   k = config.critic_updates
   dataset = input_pipeline.create_train_dataset(
       config, start_batch=start_step * k, process_index=process_index,
@@ -45,3 +47,9 @@ def inference_state(state: step.TrainState) -> dict:
   return step.generator_state(state)
 
 
+def __getattr__(name: str):
+  """`Evaluator`, the interface's name, imported on first use (training only)."""
+  if name == "Evaluator":
+    from jaxvc.melganvc.evaluator import Evaluator  # noqa: PLC0415
+    return Evaluator
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

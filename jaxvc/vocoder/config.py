@@ -10,7 +10,7 @@ import ml_collections
 
 from jaxvc import audio
 from jaxvc import config as config_lib
-from jaxvc.data import domains
+from jaxvc.data import specs
 from jaxvc.errors import ConfigError
 from jaxvc.errors import require
 
@@ -102,6 +102,6 @@ def check(config: ml_collections.ConfigDict) -> None:
   require(config.optim.learning_rate > 0, "optim.learning_rate", "must be positive")
   require(config.optim.warmup_steps >= 0, "optim.warmup_steps", "must not be negative")
   try:
-    domains.parse(d.domain)
+    specs.parse(d.domain)
   except ConfigError as e:
     raise ConfigError(f"config.data.domain: {e}") from None
