@@ -2,8 +2,8 @@
 
   python tests/parallel_run.py OUT.npz DEVICES [COORDINATOR PROCESSES PROCESS_ID]
 
-Used by tests/test_parallel.py to compare 1 device, several forced CPU devices,
-and several processes (jax.distributed over gloo on localhost).
+Used by tests/test_parallel.py to compare 1 device with several processes
+(jax.distributed over gloo on localhost) of several forced CPU devices each.
 """
 import sys
 
@@ -15,6 +15,8 @@ jax.config.update("jax_num_cpu_devices", devices)
 if len(sys.argv) > 3:
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   jax.distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+
+assert jax.device_count() == devices * jax.process_count(), jax.devices()
 
 from jaxvc import train  # noqa: E402
 from jaxvc.melganvc import method  # noqa: E402

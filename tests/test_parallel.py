@@ -1,5 +1,6 @@
-"""Data parallelism changes nothing: 1 device, 4 forced CPU devices, and two
-processes on localhost (jax.distributed, gloo) train to the same parameters."""
+"""Data parallelism changes nothing: 1 device, and two processes on localhost
+(jax.distributed, gloo) of 2 forced CPU devices each, train to the same
+parameters (so several devices in a host and several hosts, in one run)."""
 import os
 import socket
 import subprocess
@@ -30,14 +31,12 @@ def _assert_same(path_a, path_b):
 
 
 def test_devices_and_processes_match_one_device(tmp_path):
-  single, multi, procs = (tmp_path / f"{n}.npz" for n in ("single", "multi", "procs"))
+  single, procs = tmp_path / "single.npz", tmp_path / "procs.npz"
   with socket.socket() as s:
     s.bind(("localhost", 0))
     port = s.getsockname()[1]
-  # All four at once: each spends most of its time compiling on one core.
-  runs = [_run(single, 1), _run(multi, 4),
-          *(_run(procs, 1, f"localhost:{port}", 2, i) for i in range(2))]
+  # All three at once: each spends most of its time compiling on one core.
+  runs = [_run(single, 1), *(_run(procs, 2, f"localhost:{port}", 2, i) for i in range(2))]
   for run in runs:
     _finish(run)
-  _assert_same(single, multi)
   _assert_same(single, procs)
