@@ -13,6 +13,7 @@ a process holds only the crops in flight and the graph only the slot table
 (16 bytes a slot: about 50 MB for a thousand hours of mels), never the audio.
 """
 from collections.abc import Callable
+import dataclasses
 
 import numpy as np
 
@@ -20,13 +21,20 @@ from jaxvc._tf import tf
 from jaxvc.data import store as store_lib
 from jaxvc.errors import ConfigError
 
-Cropper = Callable[[tf.Tensor], tf.Tensor]
+
+@dataclasses.dataclass(frozen=True)
+class Cropper:
+  """Where each example's crop lies, computed in the graph, and how to read a
+  batch of them: one call into Python a batch, not one a crop."""
+  locate: Callable[[tf.Tensor], tf.Tensor]  # global example index -> int64 [utterance, offset]
+  read: Callable[[np.ndarray], np.ndarray]  # int64 (n, 2) -> float32 (n, *lead, crop)
+  shape: tuple[int, ...]                    # of one crop: (*lead, crop)
 
 
 def cropper(store: store_lib.Store, crop: int, seed: tuple[int, int],
             fill: float | None = None) -> Cropper:
-  """Global example index -> float32 (*lead, crop) slice of one of the store's
-  utterances along time, a pure function of the index and `seed`.
+  """Crops of `crop` steps of the store's utterances, each a pure function of
+  its global example index and `seed`.
 
   Utterances shorter than `crop` hold no slot, or, given `fill`, one slot
   read padded with `fill`.
@@ -46,10 +54,7 @@ def cropper(store: store_lib.Store, crop: int, seed: tuple[int, int],
   offset_seed = tf.random.experimental.stateless_fold_in(seed, 1)
   padding = 0.0 if fill is None else float(fill)
 
-  def read(utterance, offset):
-    return store.read(int(utterance), int(offset), crop, padding)
-
-  def crop_at(index):
+  def locate(index):
     epoch, position = index // n_slots, index % n_slots
     slot = tf.random.experimental.index_shuffle(
         position, tf.random.experimental.stateless_fold_in(order_seed, epoch),
@@ -57,11 +62,12 @@ def cropper(store: store_lib.Store, crop: int, seed: tuple[int, int],
     offset = tf.random.stateless_uniform(
         [], tf.random.experimental.stateless_fold_in(offset_seed, index),
         minval=0, maxval=room_of[slot] + 1, dtype=tf.int64)
-    values = tf.numpy_function(read, [utterance_of[slot], offset], tf.float32, stateful=False)
-    values.set_shape((*store.lead, crop))
-    return values
+    return tf.stack([utterance_of[slot], offset])
 
-  return crop_at
+  def read(where):
+    return np.stack([store.read(int(u), int(o), crop, padding) for u, o in where])
+
+  return Cropper(locate, read, (*store.lead, crop))
 
 
 def global_batches(croppers: dict[str, Cropper], *, batch_size: int, start_batch: int = 0,
@@ -71,7 +77,7 @@ def global_batches(croppers: dict[str, Cropper], *, batch_size: int, start_batch
 
   Yields {name: float32 (batch_size // process_count, ..., crop)} forever:
   rows `process_index * local : (process_index + 1) * local` of each global
-  batch, whose example i is `crop_at(batch * batch_size + i)`.
+  batch, whose example i is the crop at index `batch * batch_size + i`.
   """
   if batch_size % process_count:
     raise ConfigError(f"config.data.batch_size: {batch_size} does not divide "
@@ -79,12 +85,20 @@ def global_batches(croppers: dict[str, Cropper], *, batch_size: int, start_batch
   local = batch_size // process_count
 
   def example(n):
-    """The n-th example of this process, from its slice of a global batch."""
+    """Where the n-th example of this process lies, from its slice of a global batch."""
     batch, row = n // local, n % local
     index = (start_batch + batch) * batch_size + process_index * local + row
-    return {name: crop_at(index) for name, crop_at in croppers.items()}
+    return {name: c.locate(index) for name, c in croppers.items()}
+
+  def read(where):
+    crops = {}
+    for name, c in croppers.items():
+      crops[name] = tf.numpy_function(c.read, [where[name]], tf.float32, stateful=False)
+      crops[name].set_shape((local, *c.shape))
+    return crops
 
   ds = tf.data.Dataset.counter()  # Endless: every epoch is drawn from the index.
   ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.batch(local, drop_remainder=True)
+  ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return ds.prefetch(prefetch)
