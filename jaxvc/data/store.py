@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import itertools
 import os
 from pathlib import Path
+import threading
 
 import numpy as np
 
@@ -48,6 +49,7 @@ class Store:
       self._start = index["start"]
     self._row = int(np.prod(self.lead, dtype=np.int64))  # values per time step
     self._data_offsets = {}  # shard -> (file descriptor, byte offset of its data)
+    self._opening = threading.Lock()
 
   def __len__(self) -> int:
     return len(self.lengths)
@@ -78,16 +80,22 @@ class Store:
 
   def _shard_file(self, k: int) -> tuple[int, int]:
     if k not in self._data_offsets:
-      path = self.path / _shard_name(k)
-      with open(path, "rb") as f:
-        major, _ = np.lib.format.read_magic(f)
-        read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                       else np.lib.format.read_array_header_2_0)
-        read_header(f)
-        offset = f.tell()
-      # A second thread racing here opens the file twice; both descriptors work.
-      self._data_offsets[k] = (os.open(path, os.O_RDONLY), offset)
+      with self._opening:
+        if k not in self._data_offsets:
+          self._data_offsets[k] = self._open_shard(k)
     return self._data_offsets[k]
+
+  def _open_shard(self, k: int) -> tuple[int, int]:
+    path = self.path / _shard_name(k)
+    with open(path, "rb") as f:
+      major, _ = np.lib.format.read_magic(f)
+      read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                     else np.lib.format.read_array_header_2_0)
+      shape, fortran_order, dtype = read_header(f)
+      offset = f.tell()
+    if fortran_order or dtype != _DTYPE or shape[1:] != self.lead:
+      raise ValueError(f"{path}: not a shard of this store (shape {shape}, dtype {dtype})")
+    return os.open(path, os.O_RDONLY), offset
 
   def __del__(self):
     for fd, _ in getattr(self, "_data_offsets", {}).values():
