@@ -148,3 +148,15 @@ def test_real_audio_end_to_end(tmp_path):
   evaluation = input_pipeline.create_eval_mels(config)
   assert [len(evaluation["a"]), len(evaluation["b"])] == [2, 3]
   assert all(m.shape == (16, 251) for m in evaluation["a"] + evaluation["b"])
+
+
+def test_short_utterances_padded_or_an_error_naming_the_domain(synthetic):
+  crop = 40 * 3  # longer than every synthetic utterance
+  [batch] = batches(small_config(chunk_frames=40), 1)
+  for crop_a in batch["a"]:
+    utterance = int(crop_a[0, 0] // 1000)
+    n = LENGTHS["a"][utterance]
+    assert (crop_a[:, n:] == -1).all() and crop_a.shape == (16, crop)  # padded with silence
+  with pytest.raises(ConfigError, match="data.domain_a: every utterance of split 'train' is "
+                                        "shorter than one crop \\(120 frames\\)"):
+    input_pipeline.create_train_dataset(small_config(chunk_frames=40, short_utterances="skip"))
