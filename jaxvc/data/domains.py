@@ -346,5 +346,5 @@ def _fit_to_crop(mels: list[np.ndarray], data_cfg, spec: str) -> list[np.ndarray
       raise ConfigError(f"domain {spec!r}: every utterance is shorter than one crop "
                         f"({crop} frames); use data.short_utterances='pad'")
     return mels
-  return [np.pad(m, ((0, 0), (0, crop - m.shape[1])), constant_values=-1.0)
+  return [np.pad(m, ((0, 0), (0, crop - m.shape[1])), constant_values=audio.SILENCE)
           if m.shape[1] < crop else m for m in mels]

@@ -25,7 +25,7 @@ def create_train_dataset(config, *, start_batch: int = 0, process_index: int = 0
   """
   data = config.data
   crop = data.chunk_frames * data.chunks_per_crop
-  fill = -1.0 if data.short_utterances == "pad" else None  # -1 is silence
+  fill = audio.SILENCE if data.short_utterances == "pad" else None
   croppers = {}
   for i, name in enumerate(DOMAINS):
     mels = _loaded(config, name, data.train_split, domains.mel_store)
