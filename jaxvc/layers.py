@@ -6,13 +6,29 @@ an `nnx.BatchStat`, so that a step can split a network once and merge it
 inside a pure function. Parameters are never written during a call; the
 spectral-norm vector only when `train=True`.
 """
+from collections.abc import Callable
 import itertools
+from typing import TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+
+
+Built = TypeVar("Built")
+
+
+def created(constructor: Callable[[], Built]) -> Built:
+  """`constructor()` (networks built from a seed) run as one compiled program.
+
+  Built op by op, each initializer of a distinct shape is a small program of
+  its own to compile, dozens for one network, which on a CPU takes longer
+  than the initialisation; one jit compiles once and reaches JAX's persistent
+  cache. The values are the same: JAX's random numbers do not depend on jit.
+  """
+  return nnx.jit(constructor)()
 
 
 def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12) -> jax.Array:

@@ -30,7 +30,8 @@ def _run(net, x, train):
 
 def _nets(seed: int) -> dict:
   return dict(zip(("generator", "siamese", "critic"),
-                  models.create_models(melganvc_config.defaults(), nnx.Rngs(seed))))
+                  layers.created(lambda: models.create_models(melganvc_config.defaults(),
+                                                              nnx.Rngs(seed)))))
 
 
 @pytest.fixture(scope="module")

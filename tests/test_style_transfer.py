@@ -9,6 +9,7 @@ import pytest
 from jaxvc.melganvc import config as melganvc_config
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
+from jaxvc import layers
 from jaxvc.errors import ConfigError
 from jaxvc.melganvc import step as melganvc_step
 from jaxvc.melganvc import models
@@ -56,7 +57,7 @@ def fresh_networks(bins):
   config = melganvc_config.defaults()
   config.audio.n_mels = bins
   config.model.update(generator_channels=8, critic_channels=32, siamese_channels=16)
-  _, siamese, critic = models.create_models(config, nnx.Rngs(0))
+  _, siamese, critic = layers.created(lambda: models.create_models(config, nnx.Rngs(0)))
   return dict(siamese=siamese, critic=critic)
 
 

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxvc import layers
 from jaxvc.melganvc import augment as augment_lib
 from jaxvc.melganvc import losses
 from jaxvc.melganvc import models
@@ -44,7 +45,8 @@ def optimizers(config: ml_collections.ConfigDict):
 
 
 def _split(config: ml_collections.ConfigDict):
-  nets = dict(zip(NETWORKS, models.create_models(config, nnx.Rngs(config.seed))))
+  nets = dict(zip(NETWORKS, layers.created(
+      lambda: models.create_models(config, nnx.Rngs(config.seed)))))
   return {name: nnx.split(net, nnx.Param, ...) for name, net in nets.items()}
 
 

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxvc import audio
+from jaxvc import layers
 from jaxvc import checkpoints
 from jaxvc.errors import ConfigError
 from jaxvc.melganvc import models
@@ -82,7 +83,7 @@ class RandomCnn2d(nnx.Module):
     # (frames, bins, 1): an image with one channel, frames first so that the
     # real positions lead the flattened features.
     x = spec.T[..., None]
-    layers = []
+    per_layer = []
     for i, conv in enumerate(self.convs):
       # Zeroing padded frames after each pooling and conv makes the next layer
       # see the zeros (or nothing) an unpadded clip would.
@@ -90,9 +91,9 @@ class RandomCnn2d(nnx.Module):
         mask = mask[1::2]  # a pooled frame is real when both of its frames are
         x = nnx.avg_pool(x, (2, 2), strides=(2, 2)) * mask[:, None, None]
       x = jax.nn.relu(conv(x)) * mask[:, None, None]
-      layers.append(Features(x.reshape(-1, x.shape[-1]), x.shape[1] * jnp.sum(mask)))
-    return Layers(content=layers[self.content_layer],
-                  style=tuple(layers[i] for i in self.style_layers))
+      per_layer.append(Features(x.reshape(-1, x.shape[-1]), x.shape[1] * jnp.sum(mask)))
+    return Layers(content=per_layer[self.content_layer],
+                  style=tuple(per_layer[i] for i in self.style_layers))
 
 
 class EncoderFeatures(nnx.Module):
@@ -115,7 +116,7 @@ class EncoderFeatures(nnx.Module):
 
   def __call__(self, spec: jax.Array, mask: jax.Array) -> Layers:
     x = spec.T[None]  # (1, frames, n_mels): mel bins are the first block's channels
-    layers = []
+    per_layer = []
     for block in (self.encoder.conv1, self.encoder.conv2, self.encoder.conv3):
       width, stride = block.conv.kernel.shape[0], block.conv.stride
       if block.conv.padding == "valid":
@@ -125,9 +126,9 @@ class EncoderFeatures(nnx.Module):
         x = jnp.pad(x, ((0, 0), (0, extra), (0, 0)))
         mask = jnp.pad(mask, (0, extra))[::stride]
       x = block(x, train=False) * mask[:, None]
-      layers.append(Features(x[0], jnp.sum(mask)))
-    return Layers(content=layers[self.content_layer],
-                  style=tuple(layers[i] for i in self.style_layers))
+      per_layer.append(Features(x[0], jnp.sum(mask)))
+    return Layers(content=per_layer[self.content_layer],
+                  style=tuple(per_layer[i] for i in self.style_layers))
 
 
 def load_network(workdir: str, name: str) -> tuple[ml_collections.ConfigDict, nnx.Module]:
@@ -143,14 +144,14 @@ def load_network(workdir: str, name: str) -> tuple[ml_collections.ConfigDict, nn
 
 def random_extractor(config: ml_collections.ConfigDict, bins: int) -> WideConv1d | RandomCnn2d:
   """The random-weight extractor `config.features` names, for `bins` rows."""
-  rngs = nnx.Rngs(config.seed)
   if config.features == "conv1d":
     c = config.conv1d
-    return WideConv1d(bins, filters=c.filters, width=c.width, rngs=rngs)
+    return layers.created(lambda: WideConv1d(bins, filters=c.filters, width=c.width,
+                                             rngs=nnx.Rngs(config.seed)))
   c = config.cnn2d
-  return RandomCnn2d(channels=c.channels, kernel_size=c.kernel_size,
-                     content_layer=c.content_layer, style_layers=c.style_layers,
-                     style_weights=c.style_weights, rngs=rngs)
+  return layers.created(lambda: RandomCnn2d(
+      channels=c.channels, kernel_size=c.kernel_size, content_layer=c.content_layer,
+      style_layers=c.style_layers, style_weights=c.style_weights, rngs=nnx.Rngs(config.seed)))
 
 
 def trained_extractor(config: ml_collections.ConfigDict) -> tuple[spectrograms.LogMel, EncoderFeatures]:

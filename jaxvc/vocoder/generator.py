@@ -97,6 +97,7 @@ def context_frames(config) -> int:
 def create(config) -> Generator:
   """The generator a vocoder config describes, from `config.seed`."""
   m = config.model
-  return Generator(audio.AudioConfig.from_config(config.audio), dim=m.dim,
-                   intermediate_dim=m.intermediate_dim, num_layers=m.num_layers,
-                   kernel_size=m.kernel_size, n_fft=m.n_fft, rngs=nnx.Rngs(config.seed))
+  return layers.created(lambda: Generator(
+      audio.AudioConfig.from_config(config.audio), dim=m.dim,
+      intermediate_dim=m.intermediate_dim, num_layers=m.num_layers,
+      kernel_size=m.kernel_size, n_fft=m.n_fft, rngs=nnx.Rngs(config.seed)))

@@ -21,6 +21,7 @@ import ml_collections
 import optax
 
 from jaxvc import audio
+from jaxvc import layers
 from jaxvc.vocoder import discriminators as discriminators_lib
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import losses
@@ -66,8 +67,8 @@ def optimizers(config: ml_collections.ConfigDict):
 
 def _networks(config: ml_collections.ConfigDict) -> dict:
   return dict(generator=generator_lib.create(config),
-              discriminators=discriminators_lib.Discriminators(
-                  config, rngs=nnx.Rngs(config.seed + 1)))
+              discriminators=layers.created(lambda: discriminators_lib.Discriminators(
+                  config, rngs=nnx.Rngs(config.seed + 1))))
 
 
 def graph_definitions(config: ml_collections.ConfigDict) -> dict:
