@@ -75,17 +75,23 @@ def _cli(config_path, workdir, *extra):
 
 
 @pytest.fixture(scope="module")
-def two_steps(config_path, tmp_path_factory):
-  """A workdir stopped after 2 steps with its checkpoint: tests continue copies of it."""
-  workdir = tmp_path_factory.mktemp("two_steps") / "run"
-  train.train_and_evaluate(_config(config_path, "num_steps=2"), str(workdir))
-  return workdir
+def full_run(config_path, tmp_path_factory):
+  """(workdir, final state) of the 4-step run, checkpointed at steps 2 and 4."""
+  workdir = tmp_path_factory.mktemp("full") / "run"
+  return workdir, train.train_and_evaluate(_config(config_path), str(workdir))
 
 
-def test_resumed_run_equals_uninterrupted_run(config_path, two_steps, tmp_path):
-  full = train.train_and_evaluate(_config(config_path), str(tmp_path / "full"))
-  shutil.copytree(two_steps, tmp_path / "resumed")
-  resumed = train.train_and_evaluate(_config(config_path), str(tmp_path / "resumed"))
+def _stopped_at_2(full_run, folder) -> str:
+  """A copy of the full run's workdir as it was after step 2."""
+  workdir, _ = full_run
+  copy = shutil.copytree(workdir, folder)
+  shutil.rmtree(copy / "checkpoints" / "4")
+  return str(copy)
+
+
+def test_resumed_run_equals_uninterrupted_run(config_path, full_run, tmp_path):
+  workdir, full = full_run
+  resumed = train.train_and_evaluate(_config(config_path), _stopped_at_2(full_run, tmp_path / "r"))
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(_params(full), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
@@ -93,13 +99,13 @@ def test_resumed_run_equals_uninterrupted_run(config_path, two_steps, tmp_path):
   mels = domains.mel_store(config.data.domain_a, "train",
                            audio.AudioConfig.from_config(config.audio), config.data)
   assert mels.num_shards >= 4  # trained on a domain stored in many files
-  assert (tmp_path / "full" / "config.json").exists()
-  assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "full"))
+  assert (workdir / "config.json").exists()
+  assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir))
 
 
-def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, two_steps, tmp_path,
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, full_run, tmp_path,
                                                             monkeypatch):
-  workdir = str(shutil.copytree(two_steps, tmp_path / "run"))
+  workdir = _stopped_at_2(full_run, tmp_path / "run")
   # A batch that makes every loss NaN from step 3 (data, not a changed loss
   # function: the step stays the program already compiled).
   clean = melganvc_method.train_batches
