@@ -49,6 +49,17 @@ def test_split_folders_become_splits_with_transcripts(tmp_path):
   assert set(examples(builder, "test")) == {"test/0002.wav"}
 
 
+def test_decoding_a_folder_shows_progress(tmp_path, monkeypatch, capsys):
+  for i in range(3):
+    write(tmp_path / "voice" / f"{i}.wav", tone(1.0))
+  monkeypatch.setattr(audio_folder, "PROGRESS_SECONDS", 0.0)   # a line before every file
+  audio_folder.prepare(tmp_path / "voice", RATE, tmp_path / "cache")
+  lines = capsys.readouterr().out.splitlines()
+  assert [line.split(": ")[-1] for line in lines if "decoded" in line] == [
+      f"decoded {i} of 3 files" for i in range(3)]
+  assert lines[-1].endswith("prepared (train 3 files)")
+
+
 def test_without_split_folders_everything_is_train(tmp_path):
   root = tmp_path / "voice"
   write(root / "a.wav", tone(1.0))

@@ -12,6 +12,8 @@ import hashlib
 import io
 from pathlib import Path
 import shutil
+import sys
+import time
 
 from absl import logging
 import numpy as np
@@ -23,6 +25,9 @@ import tensorflow_datasets as tfds
 SPLIT_FOLDERS = ("train", "validation", "test")
 # Shorter files hold no utterance worth converting (a crop is 0.86 s).
 MIN_SECONDS = 0.5
+# Seconds between progress lines while a folder is decoded: a small folder
+# prints none, a large one shows it is moving.
+PROGRESS_SECONDS = 30.0
 
 
 class AudioFolderError(ValueError):
@@ -67,9 +72,18 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
     return {split: self._generate_examples(root, split, files)
             for split, files in _split_files(root).items()}
 
+  # Where progress lines go: `prepare` sets its caller's console, since TFDS's
+  # own output is swallowed around the preparation.
+  console = None
+
   def _generate_examples(self, root: Path, split: str, files: list[Path]):
     kept = skipped = 0
-    for file in files:
+    shown = time.monotonic()
+    for done, file in enumerate(files):
+      if time.monotonic() - shown >= PROGRESS_SECONDS:
+        shown = time.monotonic()
+        print(f"audio folder {root}: {split}: decoded {done} of {len(files)} files",
+              file=self.console, flush=True)
       try:
         wave = audio.load_audio(
             file, self.builder_config.sample_rate, min_seconds=MIN_SECONDS)
@@ -131,6 +145,7 @@ def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
   config = AudioFolderConfig(
       name=f"content_{_fingerprint(root)}", root=str(root), sample_rate=sample_rate)
   builder = AudioFolder(config=config, data_dir=data_dir)
+  builder.console = sys.stdout
   if not builder.is_prepared():
     # TFDS prints its own progress and paths on stdout; the one line below
     # says what a user needs.
