@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxvc import audio
-from jaxvc import layers
 from jaxvc import checkpoints
+from jaxvc import layers
 from jaxvc.errors import ConfigError
 from jaxvc.melganvc import models
 from jaxvc.melganvc import step
