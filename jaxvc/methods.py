@@ -16,9 +16,9 @@ stop, TensorBoard and the console, and the cadence of evaluation. A method
   train_batches(config, *, start_step, process_index, process_count)
                                 an iterator of this process's slice of each global
                                 batch (NumPy dicts), starting at `start_step`
-  Evaluator(config)             built on the lead host only: `evaluate(state)` ->
-                                {name: float}, `samples(state)` -> Samples,
-                                `summary(scores)` -> one console line
+  evaluator(config)             called on the lead host only: an object with
+                                `evaluate(state)` -> {name: float}, `samples(state)`
+                                -> Samples, `summary(scores)` -> one console line
   inference_state(state)        the part of the state that inference needs, as
                                 sub-trees picked from it (on an abstract state too:
                                 `checkpoints.load_inference` reads only those)

@@ -183,7 +183,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     print(f"Resumed from step {step} in {workdir}", flush=True)
   batches = method.train_batches(config, start_step=step, process_index=jax.process_index(),
                                  process_count=jax.process_count())
-  evaluator = method.Evaluator(config) if lead else None
+  evaluator = method.evaluator(config) if lead else None
 
   writer = monitoring.SummaryWriter(workdir, enabled=lead)
   progress = monitoring.Progress(config.num_steps, step)

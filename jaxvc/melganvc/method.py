@@ -47,9 +47,7 @@ def inference_state(state: step.TrainState) -> dict:
   return step.generator_state(state)
 
 
-def __getattr__(name: str):
-  """`Evaluator`, the interface's name, imported on first use (training only)."""
-  if name == "Evaluator":
-    from jaxvc.melganvc.evaluator import Evaluator  # noqa: PLC0415
-    return Evaluator
-  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def evaluator(config):
+  """The lead host's held-out evaluation."""
+  from jaxvc.melganvc.evaluator import Evaluator  # noqa: PLC0415  (training only)
+  return Evaluator(config)
