@@ -1,6 +1,8 @@
 """Orbax checkpoints of a train state, and the config saved beside them.
 
 A workdir holds `config.json` (the run's full config) and `checkpoints/<step>`.
+It is a local folder or a URL that orbax and `etils.epath` reach (a `gs://`
+bucket); every path here goes through `files.location`.
 Orbax writes each checkpoint under a temporary name and renames it when
 complete, so a process killed at any moment leaves the latest finished
 checkpoint loadable.
@@ -15,7 +17,6 @@ orbax stored it, each Variable's array under a "value" key) still load.
 import contextlib
 import functools
 import json
-import os
 
 from etils import epath
 from flax import nnx
@@ -40,7 +41,7 @@ class CheckpointError(ValueError):
 def manager(workdir: str, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
   """Asynchronous, keeps the last `config.keep_checkpoints`."""
   return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      files.location(workdir) / "checkpoints",
       options=ocp.CheckpointManagerOptions(
           max_to_keep=config.keep_checkpoints,
           enable_async_checkpointing=True,
@@ -95,11 +96,11 @@ def save(mngr: ocp.CheckpointManager, state) -> None:
   mngr.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(stored), force=True)
 
 
-def _item(mngr: ocp.CheckpointManager, step: int) -> str:
-  return os.path.join(str(mngr.directory), str(step), DEFAULT_ITEM)
+def _item(mngr: ocp.CheckpointManager, step: int) -> epath.Path:
+  return epath.Path(mngr.directory) / str(step) / DEFAULT_ITEM
 
 
-def _stored_arrays(item: str) -> dict[str, tuple]:
+def _stored_arrays(item) -> dict[str, tuple]:
   """Name -> shape of every array the checkpoint item at `item` holds."""
   metadata = ocp.StandardCheckpointHandler().metadata(epath.Path(item))
   return {m.name: tuple(m.shape) for m in jax.tree.leaves(metadata)}
@@ -157,7 +158,7 @@ def check_fits(item: str, stored: dict[str, tuple], wanted: dict[str, tuple], *,
 def write_initial(workdir: str, config: ml_collections.ConfigDict) -> str:
   """A workdir holding config.json and the fresh step-0 state of `config`'s
   method: it loads like a trained run (for tests and benchmarks). Returns it."""
-  os.makedirs(workdir, exist_ok=True)
+  files.location(workdir).mkdir(parents=True, exist_ok=True)
   save_config(workdir, config)
   mngr = manager(workdir, config)
   save(mngr, methods.get(config.method).init_state(config))
@@ -168,30 +169,30 @@ def write_initial(workdir: str, config: ml_collections.ConfigDict) -> str:
 
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes the run's config as JSON, atomically."""
-  files.write_text(os.path.join(workdir, CONFIG_FILE),
+  files.write_text(files.location(workdir) / CONFIG_FILE,
                    config.to_json_best_effort(indent=2, sort_keys=True))
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a workdir was trained with, over its method's current defaults."""
-  path = os.path.join(workdir, CONFIG_FILE)
+  path = files.location(workdir) / CONFIG_FILE
   try:
-    with open(path) as f:
-      saved = json.load(f)
+    saved = json.loads(path.read_text())
   except OSError as e:
+    why = e.strerror or ("not found" if isinstance(e, FileNotFoundError) else str(e))
     raise CheckpointError(
-        f"{path}: no saved config ({e.strerror}); is this a jaxvc workdir?") from None
+        f"{path}: no saved config ({why}); is this a jaxvc workdir?") from None
   except json.JSONDecodeError as e:
     raise CheckpointError(f"{path}: not a jaxvc config ({e})") from None
   saved.setdefault("method", methods.DEFAULT)
   return config_lib.merged(methods.get(saved["method"]).defaults(), saved)
 
 
-def _locate(path: str, step: int | None) -> tuple[str, int | None]:
+def _locate(path: str, step: int | None) -> tuple[epath.Path, int | None]:
   """(workdir, step) of a workdir path or one checkpoint WORKDIR/checkpoints/STEP."""
-  path = os.path.abspath(path)
-  if os.path.basename(os.path.dirname(path)) == "checkpoints" and os.path.basename(path).isdigit():
-    return os.path.dirname(os.path.dirname(path)), int(os.path.basename(path))
+  path = files.location(path)
+  if path.parent.name == "checkpoints" and path.name.isdigit():
+    return path.parent.parent, int(path.name)
   return path, step
 
 
@@ -201,7 +202,7 @@ def _open(path: str, step: int | None, method: str | None):
   config = load_config(workdir)
   if method is not None and config.method != method:
     raise CheckpointError(f"{workdir}: a {config.method} run, not a {method} one")
-  directory = os.path.join(workdir, "checkpoints")
+  directory = workdir / "checkpoints"
   mngr = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
   step = mngr.latest_step() if step is None else step
   if step is None or step not in mngr.all_steps():

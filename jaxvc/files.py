@@ -1,10 +1,53 @@
-"""Writing files so that none is ever left half-written."""
+"""Paths that may be URLs, and writing files so that none is ever left half-written.
+
+A workdir or an audio folder may live on a filesystem that `etils.epath`
+reaches (a `gs://` bucket on a TPU pod, for one) as well as on a local disk;
+code that reads or writes them goes through `location`, not `os.path`.
+"""
 import contextlib
 import json
 import math
 import os
 import uuid
 from collections.abc import Iterator
+
+from etils import epath
+
+# The URL schemes that epath (and orbax, which uses it) reads and writes.
+URL_SCHEMES = ("gs://", "s3://", "az://", "hf://")
+
+
+def is_url(path) -> bool:
+  """Whether `path` names an object on a remote store rather than a local file."""
+  return os.fspath(path).startswith(URL_SCHEMES)
+
+
+def location(path) -> epath.Path:
+  """`path` as an `epath.Path`: a URL as it is, a local path made absolute
+  (with `~` expanded), so that it names the same place from any working folder."""
+  if is_url(path):
+    return epath.Path(path)
+  return epath.Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def walk(root: epath.Path) -> Iterator[tuple[epath.Path, list[str], list[str]]]:
+  """`root.walk()` (top down: prune the folder names in place), each folder as
+  a full path: epath's fsspec backend yields a URL's folders without the
+  scheme (`bucket/...` for `gs://bucket/...`)."""
+  scheme = os.fspath(root).partition("://")[0] + "://" if is_url(root) else ""
+  for parent, folders, names in root.walk():
+    if scheme and not is_url(parent):
+      parent = epath.Path(scheme + os.fspath(parent))
+    yield parent, folders, names
+
+
+def size_and_mtime(path) -> tuple[int, int]:
+  """(bytes, modification time in ns) of the file at `path`, local or remote."""
+  if is_url(path):
+    stat = epath.Path(path).stat()
+    return stat.length, int(stat.mtime * 1e9)
+  stat = os.stat(path)
+  return stat.st_size, stat.st_mtime_ns
 
 
 @contextlib.contextmanager
@@ -29,7 +72,12 @@ def atomic_path(path) -> Iterator[str]:
 
 
 def write_text(path, text: str) -> None:
-  """Writes `text` (UTF-8) to `path` atomically."""
+  """Writes `text` (UTF-8) to `path` atomically: a local file by a rename, an
+  object on a remote store by the store itself (an object appears only when
+  its upload completes)."""
+  if is_url(path):
+    epath.Path(path).write_text(text, encoding="utf-8")
+    return
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:
       f.write(text)

@@ -9,21 +9,39 @@ than its hooks for a loop that fetches metrics only at log steps.
 """
 import collections
 import datetime
+import pathlib
+import tempfile
 import time
 
 import numpy as np
 
+from jaxvc import files
+
 
 class SummaryWriter:
-  """TensorBoard scalars, audio and images; a no-op on all but process 0."""
+  """TensorBoard scalars, audio and images; a no-op on all but process 0.
+
+  A logdir on a remote store (`files.is_url`) is written through
+  `etils.epath`, like the rest of the workdir, not through TensorFlow's own
+  filesystems: the events are written to a local staging folder and each
+  flush uploads the event files that grew. That is what TensorFlow's GCS file
+  does on each flush anyway (objects cannot be appended to), and it lets the
+  workdir live wherever epath and orbax reach.
+  """
 
   def __init__(self, logdir: str, enabled: bool):
     self._writer = None
+    self._staging = self._remote = None
+    self._uploaded: dict[str, int] = {}
     if enabled:
       # TensorFlow is imported here, where events are written, not with the
       # module: `jaxvc.train` and a bare step (tests/parallel_run.py) start without it.
       from jaxvc._tf import tf  # noqa: PLC0415
       self._summary = tf.summary
+      if files.is_url(logdir):
+        self._staging = tempfile.TemporaryDirectory(prefix="jaxvc-events-")
+        self._remote = files.location(logdir)
+        logdir = self._staging.name
       self._writer = tf.summary.create_file_writer(logdir)
 
   def scalars(self, step: int, values: dict) -> None:
@@ -45,6 +63,15 @@ class SummaryWriter:
   def flush(self) -> None:
     if self._writer:
       self._writer.flush()
+      if self._remote is not None:
+        self._upload()
+
+  def _upload(self) -> None:
+    for file in sorted(pathlib.Path(self._staging.name).iterdir()):
+      size = file.stat().st_size
+      if self._uploaded.get(file.name) != size:
+        (self._remote / file.name).write_bytes(file.read_bytes())
+        self._uploaded[file.name] = size
 
 
 class Progress:

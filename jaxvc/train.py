@@ -5,7 +5,7 @@ Data-parallel over every device of every host: the state replicated, each
 batch sharded along the mesh axis "data", one jitted step with the state
 donated. Running the same command again resumes from the latest checkpoint
 exactly (parameters, optimiser and network statistics, step, and so the data
-position). SIGTERM (preemption) on any host saves a checkpoint on all of them
+position). The workdir may be a `gs://` URL (`jaxvc.files.location`). SIGTERM (preemption) on any host saves a checkpoint on all of them
 at one agreed step, and they exit. Metrics stay on
 the devices and are fetched only when something is done with them (a log
 line, an eval, a checkpoint), so the host can queue steps ahead; a non-finite
@@ -14,7 +14,6 @@ see the README.
 """
 import argparse
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import numpy as np
 from jaxvc import caches
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
+from jaxvc import files
 from jaxvc import methods
 from jaxvc import monitoring
 from jaxvc.errors import ConfigError
@@ -167,7 +167,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   returns the final state."""
   method = methods.get(config.method)
   method.check_config(config)
-  os.makedirs(workdir, exist_ok=True)
+  files.location(workdir).mkdir(parents=True, exist_ok=True)
   lead = jax.process_index() == 0
   if lead:
     checkpoints.save_config(workdir, config)
@@ -252,7 +252,8 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(prog="python -m jaxvc.train", description=__doc__.splitlines()[0])
   parser.add_argument("--config", required=True,
                       help="a shipped config's name (e.g. melganvc_demo) or a config file")
-  parser.add_argument("--workdir", required=True, help="checkpoints, TensorBoard logs, config.json")
+  parser.add_argument("--workdir", required=True, help="checkpoints, TensorBoard logs, config.json: a local folder or a "
+                      "URL that etils.epath and orbax reach (gs://BUCKET/PATH)")
   parser.add_argument("--coordinator_address", help="multi-host: HOST:PORT of process 0")
   parser.add_argument("--num_processes", type=int, help="multi-host: number of processes")
   parser.add_argument("--process_id", type=int, help="multi-host: this process's index")

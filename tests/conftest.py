@@ -51,3 +51,48 @@ def load_tool():
     spec.loader.exec_module(module)
     return module
   return load
+
+
+@pytest.fixture(scope="session")
+def gcs_bucket():
+  """A `gs://` bucket on a local fake of the GCS JSON API (gcp-storage-emulator),
+  reached by every layer a workdir goes through: etils.epath (through fsspec's
+  gcsfs), orbax's tensorstore, and so jaxvc's own code. Nothing leaves the machine.
+
+  TensorFlow's own GCS client cannot be pointed at an emulator (its endpoint
+  is compiled in), which is one reason jaxvc writes workdirs through epath only.
+  """
+  objects = pytest.importorskip("gcp_storage_emulator.handlers.objects")
+  pytest.importorskip("gcsfs")
+  # The emulator leaves out the generation header of a download, which
+  # tensorstore reads (orbax's OCDBT store re-reads its manifest): added here,
+  # before its router takes the handler.
+  download = objects.download
+
+  def download_with_generation(request, response, storage, *args, **kwargs):
+    download(request, response, storage, *args, **kwargs)
+    if response.status < 300:
+      obj = storage.get_file_obj(request.params["bucket_name"], request.params["object_id"])
+      response["x-goog-generation"] = obj["generation"]
+  objects.download = download_with_generation
+  from gcp_storage_emulator import server as emulator
+  import socket
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    port = s.getsockname()[1]
+  url = f"http://localhost:{port}"
+  patch = pytest.MonkeyPatch()
+  patch.setenv("STORAGE_EMULATOR_HOST", url)         # gcsfs
+  patch.setenv("TENSORSTORE_GCS_HTTP_URL", url)      # orbax's array store
+  patch.setenv("GOOGLE_AUTH_TOKEN_FOR_TESTING", "fake")
+  patch.setenv("EPATH_USE_TF", "false")              # epath through gcsfs, not TensorFlow
+  # epath caches its choice of backend from the first URL it met (TFDS's
+  # catalog tests meet gs:// ones): chosen again here, and after.
+  from etils.epath import gpath
+  gpath._is_tf_installed.cache_clear()
+  server = emulator.create_server("localhost", port, in_memory=True, default_bucket="jaxvc-test")
+  server.start()
+  yield "gs://jaxvc-test"
+  server.stop()
+  patch.undo()
+  gpath._is_tf_installed.cache_clear()

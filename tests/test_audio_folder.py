@@ -101,6 +101,33 @@ def test_reprepared_when_the_folder_changes(tmp_path):
   assert builds == [os.path.basename(os.path.dirname(changed.data_dir))]  # stale one gone
 
 
+def test_a_folder_on_a_gcs_bucket(tmp_path, gcs_bucket):
+  """`folder:gs://...`: listed, fingerprinted and decoded through epath, the
+  same examples as the same files on disk, re-prepared when a file is added."""
+  from etils import epath
+  local, remote = tmp_path / "voice", epath.Path(f"{gcs_bucket}/folders/voice")
+  write(local / "train" / "0000.wav", tone(1.0))
+  write(local / "train" / "0001.flac", tone(1.5, freq=300), format="FLAC")
+  (local / "train" / "0001.txt").write_text("Seven yellow baskets.\n")
+  write(local / "test" / "0002.wav", tone(0.75))
+  for file in local.rglob("*.*"):
+    (remote / file.relative_to(local).as_posix()).write_bytes(file.read_bytes())
+
+  on_disk = audio_folder.prepare(local, RATE, tmp_path / "cache")
+  in_bucket = audio_folder.prepare(str(remote), RATE, tmp_path / "cache")
+
+  assert in_bucket.data_dir != on_disk.data_dir
+  for split in ("train", "test"):
+    want, got = examples(on_disk, split), examples(in_bucket, split)
+    assert sorted(got) == sorted(want)
+    for name in want:
+      np.testing.assert_array_equal(got[name]["audio"], want[name]["audio"])
+      assert got[name]["transcript"] == want[name]["transcript"]
+  (remote / "train" / "0003.wav").write_bytes((local / "train" / "0000.wav").read_bytes())
+  changed = audio_folder.prepare(str(remote), RATE, tmp_path / "cache")
+  assert changed.info.splits["train"].num_examples == 3
+
+
 def test_a_new_sample_rate_is_a_separate_dataset(tmp_path):
   root, cache = tmp_path / "voice", tmp_path / "cache"
   write(root / "a.wav", tone(1.0))

@@ -1,5 +1,6 @@
 """The training loop: exact resume, preemption, crash safety, NaN stops, config errors."""
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -192,3 +193,31 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp
   proc.communicate()
   _, state = checkpoints.load_state(str(tmp_path / "kill"))
   assert int(state.step) >= 3
+
+
+def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
+    config_path, full_run, gcs_bucket, tmp_path):
+  """A TPU pod's workdir is a gs:// URL: a run stopped at step 2 resumes from
+  it, writes its config, checkpoints and events there, and inference loads from it."""
+  from etils import epath
+  workdir = epath.Path(f"{gcs_bucket}/runs/tiny")
+  stopped = pathlib.Path(_stopped_at_2(full_run, tmp_path / "r"))
+  for file in stopped.rglob("*"):
+    if file.is_file():
+      (workdir / file.relative_to(stopped).as_posix()).write_bytes(file.read_bytes())
+
+  resumed = train.train_and_evaluate(_config(config_path), str(workdir))
+
+  local, full = full_run
+  for a, b in zip(_params(full), _params(resumed), strict=True):
+    np.testing.assert_array_equal(a, b)
+  assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["2", "4"]
+  assert checkpoints.load_config(str(workdir)).num_steps == 4
+  uploaded = {p.name for p in workdir.iterdir() if p.name.startswith("events.out.tfevents")}
+  new = uploaded - set(os.listdir(stopped))
+  assert len(new) == 1 and b"train/generator_loss" in (workdir / new.pop()).read_bytes()
+  _, generator, step = checkpoints.load_inference(str(workdir), method="melganvc")
+  _, want, _ = checkpoints.load_inference(str(local), method="melganvc")
+  assert step == 4
+  for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(generator), strict=True):
+    np.testing.assert_array_equal(a, b)

@@ -8,8 +8,8 @@ audio, wherever it looks through a folder.
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
+from etils import epath
 import librosa
 import numpy as np
 import soundfile as sf
@@ -39,15 +39,16 @@ def is_audio_file(name) -> bool:
   return not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS)
 
 
-def audio_files(folder, *, exclude=None) -> list[Path]:
-  """The audio files under `folder`, recursively, sorted; hidden folders and the
-  folder `exclude` (an output folder inside the input, say) are not searched."""
-  root, skip = Path(folder).absolute(), Path(exclude).absolute() if exclude else None
+def audio_files(folder, *, exclude=None) -> list[epath.Path]:
+  """The audio files under `folder` (a local folder or a URL), recursively,
+  sorted; hidden folders and the folder `exclude` (an output folder inside
+  the input, say) are not searched."""
+  root, skip = files.location(folder), files.location(exclude) if exclude else None
   found = []
-  for parent, subfolders, names in os.walk(root):
+  for parent, subfolders, names in files.walk(root):
     subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
-                           and Path(parent, d) != skip)
-    found += [Path(parent, n) for n in sorted(names) if is_audio_file(n)]
+                           and parent / d != skip)
+    found += [parent / n for n in sorted(names) if is_audio_file(n)]
   return found
 
 
@@ -68,10 +69,11 @@ def load_audio(path, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarra
   Raises AudioError for files a dataset should skip with a reason: unreadable,
   empty, non-finite, silent, or shorter than `min_seconds`.
   """
-  if not os.path.isfile(path):
+  if not files.location(path).is_file():
     raise AudioError(f"{path}: no such file")
   try:
-    wave, file_rate = sf.read(path, dtype="float32", always_2d=True)
+    with _readable(path) as f:
+      wave, file_rate = sf.read(f, dtype="float32", always_2d=True)
   except (sf.SoundFileError, OSError) as e:
     raise unreadable(path, e) from None
   wave = wave.mean(axis=1)
@@ -83,6 +85,17 @@ def load_audio(path, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarra
   if seconds < min_seconds:
     raise AudioError(f"{path}: too short ({seconds:.3g} s < min_seconds={min_seconds:.3g} s)")
   return resample(wave, file_rate, sample_rate)
+
+
+@contextlib.contextmanager
+def _readable(path):
+  """What soundfile reads `path` from: the path of a local file, an open
+  binary file for a URL (soundfile opens local paths only)."""
+  if files.is_url(path):
+    with files.location(path).open("rb") as f:
+      yield f
+  else:
+    yield path
 
 
 def require_finite(path, samples: np.ndarray) -> None:

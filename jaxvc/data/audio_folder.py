@@ -1,4 +1,4 @@
-"""A local folder of audio files as a prepared TFDS dataset.
+"""A folder of audio files (local, or a URL such as gs://) as a prepared TFDS dataset.
 
 So that the demo corpus and a user's own recordings take the same path as TFDS
 catalog datasets: decoded once (mono, resampled) into TFDS records under the
@@ -16,9 +16,11 @@ import sys
 import time
 
 from absl import logging
+from etils import epath
 import numpy as np
 
 from jaxvc import audio
+from jaxvc import files
 from jaxvc._tf import tf  # noqa: F401  (imported before TFDS, see jaxvc._tf)
 import tensorflow_datasets as tfds
 
@@ -68,21 +70,21 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download.
-    root = Path(self.builder_config.root)
-    return {split: self._generate_examples(root, split, files)
-            for split, files in _split_files(root).items()}
+    root = files.location(self.builder_config.root)
+    return {split: self._generate_examples(root, split, paths)
+            for split, paths in _split_files(root).items()}
 
   # Where progress lines go: `prepare` sets its caller's console, since TFDS's
   # own output is swallowed around the preparation.
   console = None
 
-  def _generate_examples(self, root: Path, split: str, files: list[Path]):
+  def _generate_examples(self, root: epath.Path, split: str, paths: list[epath.Path]):
     kept = skipped = 0
     shown = time.monotonic()
-    for done, file in enumerate(files):
+    for done, file in enumerate(paths):
       if time.monotonic() - shown >= PROGRESS_SECONDS:
         shown = time.monotonic()
-        print(f"audio folder {root}: {split}: decoded {done} of {len(files)} files",
+        print(f"audio folder {root}: {split}: decoded {done} of {len(paths)} files",
               file=self.console, flush=True)
       try:
         wave = audio.load_audio(
@@ -108,26 +110,26 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
           f"(all {skipped} files skipped, reasons logged above)")
 
 
-def _split_files(root: Path) -> dict[str, list[Path]]:
+def _split_files(root: epath.Path) -> dict[str, list[epath.Path]]:
   """Split name -> sorted audio files; raises AudioFolderError if any is empty."""
   folders = {s: root / s for s in SPLIT_FOLDERS if (root / s).is_dir()} or {"train": root}
   splits = {}
   for split, folder in folders.items():
-    files = audio.audio_files(folder)
-    if not files:
+    found = audio.audio_files(folder)
+    if not found:
       raise AudioFolderError(
           f"{folder}: no audio files ({', '.join(audio.AUDIO_EXTENSIONS)})")
-    splits[split] = files
+    splits[split] = found
   return splits
 
 
-def _fingerprint(root: Path) -> str:
+def _fingerprint(root: epath.Path) -> str:
   """Hash of every file's relative path, size and mtime: changes with the content."""
   digest = hashlib.sha256()
-  for path in sorted(p for p in root.rglob("*") if p.is_file()):
-    stat = path.stat()
-    digest.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0"
-                  f"{stat.st_mtime_ns}\n".encode())
+  found = sorted(parent / name for parent, _, names in files.walk(root) for name in names)
+  for path in found:
+    size, mtime = files.size_and_mtime(path)
+    digest.update(f"{path.relative_to(root).as_posix()}\0{size}\0{mtime}\n".encode())
   return digest.hexdigest()[:16]
 
 
@@ -137,7 +139,7 @@ def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
   Lives under `cache_dir/audio_folder/<hash of absolute path and rate>/` and
   is rebuilt (replacing the stale build) when the folder's content changes.
   """
-  root = Path(root).expanduser().absolute()
+  root = files.location(root)
   if not root.is_dir():
     raise AudioFolderError(f"{root}: audio folder not found")
   key = hashlib.sha256(f"{root}\0{sample_rate}".encode()).hexdigest()[:16]

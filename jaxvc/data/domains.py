@@ -3,7 +3,8 @@
 A domain is one voice, speaker, genre or instrument family:
 
   demo:NAME                  a voice of the offline demo corpus (jaxvc.data.demo)
-  folder:PATH                a folder of audio files (jaxvc.data.audio_folder)
+  folder:PATH                a folder of audio files, local or a URL such as
+                             gs://BUCKET/PATH (jaxvc.data.audio_folder)
   tfds:NAME[:FEATURE=VALUE]  a prepared TFDS catalog dataset with one audio
                              feature, optionally the examples where FEATURE
                              (nested names joined by "_") equals VALUE, e.g.
@@ -22,7 +23,6 @@ import itertools
 import json
 import logging as std_logging
 import os
-from pathlib import Path
 
 from absl import logging
 import numpy as np
@@ -210,7 +210,7 @@ def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
                         f"the demo voices are {', '.join(voices)}")
     root = corpus / domain.name
   elif domain.kind == "folder":
-    root = Path(domain.name)
+    root = domain.name   # a local folder or a URL (gs://...): audio_folder reads both
   else:
     try:
       return tfds.builder(domain.name)
