@@ -60,6 +60,39 @@ def test_decoding_a_folder_shows_progress(tmp_path, monkeypatch, capsys):
   assert lines[-1].endswith("prepared (train 3 files)")
 
 
+def test_an_interrupted_preparation_resumes_after_its_last_whole_batch(tmp_path, monkeypatch,
+                                                                      capsys):
+  root = tmp_path / "voice"
+  for i in range(5):
+    write(root / f"{i}.wav", tone(1.0, freq=200 + 50 * i))
+  write(root / "5.wav", tone(0.1))   # too short: skipped, and still skipped on resume
+  monkeypatch.setattr(audio_folder, "RESUME_BATCH", 2)
+  load, decoded = audio_folder.audio.load_audio, []
+
+  def load_until_interrupted(path, *args, **kwargs):
+    if len(decoded) == 3:
+      raise KeyboardInterrupt   # in the second batch: the first one is kept
+    decoded.append(os.path.basename(path))
+    return load(path, *args, **kwargs)
+  monkeypatch.setattr(audio_folder.audio, "load_audio", load_until_interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    audio_folder.prepare(root, RATE, tmp_path / "cache")
+  decoded.clear()
+  monkeypatch.setattr(audio_folder.audio, "load_audio",
+                      lambda path, *a, **k: decoded.append(os.path.basename(path)) or load(path, *a, **k))
+  resumed = audio_folder.prepare(root, RATE, tmp_path / "cache")
+
+  assert decoded == ["2.wav", "3.wav", "4.wav", "5.wav"]
+  assert "train: resuming, 2 of 6 files decoded before" in capsys.readouterr().out
+  fresh = audio_folder.prepare(root, RATE, tmp_path / "fresh")
+  want, got = examples(fresh, "train"), examples(resumed, "train")
+  assert sorted(got) == sorted(want) == [f"{i}.wav" for i in range(5)]
+  for name in want:
+    np.testing.assert_array_equal(got[name]["audio"], want[name]["audio"])
+  assert not (tmp_path / "cache" / "audio_folder" / os.listdir(tmp_path / "cache" / "audio_folder")[0]
+              / "decoding").exists()
+
+
 def test_without_split_folders_everything_is_train(tmp_path):
   root = tmp_path / "voice"
   write(root / "a.wav", tone(1.0))

@@ -4,7 +4,9 @@ So that the demo corpus and a user's own recordings take the same path as TFDS
 catalog datasets: decoded once (mono, resampled) into TFDS records under the
 cache, then read with `as_dataset`, split slicing such as `train[:95%]`
 included. Files that cannot be used are skipped with their reason at
-preparation time, so training never meets them.
+preparation time, so training never meets them. Decoding a large folder takes
+long, so it is done in batches kept on disk until TFDS has written the
+dataset: a preparation that is interrupted resumes after its last whole batch.
 """
 import contextlib
 import dataclasses
@@ -30,6 +32,9 @@ MIN_SECONDS = 0.5
 # Seconds between progress lines while a folder is decoded: a small folder
 # prints none, a large one shows it is moving.
 PROGRESS_SECONDS = 30.0
+# Files decoded between the checkpoints of a preparation: an interrupted one
+# resumes after the last whole batch instead of from the first file.
+RESUME_BATCH = 64
 
 
 class AudioFolderError(ValueError):
@@ -77,30 +82,45 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
   # Where progress lines go: `prepare` sets its caller's console, since TFDS's
   # own output is swallowed around the preparation.
   console = None
+  # Where `prepare` keeps the decoded batches until TFDS has written them all.
+  decoded_dir = None
 
   def _generate_examples(self, root: epath.Path, split: str, paths: list[epath.Path]):
     kept = skipped = 0
+    saved = [Path(self.decoded_dir) / split / f"{start:08d}.npz"
+             for start in range(0, len(paths), RESUME_BATCH)]
+    resumed = sum(len(paths[i * RESUME_BATCH:(i + 1) * RESUME_BATCH])
+                  for i, batch in enumerate(saved) if batch.exists())
+    if resumed:
+      print(f"audio folder {root}: {split}: resuming, {resumed} of {len(paths)} files "
+            "decoded before", file=self.console, flush=True)
     shown = time.monotonic()
-    for done, file in enumerate(paths):
-      if time.monotonic() - shown >= PROGRESS_SECONDS:
-        shown = time.monotonic()
-        print(f"audio folder {root}: {split}: decoded {done} of {len(paths)} files",
-              file=self.console, flush=True)
-      try:
-        wave = audio.load_audio(
-            file, self.builder_config.sample_rate, min_seconds=MIN_SECONDS)
-      except audio.AudioError as e:
-        logging.warning("Skipping %s", e)
-        skipped += 1
-        continue
-      transcript = file.with_suffix(".txt")
-      relative = file.relative_to(root).as_posix()
-      kept += 1
-      yield relative, {
-          "audio": wave,
-          "path": relative,
-          "transcript": transcript.read_text().strip() if transcript.is_file() else "",
-      }
+    for i, batch_file in enumerate(saved):
+      start = i * RESUME_BATCH
+      if batch_file.exists():
+        examples, reasons = _read_batch(batch_file)
+      else:
+        examples, reasons = [], []
+        for done, file in enumerate(paths[start:start + RESUME_BATCH], start):
+          if time.monotonic() - shown >= PROGRESS_SECONDS:
+            shown = time.monotonic()
+            print(f"audio folder {root}: {split}: decoded {done} of {len(paths)} files",
+                  file=self.console, flush=True)
+          try:
+            wave = audio.load_audio(file, self.builder_config.sample_rate,
+                                    min_seconds=MIN_SECONDS)
+          except audio.AudioError as e:
+            reasons.append(str(e))
+            continue
+          transcript = file.with_suffix(".txt")
+          examples.append((file.relative_to(root).as_posix(), wave,
+                           transcript.read_text().strip() if transcript.is_file() else ""))
+        _write_batch(batch_file, examples, reasons)
+      for reason in reasons:
+        logging.warning("Skipping %s", reason)
+      kept, skipped = kept + len(examples), skipped + len(reasons)
+      for relative, wave, transcript in examples:
+        yield relative, {"audio": wave, "path": relative, "transcript": transcript}
     if skipped:
       logging.warning("%s split %s: skipped %d of %d files (reasons above).",
                       root, split, skipped, skipped + kept)
@@ -108,6 +128,26 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
       raise AudioFolderError(
           f"{root}: no usable audio in split {split!r} "
           f"(all {skipped} files skipped, reasons logged above)")
+
+
+def _write_batch(path: Path, examples: list, reasons: list[str]) -> None:
+  """Saves a batch of decoded examples (relative path, wave, transcript) and
+  the reasons its other files were skipped, atomically."""
+  waves = [wave for _, wave, _ in examples]
+  with files.atomic_path(path) as tmp, open(tmp, "wb") as f:
+    np.savez(f, paths=np.array([p for p, _, _ in examples], dtype=str),
+             transcripts=np.array([t for _, _, t in examples], dtype=str),
+             lengths=np.array([len(w) for w in waves], dtype=np.int64),
+             waves=np.concatenate(waves) if waves else np.zeros(0, np.float32),
+             skipped=np.array(reasons, dtype=str))
+
+
+def _read_batch(path: Path) -> tuple[list, list[str]]:
+  """What `_write_batch` saved at `path`."""
+  with np.load(path) as saved:
+    waves = np.split(saved["waves"], np.cumsum(saved["lengths"])[:-1])
+    return (list(zip(saved["paths"].tolist(), waves, saved["transcripts"].tolist())),
+            saved["skipped"].tolist())
 
 
 def _split_files(root: epath.Path) -> dict[str, list[epath.Path]]:
@@ -148,6 +188,7 @@ def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
       name=f"content_{_fingerprint(root)}", root=str(root), sample_rate=sample_rate)
   builder = AudioFolder(config=config, data_dir=data_dir)
   builder.console = sys.stdout
+  builder.decoded_dir = data_dir / "decoding" / config.name
   if not builder.is_prepared():
     # TFDS prints its own progress and paths on stdout; the one line below
     # says what a user needs.
@@ -157,6 +198,7 @@ def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
     counts = ", ".join(f"{name} {split.num_examples}"
                        for name, split in sorted(builder.info.splits.items()))
     print(f"audio folder {root}: prepared ({counts} files)", flush=True)
+    shutil.rmtree(data_dir / "decoding", ignore_errors=True)   # this build's and stale ones
     builds = Path(builder.data_dir).parent.parent  # data_dir/audio_folder/
     for stale in builds.iterdir():
       if stale.is_dir() and stale.name != config.name:
