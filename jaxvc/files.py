@@ -42,7 +42,8 @@ def walk(root: epath.Path) -> Iterator[tuple[epath.Path, list[str], list[str]]]:
 
 
 def size_and_mtime(path) -> tuple[int, int]:
-  """(bytes, modification time in ns) of the file at `path`, local or remote."""
+  """(bytes, modification time in ns) of the file at `path`, local or remote
+  (a remote store's time is known to the second only, as epath reports it)."""
   if is_url(path):
     stat = epath.Path(path).stat()
     return stat.length, int(stat.mtime * 1e9)
