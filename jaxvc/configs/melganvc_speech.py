@@ -15,10 +15,13 @@ update, Adam at 2e-4, and none of the levers that `melganvc_demo` tries
 (critic augmentation, R1, a separate critic rate, the generator's moving
 average). The original's weights were chosen for runs of hours on real
 speech, which is what this config is for; the demo's weights answer a
-different question (what converts within 1000 steps on a 2-core CPU) and
-were measured on one synthetic voice pair only (docs/results/tuning.md), so
-they are not carried over here untested. Each lever is one override away,
-e.g. `--config.generator_ema=0.999 --config.augment.time_shift=8`.
+different question (what converts within 2000 steps on a 2-core CPU). They
+were tuned on one synthetic voice pair and carried, unchanged, to a second
+one (docs/results/tuning.md), but no recorded speech has been tried with them,
+so they are not made the default here. To try them on your data:
+`--config.loss.adversarial_weight=0.5 --config.loss.identity_weight=50
+--config.augment.time_shift=8 --config.augment.mask_frames=12
+--config.augment.gain=0.1 --config.generator_ema=0.995`.
 """
 from jaxvc.melganvc import config
 
