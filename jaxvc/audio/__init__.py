@@ -2,7 +2,8 @@
 
   settings.py  AudioConfig: the mel settings, one frozen value
   io.py        checked loading, resampling, trimming, atomic writing, the audio extensions
-  stft.py      STFT, inverse STFT and Griffin-Lim in JAX (librosa's definitions)
+  stft.py      STFT, inverse STFT, Griffin-Lim and the multi-resolution STFT
+               distance in JAX (librosa's definitions)
   mel.py       normalised log-mels and their inversion (Griffin-Lim, gradient descent)
 
 Callers use the names below (`from jaxvc import audio; audio.wave_to_mel(...)`);
@@ -31,11 +32,12 @@ from jaxvc.audio.mel import wave_to_mel
 from jaxvc.audio.settings import AudioConfig
 from jaxvc.audio.stft import griffin_lim
 from jaxvc.audio.stft import istft
+from jaxvc.audio.stft import multi_resolution_stft_distance
 from jaxvc.audio.stft import stft
 
 __all__ = [
     "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_files", "audio_writer",
     "denormalise_mel", "file_info", "griffin_lim", "invert_mel_gradient", "is_audio_file",
-    "istft", "load_audio", "mel_power", "mel_to_wave", "normalise_mel", "read_blocks", "require_audible",
+    "istft", "load_audio", "mel_power", "mel_to_wave", "multi_resolution_stft_distance", "normalise_mel", "read_blocks", "require_audible",
     "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",
 ]

@@ -20,6 +20,8 @@ import librosa
 import numpy as np
 import soxr
 
+from jaxvc import audio
+
 MCEP_ORDER = 24            # mel-cepstral coefficients c1..c24 (c0 is dropped)
 FRAME_PERIOD_MS = 5.0      # WORLD analysis hop
 SILENCE_DB = -20.0         # frames this far below the mean frame power are silence
@@ -212,22 +214,15 @@ STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))   # (n_fft, hop) at 16 k
 
 
 def stft_distance(wave: np.ndarray, reference: np.ndarray, sr: int) -> float:
-  """Multi-resolution STFT distance (Yamamoto et al. 2020, Parallel WaveGAN's
-  loss): spectral convergence plus mean |log magnitude| difference, averaged
-  over STFT_RESOLUTIONS (scaled to `sr`). Both waves are aligned sample for
-  sample (copy-synthesis); the shorter length is compared."""
+  """`audio.multi_resolution_stft_distance` (the vocoder's training term) over
+  STFT_RESOLUTIONS scaled to `sr`. Both waves are aligned sample for sample
+  (copy-synthesis); the shorter length is compared."""
   n = min(wave.size, reference.size)
   x, y = _mono(wave, np.float32)[:n], _mono(reference, np.float32)[:n]
-  total = 0.0
-  for n_fft, hop in STFT_RESOLUTIONS:
-    scale = sr / MODEL_RATE
-    n_fft, hop = int(round(n_fft * scale)), int(round(hop * scale))
-    mx = np.abs(librosa.stft(x, n_fft=n_fft, hop_length=hop))
-    my = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
-    convergence = np.linalg.norm(my - mx) / max(np.linalg.norm(my), 1e-9)
-    log_distance = np.mean(np.abs(np.log(np.maximum(mx, 1e-5)) - np.log(np.maximum(my, 1e-5))))
-    total += convergence + log_distance
-  return float(total / len(STFT_RESOLUTIONS))
+  scale = sr / MODEL_RATE
+  resolutions = tuple((int(round(n_fft * scale)), int(round(hop * scale)))
+                      for n_fft, hop in STFT_RESOLUTIONS)
+  return float(audio.multi_resolution_stft_distance(x, y, resolutions))
 
 
 DNSMOS_RATE = 16000         # what the DNSMOS models take

@@ -41,26 +41,13 @@ def mel_l1(generated: jax.Array, real: jax.Array, cfg: audio.AudioConfig) -> jax
   return jnp.mean(jnp.abs(log_mel(generated, cfg) - log_mel(real, cfg)))
 
 
-def _magnitude(wave: jax.Array, n_fft: int, hop: int) -> jax.Array:
-  spec = audio.stft(wave, n_fft=n_fft, hop_length=hop, win_length=n_fft)
-  # Floored inside the root: sqrt's gradient at an exact zero is infinite.
-  return jnp.sqrt(jnp.maximum(spec.real ** 2 + spec.imag ** 2, LOG_FLOOR ** 2))
-
-
 def multi_resolution_stft(generated: jax.Array, real: jax.Array,
                           resolutions: tuple) -> jax.Array:
-  """Parallel WaveGAN's auxiliary loss (Yamamoto et al. 2020): spectral
-  convergence plus mean |ln magnitude| difference, averaged over (n_fft, hop)
-  `resolutions`; waves (..., samples) aligned sample for sample.
+  """Parallel WaveGAN's auxiliary loss: `audio.multi_resolution_stft_distance`
+  of the generated waves from the real ones.
 
   Unlike the mel L1, which sees one frame size, the linear magnitudes at
   several sizes only agree when neighbouring frames' phases are consistent,
   so this term shapes the phase that a mel-only warm-up leaves loose.
   """
-  total = 0.0
-  for n_fft, hop in resolutions:
-    x, y = _magnitude(generated, n_fft, hop), _magnitude(real, n_fft, hop)
-    convergence = (jnp.sqrt(jnp.sum((y - x) ** 2, axis=(-2, -1)))
-                   / jnp.sqrt(jnp.sum(y ** 2, axis=(-2, -1))))
-    total += jnp.mean(convergence) + jnp.mean(jnp.abs(jnp.log(x) - jnp.log(y)))
-  return total / len(resolutions)
+  return audio.multi_resolution_stft_distance(generated, real, resolutions)
