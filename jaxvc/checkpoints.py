@@ -179,7 +179,8 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   try:
     saved = json.loads(path.read_text())
   except OSError as e:
-    why = e.strerror or ("not found" if isinstance(e, FileNotFoundError) else str(e))
+    why = e.strerror or ("not found" if isinstance(e, FileNotFoundError)
+                         else str(e).splitlines()[0])
     raise CheckpointError(
         f"{path}: no saved config ({why}); is this a jaxvc workdir?") from None
   except json.JSONDecodeError as e:

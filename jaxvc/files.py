@@ -26,6 +26,9 @@ def location(path) -> epath.Path:
   """`path` as an `epath.Path`: a URL as it is, a local path made absolute
   (with `~` expanded), so that it names the same place from any working folder."""
   if is_url(path):
+    # epath reaches a URL through TensorFlow's filesystems when it can: TF is
+    # imported jaxvc's way first (quiet, no GPU), not by epath on its own.
+    from jaxvc import _tf  # noqa: F401, PLC0415
     return epath.Path(path)
   return epath.Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
 
@@ -45,7 +48,7 @@ def size_and_mtime(path) -> tuple[int, int]:
   """(bytes, modification time in ns) of the file at `path`, local or remote
   (a remote store's time is known to the second only, as epath reports it)."""
   if is_url(path):
-    stat = epath.Path(path).stat()
+    stat = location(path).stat()
     return stat.length, int(stat.mtime * 1e9)
   stat = os.stat(path)
   return stat.st_size, stat.st_mtime_ns
@@ -77,7 +80,7 @@ def write_text(path, text: str) -> None:
   object on a remote store by the store itself (an object appears only when
   its upload completes)."""
   if is_url(path):
-    epath.Path(path).write_text(text, encoding="utf-8")
+    location(path).write_text(text, encoding="utf-8")
     return
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:

@@ -167,7 +167,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   returns the final state."""
   method = methods.get(config.method)
   method.check_config(config)
-  files.location(workdir).mkdir(parents=True, exist_ok=True)
+  try:
+    files.location(workdir).mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise ConfigError(f"workdir {workdir}: cannot be made ({str(e).splitlines()[0]})") from None
   lead = jax.process_index() == 0
   if lead:
     checkpoints.save_config(workdir, config)

@@ -221,3 +221,9 @@ def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
   assert step == 4
   for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(generator), strict=True):
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_workdir_that_cannot_be_made_is_a_one_line_error(config_path, tmp_path):
+  (tmp_path / "file").write_text("not a folder")
+  with pytest.raises(config_lib.ConfigError, match=r"workdir .*file/run: cannot be made \("):
+    train.train_and_evaluate(_config(config_path), str(tmp_path / "file" / "run"))
