@@ -15,7 +15,7 @@ Where things are:
   evaluation/             metrics (MCD, similarity, WER, F0, DNSMOS) and scoring
   layers.py, shapes.py    shared network layers; padding to few compiled shapes
   monitoring.py, plotting.py, files.py, errors.py   the edges: logs, pictures,
-                          atomic writes, config errors
+                          paths that may be URLs and atomic writes, config errors
 """
 import importlib
 
