@@ -59,8 +59,10 @@ def gcs_bucket():
   reached by every layer a workdir goes through: etils.epath (through fsspec's
   gcsfs), orbax's tensorstore, and so jaxvc's own code. Nothing leaves the machine.
 
-  TensorFlow's own GCS client cannot be pointed at an emulator (its endpoint
-  is compiled in), which is one reason jaxvc writes workdirs through epath only.
+  TensorFlow's own GCS client, epath's default backend where TensorFlow is
+  installed, cannot be pointed at an emulator (its endpoint is compiled in):
+  the tests switch epath to gcsfs, and since jaxvc writes every workdir file
+  through epath (TensorBoard events included), that one switch covers them all.
   """
   objects = pytest.importorskip("gcp_storage_emulator.handlers.objects")
   pytest.importorskip("gcsfs")
