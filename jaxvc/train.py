@@ -5,12 +5,12 @@ Data-parallel over every device of every host: the state replicated, each
 batch sharded along the mesh axis "data", one jitted step with the state
 donated. Running the same command again resumes from the latest checkpoint
 exactly (parameters, optimiser and network statistics, step, and so the data
-position). The workdir may be a `gs://` URL (`jaxvc.files.location`). SIGTERM (preemption) on any host saves a checkpoint on all of them
-at one agreed step, and they exit. Metrics stay on
-the devices and are fetched only when something is done with them (a log
-line, an eval, a checkpoint), so the host can queue steps ahead; a non-finite
-loss is still caught before any checkpoint is written after it. Multi-host:
-see the README.
+position). The workdir may be a `gs://` URL (`jaxvc.files.location`).
+SIGTERM (preemption) on any host saves a checkpoint on all of them at one
+agreed step, and they exit. Metrics stay on the devices and are fetched only
+when something is done with them (a log line, an eval, a checkpoint), so the
+host can queue steps ahead; a non-finite loss is still caught before any
+checkpoint is written after it. Multi-host: see the README.
 """
 import argparse
 import logging
@@ -255,8 +255,9 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(prog="python -m jaxvc.train", description=__doc__.splitlines()[0])
   parser.add_argument("--config", required=True,
                       help="a shipped config's name (e.g. melganvc_demo) or a config file")
-  parser.add_argument("--workdir", required=True, help="checkpoints, TensorBoard logs, config.json: a local folder or a "
-                      "URL that etils.epath and orbax reach (gs://BUCKET/PATH)")
+  parser.add_argument("--workdir", required=True,
+                      help="checkpoints, TensorBoard logs, config.json: a local folder or "
+                      "a URL that etils.epath and orbax reach (gs://BUCKET/PATH)")
   parser.add_argument("--coordinator_address", help="multi-host: HOST:PORT of process 0")
   parser.add_argument("--num_processes", type=int, help="multi-host: number of processes")
   parser.add_argument("--process_id", type=int, help="multi-host: this process's index")

@@ -38,6 +38,7 @@ from jaxvc.audio.stft import stft
 __all__ = [
     "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_files", "audio_writer",
     "denormalise_mel", "file_info", "griffin_lim", "invert_mel_gradient", "is_audio_file",
-    "istft", "load_audio", "mel_power", "mel_to_wave", "multi_resolution_stft_distance", "normalise_mel", "read_blocks", "require_audible",
-    "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",
+    "istft", "load_audio", "mel_power", "mel_to_wave", "multi_resolution_stft_distance",
+    "normalise_mel", "read_blocks", "require_audible", "require_finite", "resample",
+    "save_audio", "stft", "trim_silence", "wave_to_mel",
 ]

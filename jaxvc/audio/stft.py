@@ -153,7 +153,7 @@ def griffin_lim(magnitude: jax.Array, *, n_fft: int, hop_length: int, win_length
 MAGNITUDE_FLOOR = 1e-5   # magnitudes below this count as equal in log distances
 
 
-def floored_magnitude(wave: jax.Array, n_fft: int, hop: int) -> jax.Array:
+def _floored_magnitude(wave: jax.Array, n_fft: int, hop: int) -> jax.Array:
   """|STFT| (window n_fft) floored at MAGNITUDE_FLOOR inside the root, where
   sqrt's gradient at an exact zero would be infinite."""
   spec = stft(wave, n_fft=n_fft, hop_length=hop, win_length=n_fft)
@@ -172,8 +172,8 @@ def multi_resolution_stft_distance(wave: jax.Array, reference: jax.Array,
   """
   total = 0.0
   for n_fft, hop in resolutions:
-    x = floored_magnitude(wave, n_fft, hop)
-    y = floored_magnitude(reference, n_fft, hop)
+    x = _floored_magnitude(wave, n_fft, hop)
+    y = _floored_magnitude(reference, n_fft, hop)
     convergence = (jnp.sqrt(jnp.sum((y - x) ** 2, axis=(-2, -1)))
                    / jnp.sqrt(jnp.sum(y ** 2, axis=(-2, -1))))
     total += jnp.mean(convergence) + jnp.mean(jnp.abs(jnp.log(x) - jnp.log(y)))

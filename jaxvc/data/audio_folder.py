@@ -87,16 +87,15 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, root: epath.Path, split: str, paths: list[epath.Path]):
     kept = skipped = 0
-    saved = [Path(self.decoded_dir) / split / f"{start:08d}.npz"
-             for start in range(0, len(paths), RESUME_BATCH)]
-    resumed = sum(len(paths[i * RESUME_BATCH:(i + 1) * RESUME_BATCH])
-                  for i, batch in enumerate(saved) if batch.exists())
+    batches = [(start, Path(self.decoded_dir) / split / f"{start:08d}.npz")
+               for start in range(0, len(paths), RESUME_BATCH)]
+    resumed = sum(len(paths[start:start + RESUME_BATCH])
+                  for start, batch_file in batches if batch_file.exists())
     if resumed:
       print(f"audio folder {root}: {split}: resuming, {resumed} of {len(paths)} files "
             "decoded before", file=self.console, flush=True)
     shown = time.monotonic()
-    for i, batch_file in enumerate(saved):
-      start = i * RESUME_BATCH
+    for start, batch_file in batches:
       if batch_file.exists():
         examples, reasons = _read_batch(batch_file)
       else:
