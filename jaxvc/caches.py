@@ -35,9 +35,12 @@ def compilation_cache_dir() -> str | None:
 
 def enable_compilation_cache() -> None:
   """Points JAX's persistent compilation cache at `compilation_cache_dir()`,
-  unless the user already set one (JAX_COMPILATION_CACHE_DIR) or turned it off."""
+  unless the user already set one (JAX_COMPILATION_CACHE_DIR) or turned it off;
+  programs are kept from `MIN_COMPILE_SECONDS` of compiling, unless the user
+  chose (JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS)."""
   folder = compilation_cache_dir()
   if folder is None or jax.config.jax_compilation_cache_dir:
     return
   jax.config.update("jax_compilation_cache_dir", folder)
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+  if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
