@@ -13,6 +13,7 @@ host can queue steps ahead; a non-finite loss is still caught before any
 checkpoint is written after it. Multi-host: see the README.
 """
 import argparse
+import copy
 import logging
 import signal
 import sys
@@ -93,15 +94,33 @@ def data_parallel(method, config: ml_collections.ConfigDict):
   jitted reset of the sums; and a function placing each host's slice of the
   global batch, sharded along the "data" axis where `method.BATCH_PARTITION`
   puts it.
+
+  The same method, config and devices give the same jitted functions again
+  (the last ones are kept): a process that trains one config twice (a resume
+  after a stop, in a notebook or a test) traces and compiles it once.
   """
-  mesh = jax.make_mesh((jax.device_count(),), ("data",),
-                       axis_types=(jax.sharding.AxisType.Auto,))
+  key = (method.__name__, config.to_json(sort_keys=True), tuple(jax.devices()))
+  if key not in _last_built:
+    _last_built.clear()
+    # A copy of the config's own: the jitted functions trace from it lazily,
+    # and the caller's config may change after this returns.
+    _last_built[key] = _build_data_parallel(method, copy.deepcopy(config), key[2])
+  return _last_built[key]
+
+
+_last_built: dict = {}   # data_parallel's last result, by (method, config, devices)
+
+
+def _build_data_parallel(method, config: ml_collections.ConfigDict, devices: tuple):
+  mesh = jax.make_mesh((len(devices),), ("data",),
+                       axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
   replicated = NamedSharding(mesh, P())
   batch_sharding = NamedSharding(mesh, method.BATCH_PARTITION)
   init = jax.jit(lambda: method.init_state(config), out_shardings=replicated)
   # Jitted on its own too, so that `metric_names` traces it and the step
   # built around it reuses that trace (tracing is a large part of start-up).
   train_step = jax.jit(method.make_train_step(config))
+  built = {}
 
   def place_batch(local_batch: dict) -> dict:
     return {k: jax.make_array_from_process_local_data(batch_sharding, v)
@@ -109,16 +128,19 @@ def data_parallel(method, config: ml_collections.ConfigDict):
 
   def make_step(state, batch):
     """(step, metric names, fresh totals, reset) for a state and batch like these."""
-    names = metric_names(train_step, state, batch)
-    step = jax.jit(with_totals(train_step, names), donate_argnums=(0, 1),
-                   in_shardings=(replicated, replicated, batch_sharding),
-                   out_shardings=(replicated, replicated))
-    fresh = jax.jit(lambda: empty_totals(len(names)), out_shardings=replicated)
-    # After a log line: the sums start again, the first non-finite step stays.
-    reset = jax.jit(lambda t: dict(t, sums=jnp.zeros_like(t["sums"]),
-                                   count=jnp.zeros_like(t["count"])),
-                    out_shardings=replicated, donate_argnums=0)
-    return step, names, fresh(), reset
+    if not built:
+      names = metric_names(train_step, state, batch)
+      built.update(
+          names=names,
+          step=jax.jit(with_totals(train_step, names), donate_argnums=(0, 1),
+                       in_shardings=(replicated, replicated, batch_sharding),
+                       out_shardings=(replicated, replicated)),
+          fresh=jax.jit(lambda: empty_totals(len(names)), out_shardings=replicated),
+          # After a log line: the sums start again, the first non-finite step stays.
+          reset=jax.jit(lambda t: dict(t, sums=jnp.zeros_like(t["sums"]),
+                                       count=jnp.zeros_like(t["count"])),
+                        out_shardings=replicated, donate_argnums=0))
+    return built["step"], built["names"], built["fresh"](), built["reset"]
 
   return init, make_step, place_batch
 

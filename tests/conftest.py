@@ -42,6 +42,14 @@ def demo_corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_config_path(demo_corpus, tmp_path_factory):
+  """The tiny MelGAN-VC of tests/tiny_melganvc.py on the demo corpus, as a config
+  file; one a session, so the domains it prepares are prepared once."""
+  import tiny_melganvc
+  return tiny_melganvc.write_config_file(tmp_path_factory.mktemp("tiny") / "tiny.py", demo_corpus)
+
+
+@pytest.fixture(scope="session")
 def load_tool():
   """Imports a script of tools/ (not a package) as a module: load_tool("evaluate")."""
   def load(name: str):

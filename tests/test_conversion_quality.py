@@ -8,7 +8,6 @@ from jaxvc import config as config_lib
 from jaxvc.evaluation import conversion_quality
 from jaxvc.melganvc import evaluator as evaluator_lib
 from jaxvc.melganvc import step as step_lib
-from test_train import CONFIG_FILE
 
 RATE = 16000
 
@@ -41,10 +40,8 @@ def test_scores_and_reference_lines(demo_corpus):
                                          invert=lambda wave: wave)
 
 
-def test_melganvc_eval_logs_similarity_and_mcd(demo_corpus, tmp_path):
-  path = tmp_path / "tiny.py"
-  path.write_text(CONFIG_FILE.format(corpus=demo_corpus, cache=tmp_path / "cache"))
-  config = config_lib.from_file(str(path), ["--config.eval_quality_utterances=2"])
+def test_melganvc_eval_logs_similarity_and_mcd(tiny_config_path):
+  config = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=2"])
   evaluator = evaluator_lib.Evaluator(config)
   assert len(evaluator.quality.sources) == 2 and len(evaluator.quality.targets) == 2
   scores = evaluator.evaluate(step_lib.init_state(config))
@@ -58,7 +55,7 @@ def test_melganvc_eval_logs_similarity_and_mcd(demo_corpus, tmp_path):
   summary = evaluator.summary(scores)
   assert "similarity to target" in summary and "MCD" in summary
 
-  off = config_lib.from_file(str(path), ["--config.eval_quality_utterances=0"])
+  off = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=0"])
   evaluator = evaluator_lib.Evaluator(off)
   assert evaluator.quality is None
   assert not any("similarity" in k for k in evaluator.evaluate(step_lib.init_state(off)))

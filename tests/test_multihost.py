@@ -11,7 +11,6 @@ import pytest
 
 from jaxvc import checkpoints
 from test_train import _cli
-from test_train import config_path  # noqa: F401  (the tiny MelGAN-VC config, a fixture)
 
 
 def _port() -> int:
@@ -20,13 +19,13 @@ def _port() -> int:
     return s.getsockname()[1]
 
 
-def _train(config_path, workdir, *extra, process=None):
+def _train(tiny_config_path, workdir, *extra, process=None):
   """A `python -m jaxvc.train` process; `process` = (coordinator port, index) of two."""
   if process is not None:
     port, index = process
     extra = (*extra, "--coordinator_address", f"localhost:{port}", "--num_processes", "2",
              "--process_id", str(index))
-  return _cli(config_path, workdir, *extra)
+  return _cli(tiny_config_path, workdir, *extra)
 
 
 def _finish(*procs, timeout=600) -> list[str]:
@@ -38,9 +37,9 @@ def _finish(*procs, timeout=600) -> list[str]:
   return outs
 
 
-def _two_hosts(config_path, workdir, *extra) -> list[str]:
+def _two_hosts(tiny_config_path, workdir, *extra) -> list[str]:
   port = _port()
-  return _finish(*[_train(config_path, workdir, *extra, process=(port, i)) for i in range(2)])
+  return _finish(*[_train(tiny_config_path, workdir, *extra, process=(port, i)) for i in range(2)])
 
 
 def _assert_same_params(workdir_a, workdir_b):
@@ -51,22 +50,22 @@ def _assert_same_params(workdir_a, workdir_b):
 
 
 @pytest.mark.slow
-def test_two_processes_train_evaluate_resume_like_one(config_path, tmp_path):
-  _finish(_train(config_path, tmp_path / "one"))           # 4 steps, checkpoints at 2 and 4
-  lead, other = _two_hosts(config_path, tmp_path / "two", "--config.num_steps=2")
+def test_two_processes_train_evaluate_resume_like_one(tiny_config_path, tmp_path):
+  _finish(_train(tiny_config_path, tmp_path / "one"))           # 4 steps, checkpoints at 2 and 4
+  lead, other = _two_hosts(tiny_config_path, tmp_path / "two", "--config.num_steps=2")
   assert "eval step 2" in lead and "eval step" not in other   # eval on the lead host only
-  lead, _ = _two_hosts(config_path, tmp_path / "two")
+  lead, _ = _two_hosts(tiny_config_path, tmp_path / "two")
   assert "Resumed from step 2" in lead and "step 4/4" in lead
   _assert_same_params(tmp_path / "one", tmp_path / "two")
 
 
 @pytest.mark.slow
-def test_sigterm_to_one_host_stops_both_at_one_step(config_path, tmp_path):
+def test_sigterm_to_one_host_stops_both_at_one_step(tiny_config_path, tmp_path):
   port = _port()
   steps = ["--config.num_steps=1000", "--config.checkpoint_every=1000",
            "--config.eval_every=1000", "--config.sample_every=1000",
            "--config.preemption_check_every=3"]
-  lead, other = (_train(config_path, tmp_path / "run", *steps, process=(port, i))
+  lead, other = (_train(tiny_config_path, tmp_path / "run", *steps, process=(port, i))
                  for i in range(2))
   for line in lead.stdout:   # the lead host prints the progress lines
     if line.startswith("step 2/"):
@@ -81,6 +80,6 @@ def test_sigterm_to_one_host_stops_both_at_one_step(config_path, tmp_path):
   assert saved == [stopped]
   # Resumed to two steps more, it equals one uninterrupted process.
   target = f"--config.num_steps={stopped + 2}"
-  _two_hosts(config_path, tmp_path / "run", target, *steps[1:])
-  _finish(_train(config_path, tmp_path / "one", target, *steps[1:]))
+  _two_hosts(tiny_config_path, tmp_path / "run", target, *steps[1:])
+  _finish(_train(tiny_config_path, tmp_path / "one", target, *steps[1:]))
   _assert_same_params(tmp_path / "one", tmp_path / "run")

@@ -19,67 +19,30 @@ from jaxvc import config as config_lib
 from jaxvc.melganvc import method as melganvc_method
 from jaxvc import train
 from jaxvc.data import domains
+import tiny_melganvc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CONFIG_FILE = '''
-from jaxvc.melganvc import config
-def get_config():
-  c = config.defaults()
-  c.data.domain_a = "folder:{corpus}/speaker_a"
-  c.data.domain_b = "folder:{corpus}/speaker_b"
-  c.data.cache_dir = "{cache}"
-  c.data.batch_size = 4
-  c.data.shard_mb = 0.25          # a few utterances a shard: crops are read across files
-  c.model.generator_channels = 16
-  c.model.critic_channels = 16
-  c.model.siamese_channels = 16
-  c.model.siamese_dim = 8
-  # The recipe levers (R1 too, over the default 3 critic updates): random
-  # draws and the average must resume exactly too.
-  c.loss.r1_weight = 1.0
-  c.augment.time_shift = 4
-  c.augment.mask_frames = 6
-  c.augment.gain = 0.1
-  c.generator_ema = 0.9
-  c.num_steps = 4
-  c.log_every = 1
-  c.eval_every = 2
-  c.sample_every = 4
-  c.checkpoint_every = 2
-  c.eval_quality_utterances = 0   # tested in test_conversion_quality.py
-  return c
-'''
-
-
-@pytest.fixture(scope="module")
-def config_path(demo_corpus, tmp_path_factory):
-  folder = tmp_path_factory.mktemp("config")
-  path = folder / "tiny.py"
-  path.write_text(CONFIG_FILE.format(corpus=demo_corpus, cache=folder / "cache"))
-  return str(path)
-
-
-def _config(config_path, *overrides):
-  return config_lib.from_file(config_path, [f"--config.{o}" for o in overrides])
+def _config(tiny_config_path, *overrides):
+  return config_lib.from_file(tiny_config_path, [f"--config.{o}" for o in overrides])
 
 
 def _params(state):
   return jax.tree.leaves(jax.device_get(state.params))
 
 
-def _cli(config_path, workdir, *extra):
+def _cli(tiny_config_path, workdir, *extra):
   env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
   return subprocess.Popen(
-      [sys.executable, "-m", "jaxvc.train", "--config", config_path, "--workdir", str(workdir), *extra],
+      [sys.executable, "-m", "jaxvc.train", "--config", tiny_config_path, "--workdir", str(workdir), *extra],
       env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
-def full_run(config_path, tmp_path_factory):
+def full_run(tiny_config_path, tmp_path_factory):
   """(workdir, final state) of the 4-step run, checkpointed at steps 2 and 4."""
   workdir = tmp_path_factory.mktemp("full") / "run"
-  return workdir, train.train_and_evaluate(_config(config_path), str(workdir))
+  return workdir, train.train_and_evaluate(_config(tiny_config_path), str(workdir))
 
 
 def _stopped_at_2(full_run, folder) -> str:
@@ -90,13 +53,13 @@ def _stopped_at_2(full_run, folder) -> str:
   return str(copy)
 
 
-def test_resumed_run_equals_uninterrupted_run(config_path, full_run, tmp_path):
+def test_resumed_run_equals_uninterrupted_run(tiny_config_path, full_run, tmp_path):
   workdir, full = full_run
-  resumed = train.train_and_evaluate(_config(config_path), _stopped_at_2(full_run, tmp_path / "r"))
+  resumed = train.train_and_evaluate(_config(tiny_config_path), _stopped_at_2(full_run, tmp_path / "r"))
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(_params(full), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
-  config = _config(config_path)
+  config = _config(tiny_config_path)
   mels = domains.mel_store(config.data.domain_a, "train",
                            audio.AudioConfig.from_config(config.audio), config.data)
   assert mels.num_shards >= 4  # trained on a domain stored in many files
@@ -104,7 +67,23 @@ def test_resumed_run_equals_uninterrupted_run(config_path, full_run, tmp_path):
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir))
 
 
-def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, full_run, tmp_path,
+def test_training_a_config_again_reuses_its_jitted_step():
+  """`data_parallel` keeps its last result: the same method, config and devices
+  get the same jitted functions (traced and compiled once), another config its
+  own; they trace from a copy of the config, which the caller's changes miss."""
+  config = tiny_melganvc.config()
+  first = train.data_parallel(melganvc_method, config)
+  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is first
+  config.model.generator_channels = 8
+  other = train.data_parallel(melganvc_method, config)
+  assert other is not first
+  shapes = lambda init: [x.shape for x in jax.tree.leaves(jax.eval_shape(init))]
+  assert shapes(first[0]) == shapes(lambda: melganvc_method.init_state(tiny_melganvc.config()))
+  assert shapes(other[0]) != shapes(first[0])
+  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is not first  # the last only
+
+
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_config_path, full_run, tmp_path,
                                                             monkeypatch):
   workdir = _stopped_at_2(full_run, tmp_path / "run")
   # A batch that makes every loss NaN from step 3 (data, not a changed loss
@@ -114,7 +93,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(config_path, full_r
       {name: np.full_like(crops, np.nan) for name, crops in batch.items()}
       for batch in clean(*a, **k)))
   with pytest.raises(train.TrainingError, match=r"step 3: loss '.*' is nan.*checkpoint is step 2"):
-    train.train_and_evaluate(_config(config_path), workdir)
+    train.train_and_evaluate(_config(tiny_config_path), workdir)
   _, state = checkpoints.load_state(workdir)
   assert int(state.step) == 2
   assert all(np.isfinite(p).all() for p in _params(state))
@@ -143,24 +122,24 @@ def test_negative_loss_weights_are_rejected(key):
     train.check_config(config)
 
 
-def test_config_errors_are_reported_before_compute(config_path, tmp_path, capsys):
+def test_config_errors_are_reported_before_compute(tiny_config_path, tmp_path, capsys):
   for override, message in (("--config.data.nope=1", "no config key"),
                             ("--config.data.batch_size=abc", "batch_size"),
                             ("--config.loss.pairing=pairs", "config.loss.pairing"),
                             ("--config.data.chunk_frames=10", "config.data.chunk_frames"),
                             ("--config.data.domain_b=speaker_b", "config.data.domain_b")):
-    assert train.main(["--config", config_path, "--workdir", str(tmp_path / "w"),
+    assert train.main(["--config", tiny_config_path, "--workdir", str(tmp_path / "w"),
                        override]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and message in error, error
   assert not (tmp_path / "w" / "checkpoints").exists()
 
 
-def test_resuming_with_other_networks_is_one_line_exit_2(config_path, tmp_path, capsys):
+def test_resuming_with_other_networks_is_one_line_exit_2(tiny_config_path, tmp_path, capsys):
   """A workdir's checkpoint made by other networks than the command's config:
   named from the checkpoint's metadata, before anything is read or trained."""
-  workdir = checkpoints.write_initial(str(tmp_path / "w"), _config(config_path))
-  assert train.main(["--config", config_path, "--workdir", workdir,
+  workdir = checkpoints.write_initial(str(tmp_path / "w"), _config(tiny_config_path))
+  assert train.main(["--config", tiny_config_path, "--workdir", workdir,
                      "--config.model.generator_channels=8"]) == 2
   error = capsys.readouterr().err.strip()
   assert len(error.splitlines()) == 1
@@ -169,10 +148,10 @@ def test_resuming_with_other_networks_is_one_line_exit_2(config_path, tmp_path, 
 
 
 @pytest.mark.slow
-def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp_path):
+def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(tiny_config_path, tmp_path):
   steps = ("--config.num_steps=1000", "--config.checkpoint_every=1000", "--config.eval_every=1000",
            "--config.sample_every=1000")
-  proc = _cli(config_path, tmp_path / "term", *steps)
+  proc = _cli(tiny_config_path, tmp_path / "term", *steps)
   for line in proc.stdout:
     if line.startswith("step 2/"):
       break
@@ -182,7 +161,7 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp
   _, state = checkpoints.load_state(str(tmp_path / "term"))
   assert int(state.step) >= 2
 
-  proc = _cli(config_path, tmp_path / "kill", "--config.num_steps=1000", "--config.checkpoint_every=1")
+  proc = _cli(tiny_config_path, tmp_path / "kill", "--config.num_steps=1000", "--config.checkpoint_every=1")
   ckpt_dir = tmp_path / "kill" / "checkpoints"
   deadline = time.time() + 300
   while time.time() < deadline and len([d for d in os.listdir(ckpt_dir) if d.isdigit()]
@@ -196,7 +175,7 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(config_path, tmp
 
 
 def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
-    config_path, full_run, gcs_bucket, tmp_path):
+    tiny_config_path, full_run, gcs_bucket, tmp_path):
   """A TPU pod's workdir is a gs:// URL: a run stopped at step 2 resumes from
   it, writes its config, checkpoints and events there, and inference loads from it."""
   from etils import epath
@@ -206,7 +185,7 @@ def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
     if file.is_file():
       (workdir / file.relative_to(stopped).as_posix()).write_bytes(file.read_bytes())
 
-  resumed = train.train_and_evaluate(_config(config_path), str(workdir))
+  resumed = train.train_and_evaluate(_config(tiny_config_path), str(workdir))
 
   local, full = full_run
   for a, b in zip(_params(full), _params(resumed), strict=True):
@@ -223,7 +202,7 @@ def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
     np.testing.assert_array_equal(a, b)
 
 
-def test_a_workdir_that_cannot_be_made_is_a_one_line_error(config_path, tmp_path):
+def test_a_workdir_that_cannot_be_made_is_a_one_line_error(tiny_config_path, tmp_path):
   (tmp_path / "file").write_text("not a folder")
   with pytest.raises(config_lib.ConfigError, match=r"workdir .*file/run: cannot be made \("):
-    train.train_and_evaluate(_config(config_path), str(tmp_path / "file" / "run"))
+    train.train_and_evaluate(_config(tiny_config_path), str(tmp_path / "file" / "run"))
