@@ -1,4 +1,5 @@
 """Shared test data, rendered offline with espeak-ng (see jaxvc.data.demo)."""
+import gc
 import importlib.util
 import os
 from pathlib import Path
@@ -12,14 +13,28 @@ import pytest
 # step trained, stopped and resumed; one model in several tests) compiles once.
 os.environ.setdefault("JAXVC_COMPILATION_CACHE", tempfile.mkdtemp(prefix="jaxvc-xla-"))
 # The tests' programs are tiny and run a step or two, so compiling them is most
-# of their time: LLVM's optimisation passes (not XLA's graph passes, which fix
-# what is computed) are skipped, here and in the CLIs the tests start.
+# of their time: LLVM's optimisation passes are skipped, and fusions are
+# emitted by XLA's older per-element emitter, which writes a train step's
+# hundreds of small kernels faster than the default (MLIR) one.
+# Neither changes which operations run (XLA's graph passes, which decide that,
+# all run); set here, and so in the CLIs the tests start.
 os.environ["XLA_FLAGS"] = " ".join(
-    [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
+    [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0",
+     "--xla_cpu_use_fusion_emitters=false"]).strip()
 
 from jaxvc import caches  # noqa: E402
 
 caches.enable_compilation_cache()
+
+def pytest_sessionfinish(session):
+  """Garbage collected once, and what is left frozen: pytest then looks for
+  unraisable exceptions with five full collections, each a walk over every
+  object the session built (traced programs, TensorFlow's graphs), which took
+  seconds in each worker while the run waited for it."""
+  del session
+  gc.collect()
+  gc.freeze()
+
 
 SPEECH_TEXT = "The quiet gardener carried seven yellow baskets across the bridge."
 
