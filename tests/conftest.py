@@ -26,6 +26,7 @@ from jaxvc import caches  # noqa: E402
 
 caches.enable_compilation_cache()
 
+
 def pytest_sessionfinish(session):
   """Garbage collected once, and what is left frozen: pytest then looks for
   unraisable exceptions with five full collections, each a walk over every

@@ -11,11 +11,13 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
+import soundfile as sf
 
 from jaxvc.melganvc import config as melganvc_config
 from jaxvc import audio
 from jaxvc import checkpoints
 from jaxvc import config as config_lib
+from jaxvc import infer
 from jaxvc.melganvc import method as melganvc_method
 from jaxvc import train
 from jaxvc.data import domains
@@ -67,20 +69,18 @@ def test_resumed_run_equals_uninterrupted_run(tiny_config_path, full_run, tmp_pa
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir))
 
 
-def test_training_a_config_again_reuses_its_jitted_step():
-  """`data_parallel` keeps its last result: the same method, config and devices
-  get the same jitted functions (traced and compiled once), another config its
-  own; they trace from a copy of the config, which the caller's changes miss."""
-  config = tiny_melganvc.config()
-  first = train.data_parallel(melganvc_method, config)
-  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is first
-  config.model.generator_channels = 8
-  other = train.data_parallel(melganvc_method, config)
-  assert other is not first
-  shapes = lambda init: [x.shape for x in jax.tree.leaves(jax.eval_shape(init))]
-  assert shapes(first[0]) == shapes(lambda: melganvc_method.init_state(tiny_melganvc.config()))
-  assert shapes(other[0]) != shapes(first[0])
-  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is not first  # the last only
+def test_the_trained_run_converts_speech(full_run, speech, tmp_path):
+  """Train -> convert end to end: the run's workdir converts a recording with
+  the command a user types."""
+  workdir, _ = full_run
+  wave, rate = speech
+  sf.write(tmp_path / "talk.wav", wave, rate)
+  assert infer.main(["convert", "--workdir", str(workdir), "--input", str(tmp_path / "talk.wav"),
+                     "--output", str(tmp_path / "out.wav"), "--iters", "2"]) == 0
+  out, out_rate = sf.read(tmp_path / "out.wav")
+  assert out_rate == checkpoints.load_config(str(workdir)).audio.sample_rate
+  assert abs(out.size / out_rate - wave.size / rate) < 0.01   # the recording's duration
+  assert np.isfinite(out).all() and np.abs(out).max() > 0
 
 
 def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_config_path, full_run, tmp_path,
@@ -206,3 +206,19 @@ def test_a_workdir_that_cannot_be_made_is_a_one_line_error(tiny_config_path, tmp
   (tmp_path / "file").write_text("not a folder")
   with pytest.raises(config_lib.ConfigError, match=r"workdir .*file/run: cannot be made \("):
     train.train_and_evaluate(_config(tiny_config_path), str(tmp_path / "file" / "run"))
+
+
+def test_training_a_config_again_reuses_its_jitted_step():
+  """`data_parallel` keeps its last result: the same method, config and devices
+  get the same jitted functions (traced and compiled once), another config its
+  own; they trace from a copy of the config, which the caller's changes miss."""
+  config = tiny_melganvc.config()
+  first = train.data_parallel(melganvc_method, config)
+  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is first
+  config.model.generator_channels = 8
+  other = train.data_parallel(melganvc_method, config)
+  assert other is not first
+  shapes = lambda init: [x.shape for x in jax.tree.leaves(jax.eval_shape(init))]
+  assert shapes(first[0]) == shapes(lambda: melganvc_method.init_state(tiny_melganvc.config()))
+  assert shapes(other[0]) != shapes(first[0])
+  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is not first  # the last only
