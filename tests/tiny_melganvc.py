@@ -17,16 +17,11 @@ from jaxvc.melganvc import config as melganvc_config
 def config():
   c = melganvc_config.defaults()
   c.data.batch_size = 4           # splits over test_parallel's 2 processes of 2 devices
-  c.model.generator_channels = 16
-  c.model.critic_channels = 16
-  c.model.siamese_channels = 16
-  c.model.siamese_dim = 8
+  c.model.update(generator_channels=16, critic_channels=16, siamese_channels=16, siamese_dim=8)
   # The recipe levers (R1 too, over the default 3 critic updates): their random
   # draws and the average must resume exactly and split over devices too.
   c.loss.r1_weight = 1.0
-  c.augment.time_shift = 4
-  c.augment.mask_frames = 6
-  c.augment.gain = 0.1
+  c.augment.update(time_shift=4, mask_frames=6, gain=0.1)
   c.generator_ema = 0.9
   return c
 
