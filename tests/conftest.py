@@ -13,14 +13,20 @@ import pytest
 # step trained, stopped and resumed; one model in several tests) compiles once.
 os.environ.setdefault("JAXVC_COMPILATION_CACHE", tempfile.mkdtemp(prefix="jaxvc-xla-"))
 # The tests' programs are tiny and run a step or two, so compiling them is most
-# of their time: LLVM's optimisation passes are skipped, and fusions are
-# emitted by XLA's older per-element emitter, which writes a train step's
-# hundreds of small kernels faster than the default (MLIR) one.
-# Neither changes which operations run (XLA's graph passes, which decide that,
-# all run); set here, and so in the CLIs the tests start.
-os.environ["XLA_FLAGS"] = " ".join(
-    [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0",
-     "--xla_cpu_use_fusion_emitters=false"]).strip()
+# of their time: LLVM's optimisation passes (not XLA's graph passes, which fix
+# what is computed) are skipped, here and in the CLIs the tests start.
+CHILD_XLA_FLAGS = " ".join(
+    [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
+# In the test processes themselves, fusions are also emitted by XLA's older
+# per-element emitter, which writes a train step's hundreds of small kernels
+# faster than the default (MLIR) one. Not in the children: two `jaxvc.train`
+# processes (gloo collectives between them) built with it hung before their
+# first step. XLA reads its flags once, when JAX starts its CPU backend.
+os.environ["XLA_FLAGS"] = CHILD_XLA_FLAGS + " --xla_cpu_use_fusion_emitters=false"
+import jax  # noqa: E402
+
+jax.devices()
+os.environ["XLA_FLAGS"] = CHILD_XLA_FLAGS
 
 from jaxvc import caches  # noqa: E402
 
