@@ -19,13 +19,13 @@ def _port() -> int:
     return s.getsockname()[1]
 
 
-def _train(tiny_config_path, workdir, *extra, process=None):
+def _train(config_path, workdir, *extra, process=None):
   """A `python -m jaxvc.train` process; `process` = (coordinator port, index) of two."""
   if process is not None:
     port, index = process
     extra = (*extra, "--coordinator_address", f"localhost:{port}", "--num_processes", "2",
              "--process_id", str(index))
-  return _cli(tiny_config_path, workdir, *extra)
+  return _cli(config_path, workdir, *extra)
 
 
 def _finish(*procs, timeout=600) -> list[str]:
@@ -37,9 +37,9 @@ def _finish(*procs, timeout=600) -> list[str]:
   return outs
 
 
-def _two_hosts(tiny_config_path, workdir, *extra) -> list[str]:
+def _two_hosts(config_path, workdir, *extra) -> list[str]:
   port = _port()
-  return _finish(*[_train(tiny_config_path, workdir, *extra, process=(port, i)) for i in range(2)])
+  return _finish(*[_train(config_path, workdir, *extra, process=(port, i)) for i in range(2)])
 
 
 def _assert_same_params(workdir_a, workdir_b):

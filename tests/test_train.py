@@ -25,18 +25,19 @@ import tiny_melganvc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def _config(tiny_config_path, *overrides):
-  return config_lib.from_file(tiny_config_path, [f"--config.{o}" for o in overrides])
+
+def _config(config_path, *overrides):
+  return config_lib.from_file(config_path, [f"--config.{o}" for o in overrides])
 
 
 def _params(state):
   return jax.tree.leaves(jax.device_get(state.params))
 
 
-def _cli(tiny_config_path, workdir, *extra):
+def _cli(config_path, workdir, *extra):
   env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
   return subprocess.Popen(
-      [sys.executable, "-m", "jaxvc.train", "--config", tiny_config_path, "--workdir", str(workdir), *extra],
+      [sys.executable, "-m", "jaxvc.train", "--config", config_path, "--workdir", str(workdir), *extra],
       env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
