@@ -99,7 +99,7 @@ def data_parallel(method, config: ml_collections.ConfigDict):
   (the last ones are kept): a process that trains one config twice (a resume
   after a stop, in a notebook or a test) traces and compiles it once.
   """
-  key = (method.__name__, config.to_json(sort_keys=True), tuple(jax.devices()))
+  key = (method.__name__, config.to_json_best_effort(sort_keys=True), tuple(jax.devices()))
   if key not in _last_built:
     _last_built.clear()
     # A copy of the config's own: the jitted functions trace from it lazily,
