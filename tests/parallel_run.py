@@ -12,12 +12,14 @@ import sys
 import jax
 import numpy as np
 
+from jaxvc import caches
+from jaxvc import train
+from jaxvc.melganvc import method
+import tiny_melganvc
+
 
 def train_two_steps(config) -> dict[str, np.ndarray]:
   """The parameters after two steps, by name; this process feeds its slice of each batch."""
-  from jaxvc import train  # noqa: PLC0415  (after the devices are set)
-  from jaxvc.melganvc import method  # noqa: PLC0415
-  import tiny_melganvc  # noqa: PLC0415
   init, make_step, place_batch = train.data_parallel(method, config)
   rng = np.random.default_rng(0)
   per_process = config.data.batch_size // jax.process_count()
@@ -39,8 +41,6 @@ if __name__ == "__main__":
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   jax.distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
   assert jax.device_count() == devices * jax.process_count(), jax.devices()
-  from jaxvc import caches  # noqa: E402
-  import tiny_melganvc  # noqa: E402
   caches.enable_compilation_cache()
   params = train_two_steps(tiny_melganvc.config())
   if jax.process_index() == 0:

@@ -24,9 +24,9 @@ def test_devices_and_processes_match_one_device(tmp_path):
     port = s.getsockname()[1]
   out = tmp_path / "procs.npz"
   env = dict(os.environ, PYTHONPATH=ROOT)
-  procs = [subprocess.Popen([sys.executable, SCRIPT, str(out), "2", f"localhost:{port}", "2", str(i)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-           for i in range(2)]
+  procs = [subprocess.Popen(
+      [sys.executable, SCRIPT, str(out), "2", f"localhost:{port}", "2", str(i)],
+      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
   # Meanwhile, the single-device run here: the tiny model's step as the
   # trainer's tests compile it, so mostly read from the compilation cache.
   single = parallel_run.train_two_steps(tiny_melganvc.config())

@@ -58,7 +58,8 @@ def _stopped_at_2(full_run, folder) -> str:
 
 def test_resumed_run_equals_uninterrupted_run(tiny_config_path, full_run, tmp_path):
   workdir, full = full_run
-  resumed = train.train_and_evaluate(_config(tiny_config_path), _stopped_at_2(full_run, tmp_path / "r"))
+  resumed = train.train_and_evaluate(_config(tiny_config_path),
+                                     _stopped_at_2(full_run, tmp_path / "r"))
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(_params(full), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
@@ -162,7 +163,8 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(tiny_config_path
   _, state = checkpoints.load_state(str(tmp_path / "term"))
   assert int(state.step) >= 2
 
-  proc = _cli(tiny_config_path, tmp_path / "kill", "--config.num_steps=1000", "--config.checkpoint_every=1")
+  proc = _cli(tiny_config_path, tmp_path / "kill", "--config.num_steps=1000",
+              "--config.checkpoint_every=1")
   ckpt_dir = tmp_path / "kill" / "checkpoints"
   deadline = time.time() + 300
   while time.time() < deadline and len([d for d in os.listdir(ckpt_dir) if d.isdigit()]
