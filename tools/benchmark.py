@@ -92,7 +92,10 @@ def bench_training_loop() -> dict:
   time is the difference of a long and a short run over their step difference,
   which cancels start-up, compilation and the final eval and checkpoint. Beside
   it the bare jitted step on one resident batch, 20 dispatched before waiting
-  as the loop does. A first short run, not counted, compiles."""
+  as the loop does. Each length runs twice and the second counts: the first
+  compiles, and `train.data_parallel` keeps that config's step for the second,
+  so that neither counted run compiles (whose seconds vary more than 200 steps
+  take)."""
   import tempfile
   from jaxvc import config as config_lib
   from jaxvc import train
@@ -104,7 +107,7 @@ def bench_training_loop() -> dict:
   for key in ("log_every", "eval_every", "sample_every", "checkpoint_every"):
     config[key] = 10**6
   walls = {}
-  for steps in (short, short, long):   # the first run compiles and fills caches
+  for steps in (short, short, long, long):
     config.num_steps = steps
     with tempfile.TemporaryDirectory() as workdir:
       start = time.perf_counter()
