@@ -4,7 +4,8 @@ Where things are:
 
   train.py, methods.py    the one trainer (`python -m jaxvc.train`) and the
                           interface a trainable method gives it
-  checkpoints.py          orbax checkpoints and the saved config of a workdir
+  checkpoints.py          orbax checkpoints of a train state
+  workdirs.py             a workdir's config.json, and loading a trained run from it
   config.py, configs/     loading configs; the shipped configs
   infer.py, cli/          `python -m jaxvc.infer convert|stylize`
   audio/                  the shared front-end: files, STFT, mels, inversion

@@ -1,8 +1,9 @@
-"""Orbax checkpoints of a train state, and the config saved beside them.
+"""Orbax checkpoints of a train state: how they are stored, saved and restored.
 
-A workdir holds `config.json` (the run's full config) and `checkpoints/<step>`.
-It is a local folder or a URL that orbax and `etils.epath` reach (a `gs://`
-bucket); every path here goes through `files.location`.
+A workdir holds `checkpoints/<step>` beside its `config.json`; what else a
+workdir holds, and loading a trained run from one, are `jaxvc.workdirs`. A
+workdir is a local folder or a URL that orbax and `etils.epath` reach (a
+`gs://` bucket); every path here goes through `files.location`.
 Orbax writes each checkpoint under a temporary name and renames it when
 complete, so a process killed at any moment leaves the latest finished
 checkpoint loadable.
@@ -14,10 +15,6 @@ not flax's flattening of its Variables, so a flax upgrade cannot make a
 checkpoint unreadable. Checkpoints from before the format (the train state as
 orbax stored it, each Variable's array under a "value" key) still load.
 """
-import contextlib
-import functools
-import json
-
 from etils import epath
 from flax import nnx
 import jax
@@ -25,11 +22,8 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxvc import config as config_lib
 from jaxvc import files
-from jaxvc import methods
 
-CONFIG_FILE = "config.json"
 DEFAULT_ITEM = "default"   # the CheckpointManager's folder for a single-item checkpoint
 FORMAT = 1                 # 0: the train state as orbax stored it, before the format key
 
@@ -155,122 +149,32 @@ def check_fits(item: str, stored: dict[str, tuple], wanted: dict[str, tuple], *,
     raise CheckpointError(f"{item}: does not match the config ({why})")
 
 
-def write_initial(workdir: str, config: ml_collections.ConfigDict) -> str:
-  """A workdir holding config.json and the fresh step-0 state of `config`'s
-  method: it loads like a trained run (for tests and benchmarks). Returns it."""
-  files.location(workdir).mkdir(parents=True, exist_ok=True)
-  save_config(workdir, config)
-  mngr = manager(workdir, config)
-  save(mngr, methods.get(config.method).init_state(config))
-  mngr.wait_until_finished()
-  mngr.close()
-  return str(workdir)
+def reader(workdir: str) -> ocp.CheckpointManager:
+  """A read-only manager of the workdir's checkpoints, for loading a trained run."""
+  return ocp.CheckpointManager(files.location(workdir) / "checkpoints",
+                               options=ocp.CheckpointManagerOptions(read_only=True))
 
 
-def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Writes the run's config as JSON, atomically."""
-  files.write_text(files.location(workdir) / CONFIG_FILE,
-                   config.to_json_best_effort(indent=2, sort_keys=True))
+def restore_part(mngr: ocp.CheckpointManager, abstract_state, pick, step: int):
+  """`pick(state)` of the state at `step`, placed as `abstract_state` says;
+  CheckpointError if the stored arrays do not hold what it describes.
 
-
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a workdir was trained with, over its method's current defaults."""
-  path = files.location(workdir) / CONFIG_FILE
-  try:
-    saved = json.loads(path.read_text())
-  except OSError as e:
-    why = e.strerror or ("not found" if isinstance(e, FileNotFoundError)
-                         else str(e).splitlines()[0])
-    raise CheckpointError(
-        f"{path}: no saved config ({why}); is this a jaxvc workdir?") from None
-  except json.JSONDecodeError as e:
-    raise CheckpointError(f"{path}: not a jaxvc config ({e})") from None
-  saved.setdefault("method", methods.DEFAULT)
-  return config_lib.merged(methods.get(saved["method"]).defaults(), saved)
-
-
-def _locate(path: str, step: int | None) -> tuple[epath.Path, int | None]:
-  """(workdir, step) of a workdir path or one checkpoint WORKDIR/checkpoints/STEP."""
-  path = files.location(path)
-  if path.parent.name == "checkpoints" and path.name.isdigit():
-    return path.parent.parent, int(path.name)
-  return path, step
-
-
-def _open(path: str, step: int | None, method: str | None):
-  """(config, read-only manager, step, checkpoints directory) of a trained run."""
-  workdir, step = _locate(path, step)
-  config = load_config(workdir)
-  if method is not None and config.method != method:
-    raise CheckpointError(f"{workdir}: a {config.method} run, not a {method} one")
-  directory = workdir / "checkpoints"
-  mngr = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
-  step = mngr.latest_step() if step is None else step
-  if step is None or step not in mngr.all_steps():
-    mngr.close()
-    raise CheckpointError(f"{directory}: no checkpoint{'' if step is None else f' at step {step}'}")
-  return config, mngr, step, directory
-
-
-def _abstract_state(config):
-  """The state `config` makes, as shapes placed on this process's first device."""
-  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-  return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-      jax.eval_shape(functools.partial(methods.get(config.method).init_state, config)))
-
-
-def load_state(path: str, step: int | None = None, *, method: str | None = None):
-  """(config, state) of a trained run, on this process's first device.
-
-  `path` is a workdir (its latest checkpoint, or `step`) or one checkpoint
-  directory `WORKDIR/checkpoints/STEP`; `method`, if given, is the method the
-  run must have trained.
+  `pick` chooses sub-trees of a state (a method's `inference_state`), and
+  only those arrays are read from disk; a checkpoint from before the format
+  is read whole.
   """
-  config, mngr, step, directory = _open(path, step, method)
-  with _reading(mngr, f"{directory}/{step}"):
-    state = restore(mngr, _abstract_state(config), step)
-  return config, state
-
-
-@contextlib.contextmanager
-def _reading(mngr: ocp.CheckpointManager, where: str):
-  """Closes `mngr` after a restore; orbax's own errors become CheckpointError."""
-  try:
-    yield
-  except CheckpointError:
-    raise
-  except (ValueError, KeyError, TypeError) as e:
-    raise CheckpointError(
-        f"{where}: does not match its config.json ({str(e).splitlines()[0]})") from None
-  finally:
-    mngr.close()
-
-
-def load_inference(path: str, step: int | None = None, *, method: str):
-  """(config, what inference needs, step) of a trained `method` run: its
-  `inference_state` (for MelGAN-VC the generator's parameters and statistics).
-
-  Only those arrays are read from disk (the critic, the siamese and the
-  optimiser moments are not): the method's `inference_state` picks sub-trees
-  of an abstract state, and its arrays are restored where they are stored.
-  """
-  config, mngr, step, directory = _open(path, step, method)
-  pick = methods.get(method).inference_state
-  abstract = _abstract_state(config)
-  with _reading(mngr, f"{directory}/{step}"):
-    item = _item(mngr, step)
-    stored = _stored_arrays(item)
-    if "format" not in stored:   # format 0 is read whole
-      return config, pick(restore(mngr, abstract, step)), step
-    wanted = pick(abstract)
-    chosen = {id(array) for array in jax.tree.leaves(wanted)}
-    layout = [(keys, array) for keys, array in stored_layout(abstract) if id(array) in chosen]
-    check_fits(item, stored, _names(layout), partial=True)
-    partial = _nested(layout)
-    restored = mngr.restore(step, args=ocp.args.PyTreeRestore(
-        partial, restore_args=jax.tree.map(lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding),
-                                           partial),
-        partial_restore=True))
+  item = _item(mngr, step)
+  stored = _stored_arrays(item)
+  if "format" not in stored:   # format 0 is read whole
+    return pick(restore(mngr, abstract_state, step))
+  wanted = pick(abstract_state)
+  chosen = {id(array) for array in jax.tree.leaves(wanted)}
+  layout = [(keys, array) for keys, array in stored_layout(abstract_state) if id(array) in chosen]
+  check_fits(item, stored, _names(layout), partial=True)
+  partial = _nested(layout)
+  restored = mngr.restore(step, args=ocp.args.PyTreeRestore(
+      partial, restore_args=jax.tree.map(lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding),
+                                         partial),
+      partial_restore=True))
   where = {id(array): keys for keys, array in layout}
-  return config, jax.tree.map(lambda array: _at(restored, where[id(array)]), wanted), step
+  return jax.tree.map(lambda array: _at(restored, where[id(array)]), wanted)

@@ -21,7 +21,7 @@ stop, TensorBoard and the console, and the cadence of evaluation. A method
                                 -> Samples, `summary(scores)` -> one console line
   inference_state(state)        the part of the state that inference needs, as
                                 sub-trees picked from it (on an abstract state too:
-                                `checkpoints.load_inference` reads only those)
+                                `workdirs.load_inference` reads only those)
 
 Adding a method means writing such a module and naming it in `METHODS`.
 """

@@ -33,6 +33,7 @@ from jaxvc import config as config_lib
 from jaxvc import files
 from jaxvc import methods
 from jaxvc import monitoring
+from jaxvc import workdirs
 from jaxvc.errors import ConfigError
 
 
@@ -195,7 +196,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     raise ConfigError(f"workdir {workdir}: cannot be made ({str(e).splitlines()[0]})") from None
   lead = jax.process_index() == 0
   if lead:
-    checkpoints.save_config(workdir, config)
+    workdirs.save_config(workdir, config)
 
   init, make_step, place_batch = data_parallel(method, config)
   mngr = checkpoints.manager(workdir, config)

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from jaxvc import audio
-from jaxvc import checkpoints
+from jaxvc import workdirs
 from jaxvc import infer
 from test_converter import tiny_config, write_workdir
 
@@ -118,7 +118,7 @@ def test_unusable_models_and_arguments_exit_2(workdir, clip, tmp_path, capsys):
   mismatched = write_workdir(tmp_path / "mismatched", tiny_config())
   other = tiny_config()
   other.model.generator_channels = 16
-  checkpoints.save_config(mismatched, other)
+  workdirs.save_config(mismatched, other)
   cases = [
       (["--workdir", str(tmp_path / "nothing")], "nothing/config.json: no saved config"),
       (["--workdir", mismatched], "does not match the config"),

@@ -11,6 +11,7 @@ import jaxvc
 from jaxvc.melganvc import config as melganvc_config
 from jaxvc import audio
 from jaxvc import checkpoints
+from jaxvc import workdirs
 from jaxvc.melganvc import chunking
 from jaxvc import config as config_lib
 from jaxvc.melganvc import audio_files
@@ -25,7 +26,7 @@ def tiny_config():
   return config
 
 
-write_workdir = checkpoints.write_initial   # a trained-looking workdir without training
+write_workdir = workdirs.write_untrained   # a trained-looking workdir without training
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ def test_missing_and_incompatible_checkpoints(tmp_path, workdir):
   other = tiny_config()
   other.model.generator_channels = 16
   mismatched = write_workdir(tmp_path / "mismatched", tiny_config())
-  checkpoints.save_config(mismatched, other)
+  workdirs.save_config(mismatched, other)
   # Found from the checkpoint's metadata, before orbax reads (and races on) any array.
   with pytest.raises(checkpoints.CheckpointError,
                      match=r"does not match the config \(params\.generator\..* is stored as "
@@ -184,12 +185,12 @@ def test_checkpoints_store_jaxvcs_own_layout_and_the_old_one_still_loads(tmp_pat
   config = tiny_config()
   state = melganvc_step.init_state(config)
   old = str(tmp_path / "old")
-  checkpoints.save_config(old, config)
+  workdirs.save_config(old, config)
   with ocp.CheckpointManager(os.path.join(old, "checkpoints")) as mngr:
     mngr.save(0, args=ocp.args.StandardSave(state))
   assert "format" not in checkpoints._stored_arrays(
       os.path.join(old, "checkpoints", "0", "default"))
-  for loaded in (checkpoints.load_state(old)[1], checkpoints.load_state(workdir)[1]):
+  for loaded in (workdirs.load_state(old)[1], workdirs.load_state(workdir)[1]):
     for got, want in zip(jax.tree.leaves(loaded), jax.tree.leaves(state)):
       np.testing.assert_array_equal(got, want)
   assert np.array_equal(jaxvc.Converter.from_workdir(old, n_iter=2).convert_mel(
@@ -204,12 +205,12 @@ def test_inference_reads_only_the_generator(tmp_path):
   workdir = write_workdir(tmp_path / "w", trained)
   other = tiny_config()
   other.model.critic_channels = 16
-  checkpoints.save_config(workdir, other)
+  workdirs.save_config(workdir, other)
   with pytest.raises(checkpoints.CheckpointError, match=r"params\.critic\."):
-    checkpoints.load_state(workdir)
-  config, generator, step = checkpoints.load_inference(workdir, method="melganvc")
+    workdirs.load_state(workdir)
+  config, generator, step = workdirs.load_inference(workdir, method="melganvc")
   assert step == 0 and sorted(generator) == ["params", "stats"]
-  _, state = checkpoints.load_state(write_workdir(tmp_path / "same", trained))
+  _, state = workdirs.load_state(write_workdir(tmp_path / "same", trained))
   for got, want in zip(jax.tree.leaves(generator),
                        jax.tree.leaves(melganvc_step.generator_state(state))):
     np.testing.assert_array_equal(got, want)

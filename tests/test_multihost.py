@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxvc import checkpoints
+from jaxvc import workdirs
 from test_train import _cli
 
 
@@ -43,7 +43,7 @@ def _two_hosts(config_path, workdir, *extra) -> list[str]:
 
 
 def _assert_same_params(workdir_a, workdir_b):
-  (_, a), (_, b) = checkpoints.load_state(str(workdir_a)), checkpoints.load_state(str(workdir_b))
+  (_, a), (_, b) = workdirs.load_state(str(workdir_a)), workdirs.load_state(str(workdir_b))
   assert int(a.step) == int(b.step)
   for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
     np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-5)

@@ -8,6 +8,7 @@ import pytest
 
 from jaxvc.melganvc import config as melganvc_config
 from jaxvc import checkpoints
+from jaxvc import workdirs
 from jaxvc import config as config_lib
 from jaxvc import layers
 from jaxvc.errors import ConfigError
@@ -223,7 +224,7 @@ def test_load_network_restores_a_saved_checkpoint(tmp_path):
   mngr = checkpoints.manager(str(tmp_path), config)
   checkpoints.save(mngr, state)
   mngr.wait_until_finished()
-  checkpoints.save_config(str(tmp_path), config)
+  workdirs.save_config(str(tmp_path), config)
   trained_config, critic = extractors.load_network(str(tmp_path), "critic")
   assert trained_config.model.critic_channels == 32
   np.testing.assert_array_equal(

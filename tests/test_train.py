@@ -15,7 +15,7 @@ import soundfile as sf
 
 from jaxvc.melganvc import config as melganvc_config
 from jaxvc import audio
-from jaxvc import checkpoints
+from jaxvc import workdirs
 from jaxvc import config as config_lib
 from jaxvc import infer
 from jaxvc.melganvc import method as melganvc_method
@@ -80,7 +80,7 @@ def test_the_trained_run_converts_speech(full_run, speech, tmp_path):
   assert infer.main(["convert", "--workdir", str(workdir), "--input", str(tmp_path / "talk.wav"),
                      "--output", str(tmp_path / "out.wav"), "--iters", "2"]) == 0
   out, out_rate = sf.read(tmp_path / "out.wav")
-  assert out_rate == checkpoints.load_config(str(workdir)).audio.sample_rate
+  assert out_rate == workdirs.load_config(str(workdir)).audio.sample_rate
   assert abs(out.size / out_rate - wave.size / rate) < 0.01   # the recording's duration
   assert np.isfinite(out).all() and np.abs(out).max() > 0
 
@@ -96,7 +96,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_config_path, f
       for batch in clean(*a, **k)))
   with pytest.raises(train.TrainingError, match=r"step 3: loss '.*' is nan.*checkpoint is step 2"):
     train.train_and_evaluate(_config(tiny_config_path), workdir)
-  _, state = checkpoints.load_state(workdir)
+  _, state = workdirs.load_state(workdir)
   assert int(state.step) == 2
   assert all(np.isfinite(p).all() for p in _params(state))
 
@@ -140,7 +140,7 @@ def test_config_errors_are_reported_before_compute(tiny_config_path, tmp_path, c
 def test_resuming_with_other_networks_is_one_line_exit_2(tiny_config_path, tmp_path, capsys):
   """A workdir's checkpoint made by other networks than the command's config:
   named from the checkpoint's metadata, before anything is read or trained."""
-  workdir = checkpoints.write_initial(str(tmp_path / "w"), _config(tiny_config_path))
+  workdir = workdirs.write_untrained(str(tmp_path / "w"), _config(tiny_config_path))
   assert train.main(["--config", tiny_config_path, "--workdir", workdir,
                      "--config.model.generator_channels=8"]) == 2
   error = capsys.readouterr().err.strip()
@@ -160,7 +160,7 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(tiny_config_path
   proc.send_signal(signal.SIGTERM)
   out, _ = proc.communicate(timeout=120)
   assert proc.returncode == 0, out
-  _, state = checkpoints.load_state(str(tmp_path / "term"))
+  _, state = workdirs.load_state(str(tmp_path / "term"))
   assert int(state.step) >= 2
 
   proc = _cli(tiny_config_path, tmp_path / "kill", "--config.num_steps=1000",
@@ -173,7 +173,7 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(tiny_config_path
   time.sleep(np.random.default_rng().uniform(0, 1.0))   # an arbitrary moment, mid-save or not
   proc.kill()
   proc.communicate()
-  _, state = checkpoints.load_state(str(tmp_path / "kill"))
+  _, state = workdirs.load_state(str(tmp_path / "kill"))
   assert int(state.step) >= 3
 
 
@@ -194,12 +194,12 @@ def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
   for a, b in zip(_params(full), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
   assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["2", "4"]
-  assert checkpoints.load_config(str(workdir)).num_steps == 4
+  assert workdirs.load_config(str(workdir)).num_steps == 4
   uploaded = {p.name for p in workdir.iterdir() if p.name.startswith("events.out.tfevents")}
   new = uploaded - set(os.listdir(stopped))
   assert len(new) == 1 and b"train/generator_loss" in (workdir / new.pop()).read_bytes()
-  _, generator, step = checkpoints.load_inference(str(workdir), method="melganvc")
-  _, want, _ = checkpoints.load_inference(str(local), method="melganvc")
+  _, generator, step = workdirs.load_inference(str(workdir), method="melganvc")
+  _, want, _ = workdirs.load_inference(str(local), method="melganvc")
   assert step == 4
   for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(generator), strict=True):
     np.testing.assert_array_equal(a, b)

@@ -258,7 +258,7 @@ def bench_folder_conversion() -> dict:
   import sys
   import tempfile
   import soundfile as sf
-  from jaxvc import checkpoints
+  from jaxvc import workdirs
   from jaxvc.data import demo
   from jaxvc.melganvc import config as melganvc_config
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -272,7 +272,7 @@ def bench_folder_conversion() -> dict:
     return time.perf_counter() - start
 
   with tempfile.TemporaryDirectory() as tmp:
-    workdir = checkpoints.write_initial(os.path.join(tmp, "run"), melganvc_config.defaults())
+    workdir = workdirs.write_untrained(os.path.join(tmp, "run"), melganvc_config.defaults())
     corpus = demo.ensure_demo_corpus()
     files = sorted((corpus / "speaker_a" / "train").glob("*.wav"))[:40]
     folder = os.path.join(tmp, "folder")

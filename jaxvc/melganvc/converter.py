@@ -38,8 +38,8 @@ import ml_collections
 import numpy as np
 
 from jaxvc import audio
-from jaxvc import checkpoints
 from jaxvc import shapes
+from jaxvc import workdirs
 from jaxvc.audio import inversion as inversion_lib
 from jaxvc.melganvc import audio_files
 from jaxvc.melganvc import chunking
@@ -172,7 +172,7 @@ class Converter:
   @classmethod
   def from_workdir(cls, workdir: str, step: int | None = None, **options) -> "Converter":
     """The run's latest checkpoint (or `step`); raises checkpoints.CheckpointError."""
-    config, generator, trained_step = checkpoints.load_inference(
+    config, generator, trained_step = workdirs.load_inference(
         workdir, step, method="melganvc")
     converter = cls.from_generator_state(config, generator, **options)
     converter.step = trained_step

@@ -15,6 +15,7 @@ import ml_collections
 from jaxvc import audio
 from jaxvc import checkpoints
 from jaxvc import layers
+from jaxvc import workdirs
 from jaxvc.errors import ConfigError
 from jaxvc.melganvc import models
 from jaxvc.melganvc import step
@@ -137,7 +138,7 @@ def load_network(workdir: str, name: str) -> tuple[ml_collections.ConfigDict, nn
   The latest checkpoint, or WORKDIR/checkpoints/STEP; raises
   checkpoints.CheckpointError.
   """
-  config, state = checkpoints.load_state(workdir, method="melganvc")
+  config, state = workdirs.load_state(workdir, method="melganvc")
   graphdef = step.graph_definitions(config)[name]
   return config, nnx.merge(graphdef, state.params[name], state.stats[name])
 

@@ -21,6 +21,7 @@ import numpy as np
 from jaxvc import audio
 from jaxvc import checkpoints
 from jaxvc import shapes
+from jaxvc import workdirs
 from jaxvc.audio import inversion
 from jaxvc.errors import ConfigError
 from jaxvc.vocoder import generator as generator_lib
@@ -53,7 +54,7 @@ class Vocoder:
   @classmethod
   def from_workdir(cls, workdir: str, step: int | None = None, **options) -> "Vocoder":
     """The run's latest checkpoint (or `step`); raises checkpoints.CheckpointError."""
-    config, generator, trained_step = checkpoints.load_inference(workdir, step, method="vocoder")
+    config, generator, trained_step = workdirs.load_inference(workdir, step, method="vocoder")
     vocoder = cls(config, generator["params"], **options)
     vocoder.step = trained_step
     return vocoder
