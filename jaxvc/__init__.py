@@ -21,7 +21,7 @@ Where things are:
 import importlib
 
 # Public names loaded on first use, so `import jaxvc` stays light.
-_LAZY = {"Converter": "jaxvc.melganvc.converter", "Vocoder": "jaxvc.vocoder.synthesis"}
+_LAZY = {"Converter": "jaxvc.melganvc.inference", "Vocoder": "jaxvc.vocoder.inference"}
 
 
 def __getattr__(name: str):

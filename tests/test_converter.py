@@ -15,7 +15,6 @@ from jaxvc import workdirs
 from jaxvc.melganvc import chunking
 from jaxvc import config as config_lib
 from jaxvc.melganvc import audio_files
-from jaxvc.melganvc import converter as converter_lib
 from jaxvc.melganvc import step as melganvc_step
 from jaxvc.melganvc import windows as windows_lib
 

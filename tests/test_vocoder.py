@@ -21,7 +21,7 @@ from jaxvc.vocoder import discriminators as discriminators_lib
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import losses
 from jaxvc.vocoder import step as step_lib
-from jaxvc.vocoder import synthesis
+from jaxvc.vocoder import inference as vocoder_inference
 from test_converter import tiny_config as tiny_melganvc_config
 from test_converter import write_workdir
 
@@ -182,12 +182,12 @@ def test_resumed_run_equals_uninterrupted_run(demo_corpus, tmp_path, monkeypatch
 def vocoder():
   c = tiny_config()
   params = nnx.split(generator_lib.create(c))[1]
-  return synthesis.Vocoder(c, params, window_frames=16)
+  return vocoder_inference.Vocoder(c, params, window_frames=16)
 
 
 def test_streamed_synthesis_equals_one_shot(vocoder):
   mel = np.random.RandomState(1).uniform(-1, 0, (vocoder.cfg.n_mels, 53)).astype(np.float32)
-  one_shot = synthesis.Vocoder(vocoder.config, vocoder._params, window_frames=1000)(mel)
+  one_shot = vocoder_inference.Vocoder(vocoder.config, vocoder._params, window_frames=1000)(mel)
   streamed = vocoder(mel)
   assert streamed.shape == one_shot.shape == (53 * vocoder.cfg.hop_length,)
   # Exact up to float rounding (windows differ only in summation order and padding).
@@ -213,10 +213,10 @@ def test_mismatched_audio_settings_are_a_config_error(vocoder, tmp_path):
   workdir = write_workdir(tmp_path / "vocoder", tiny_config())
   melganvc.vocoder = workdir
   with pytest.raises(ConfigError, match=r"^config.vocoder: the vocoder was trained on other"):
-    synthesis.from_config_key(melganvc, audio.AudioConfig.from_config(melganvc.audio), "x")
+    vocoder_inference.from_config_key(melganvc, audio.AudioConfig.from_config(melganvc.audio), "x")
   melganvc.vocoder = str(tmp_path / "missing")
   with pytest.raises(ConfigError, match=r"^config.vocoder: .*missing"):
-    synthesis.from_config_key(melganvc, audio.AudioConfig.from_config(melganvc.audio), "x")
+    vocoder_inference.from_config_key(melganvc, audio.AudioConfig.from_config(melganvc.audio), "x")
 
 
 def test_convert_with_a_vocoder_and_bad_vocoders_exit_2(speech, tmp_path, capsys):

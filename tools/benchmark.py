@@ -194,7 +194,7 @@ def bench_conversion() -> dict:
   from jaxvc.data import sentences
   from jaxvc.melganvc import config as melganvc_config
   from jaxvc.melganvc import step
-  from jaxvc.melganvc.converter import Converter
+  from jaxvc.melganvc.inference import Converter
   config = melganvc_config.defaults()
   conv = Converter.from_generator_state(config, step.generator_state(step.init_state(config)))
   seconds = 60
@@ -378,7 +378,7 @@ def bench_vocoder_synthesis() -> dict:
   from jaxvc import audio
   from jaxvc import config as config_lib
   from jaxvc.vocoder import generator
-  from jaxvc.vocoder.synthesis import Vocoder
+  from jaxvc.vocoder.inference import Vocoder
   seconds = 60
   mel, cfg = _speech_mel(seconds)
   figures = dict(griffinlim_32_60s_seconds=timeit(

@@ -22,8 +22,8 @@ from jaxvc import checkpoints
 from jaxvc.audio import inversion
 from jaxvc.errors import ConfigError
 from jaxvc.melganvc import chunking
-from jaxvc.melganvc.converter import Converter
-from jaxvc.vocoder.synthesis import Vocoder
+from jaxvc.melganvc.inference import Converter
+from jaxvc.vocoder.inference import Vocoder
 
 
 class _UsageError(ValueError):

@@ -25,8 +25,8 @@ from jaxvc.evaluation import conversion_quality
 from jaxvc.evaluation import mel_statistics
 from jaxvc.melganvc import input_pipeline
 from jaxvc.melganvc import step as step_lib
-from jaxvc.melganvc.converter import Converter
-from jaxvc.vocoder import synthesis
+from jaxvc.melganvc.inference import Converter
+from jaxvc.vocoder import inference as vocoder_inference
 
 EVAL_UTTERANCES = 32        # held-out utterances converted for the eval metric
 SAMPLE_SECONDS = 4.0        # length of the audio sample logged to TensorBoard
@@ -68,7 +68,7 @@ class Evaluator:
     self.config = config
     self.audio = audio.AudioConfig.from_config(config.audio)
     self.mels = input_pipeline.create_eval_mels(config)
-    self.vocoder = synthesis.from_config_key(config, self.audio, "this MelGAN-VC run")
+    self.vocoder = vocoder_inference.from_config_key(config, self.audio, "this MelGAN-VC run")
     self.quality = quality_eval(config, self.audio,
                                 self.vocoder or inversion.GriffinLim(self.audio))
 

@@ -32,7 +32,7 @@ import numpy as np
 from jaxvc.nst import config as nst_config
 from jaxvc.nst import extractors
 from jaxvc.nst import optimise
-from jaxvc.vocoder import synthesis
+from jaxvc.vocoder import inference as vocoder_inference
 
 
 def pad_frames(specs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +64,7 @@ class StyleTransfer:
     self.settings = optimise.Settings.from_config(config)
     self.config = config
     self.representation, net = extractors.build(config)
-    self.vocoder = (synthesis.from_config_key(config, self.representation.cfg,
+    self.vocoder = (vocoder_inference.from_config_key(config, self.representation.cfg,
                                               "the style transfer")
                     if config.vocoder else None)   # checked: a vocoder implies a mel
     self.min_frames = net.min_frames

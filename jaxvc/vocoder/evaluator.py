@@ -18,7 +18,7 @@ from jaxvc.evaluation import metrics
 from jaxvc.vocoder import input_pipeline
 from jaxvc.vocoder import losses
 from jaxvc.vocoder import step as step_lib
-from jaxvc.vocoder.synthesis import Vocoder
+from jaxvc.vocoder.inference import Vocoder
 
 _mel_l1 = jax.jit(losses.mel_l1, static_argnums=2)   # one program per utterance length
 

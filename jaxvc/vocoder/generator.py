@@ -10,7 +10,7 @@ for jaxvc is in docs/results (vocoder design).
 
 Receptive field: `context_frames(config)` mel frames on each side of a sample decide
 it, so rendering a long mel in windows with that much context on each side
-gives the one-shot result (`synthesis.Vocoder`).
+gives the one-shot result (`inference.Vocoder`).
 """
 import math
 
