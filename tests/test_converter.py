@@ -14,7 +14,7 @@ from jaxvc import checkpoints
 from jaxvc import workdirs
 from jaxvc.melganvc import chunking
 from jaxvc import config as config_lib
-from jaxvc.melganvc import audio_files
+from jaxvc.melganvc import file_conversion
 from jaxvc.melganvc import step as melganvc_step
 from jaxvc.melganvc import windows as windows_lib
 
@@ -240,8 +240,8 @@ def test_huge_files_are_read_in_blocks_with_the_same_result(fast, clip, tmp_path
   sf.write(tmp_path / "in.wav", np.stack([wave, wave], axis=1), rate, subtype="FLOAT")
   whole = tmp_path / "whole.wav"
   fast.convert_file(str(tmp_path / "in.wav"), str(whole))
-  monkeypatch.setattr(audio_files, "STREAM_ABOVE_SAMPLES", 0)
-  monkeypatch.setattr(audio_files, "READ_BLOCK_FRAMES", 4096)
+  monkeypatch.setattr(file_conversion, "STREAM_ABOVE_SAMPLES", 0)
+  monkeypatch.setattr(file_conversion, "READ_BLOCK_FRAMES", 4096)
   blocks = tmp_path / "blocks.wav"
   fast.convert_file(str(tmp_path / "in.wav"), str(blocks))
   np.testing.assert_array_equal(sf.read(blocks)[0], sf.read(whole)[0])

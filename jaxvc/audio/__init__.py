@@ -11,10 +11,10 @@ the modules import each other directly.
 """
 from jaxvc.audio.io import AUDIO_EXTENSIONS
 from jaxvc.audio.io import AudioError
-from jaxvc.audio.io import audio_files
 from jaxvc.audio.io import audio_writer
 from jaxvc.audio.io import file_info
 from jaxvc.audio.io import is_audio_file
+from jaxvc.audio.io import list_audio_files
 from jaxvc.audio.io import load_audio
 from jaxvc.audio.io import read_blocks
 from jaxvc.audio.io import require_audible
@@ -36,9 +36,9 @@ from jaxvc.audio.stft import multi_resolution_stft_distance
 from jaxvc.audio.stft import stft
 
 __all__ = [
-    "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_files", "audio_writer",
+    "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_writer",
     "denormalise_mel", "file_info", "griffin_lim", "invert_mel_gradient", "is_audio_file",
-    "istft", "load_audio", "mel_power", "mel_to_wave", "multi_resolution_stft_distance",
-    "normalise_mel", "read_blocks", "require_audible", "require_finite", "resample",
-    "save_audio", "stft", "trim_silence", "wave_to_mel",
+    "istft", "list_audio_files", "load_audio", "mel_power", "mel_to_wave",
+    "multi_resolution_stft_distance", "normalise_mel", "read_blocks", "require_audible",
+    "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",
 ]

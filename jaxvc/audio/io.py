@@ -39,7 +39,7 @@ def is_audio_file(name) -> bool:
   return not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS)
 
 
-def audio_files(folder, *, exclude=None) -> list[epath.Path]:
+def list_audio_files(folder, *, exclude=None) -> list[epath.Path]:
   """The audio files under `folder` (a local folder or a URL), recursively,
   sorted; hidden folders and the folder `exclude` (an output folder inside
   the input, say) are not searched."""

@@ -102,7 +102,7 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
   root, out_root = os.path.abspath(args.input), os.path.abspath(args.output)
   # Outputs inside the input folder are not inputs.
   jobs = [(str(source), os.path.join(out_root, os.path.relpath(source, root)))
-          for source in audio.audio_files(root, exclude=out_root)]
+          for source in audio.list_audio_files(root, exclude=out_root)]
   if not jobs:
     raise _UsageError(
         f"--input {args.input}: no audio files ({', '.join(audio.AUDIO_EXTENSIONS)})")

@@ -154,7 +154,7 @@ def _split_files(root: epath.Path) -> dict[str, list[epath.Path]]:
   folders = {s: root / s for s in SPLIT_FOLDERS if (root / s).is_dir()} or {"train": root}
   splits = {}
   for split, folder in folders.items():
-    found = audio.audio_files(folder)
+    found = audio.list_audio_files(folder)
     if not found:
       raise AudioFolderError(
           f"{folder}: no audio files ({', '.join(audio.AUDIO_EXTENSIONS)})")

@@ -50,10 +50,10 @@ FIGURES = {
 }
 
 
-def audio_files(folder: Path) -> dict[str, Path]:
+def files_by_stem(folder: Path) -> dict[str, Path]:
   """The audio files under `folder`, keyed by relative path less extension."""
   return {p.relative_to(folder.absolute()).with_suffix("").as_posix(): p
-          for p in audio.audio_files(folder)}
+          for p in audio.list_audio_files(folder)}
 
 
 def match(key: str, keys) -> str | None:
@@ -94,7 +94,7 @@ def sidecar_text(*waves: Path | None) -> str | None:
 class Speaker:
   """A folder of one speaker's utterances, as far as they load."""
   folder: Path
-  files: dict[str, Path]         # every audio file, by key (see audio_files)
+  files: dict[str, Path]         # every audio file, by key (see files_by_stem)
   waves: dict[str, np.ndarray]   # those that load, at SAMPLE_RATE
   embedding: np.ndarray          # metrics.speaker_embedding of the reference waves
 
@@ -113,11 +113,11 @@ def load_speaker(folder: Path, skipped: list[str], reference: Path | None = None
         skipped.append(str(e))
     return waves
 
-  files = audio_files(folder)
+  files = files_by_stem(folder)
   waves = load(files)
   if not waves:
     raise ValueError(f"{folder}: no readable audio files")
-  references = waves if reference is None else load(audio_files(reference))
+  references = waves if reference is None else load(files_by_stem(reference))
   if not references:
     raise ValueError(f"{reference}: no readable audio files")
   return Speaker(folder, files, waves,
@@ -169,7 +169,7 @@ def score_folder(converted: Path, target: Speaker, source: Speaker | None,
   """{"files": per-file figures, "skipped": reasons, "averages"} for the audio
   files under `converted` (only `keys` if given); `on_row(name, row)` is called
   as each file is scored."""
-  found = audio_files(converted)
+  found = files_by_stem(converted)
   if not found:
     raise ValueError(f"{converted}: no audio files")
   rows, skipped = {}, []

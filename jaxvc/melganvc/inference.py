@@ -25,7 +25,7 @@ bounded from a fraction of a second to hours:
 
 Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
 so any number of files of any length compile a bounded set of programs.
-Reading and writing files is in `audio_files.py`.
+Reading and writing files is in `file_conversion.py`.
 """
 import dataclasses
 import functools
@@ -41,7 +41,7 @@ from jaxvc import audio
 from jaxvc import shapes
 from jaxvc import workdirs
 from jaxvc.audio import inversion as inversion_lib
-from jaxvc.melganvc import audio_files
+from jaxvc.melganvc import file_conversion
 from jaxvc.melganvc import chunking
 from jaxvc.melganvc import step as step_lib
 from jaxvc.melganvc.windows import WindowPlan
@@ -284,6 +284,6 @@ class Converter:
   def convert_file(self, in_path: str, out_path: str, *, sample_rate: int | None = None,
                    plot: bool = False) -> float:
     """Converts one audio file; returns its duration in seconds (see
-    `audio_files.convert_file`)."""
-    return audio_files.convert_file(self, in_path, out_path, sample_rate=sample_rate,
-                                    plot=plot)
+    `file_conversion.convert_file`)."""
+    return file_conversion.convert_file(self, in_path, out_path, sample_rate=sample_rate,
+                                        plot=plot)
