@@ -14,7 +14,7 @@ Where things are:
   vocoder/                the neural vocoder: networks, losses, step, Vocoder
   nst/                    spectrogram neural style transfer
   evaluation/             metrics (MCD, similarity, WER, F0, DNSMOS) and scoring
-  layers.py, shapes.py    shared network layers; padding to few compiled shapes
+  layers.py, buckets.py   shared network layers; padding to few compiled shapes
   monitoring.py, plotting.py, files.py, errors.py   the edges: logs, pictures,
                           paths that may be URLs and atomic writes, config errors
 """

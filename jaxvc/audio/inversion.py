@@ -22,7 +22,7 @@ from jaxvc.errors import ConfigError
 class Inversion(Protocol):
   """Normalised mel (..., n_mels, frames) -> wave (..., frames * hop); frame t is
   centred on sample t * hop. Each length compiles once: callers that see many
-  lengths pad them to a few (`jaxvc.shapes`), with silence (`mel.SILENCE`)."""
+  lengths pad them to a few (`jaxvc.buckets`), with silence (`mel.SILENCE`)."""
   cfg: AudioConfig
   context: int | None
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxvc import audio
 from jaxvc import caches
-from jaxvc import shapes
+from jaxvc import buckets
 from jaxvc._tf import tf
 from jaxvc.errors import ConfigError
 from jaxvc.data import audio_folder
@@ -178,16 +178,16 @@ def _blocks(waves, max_samples: int):
 
 
 def compute_mels(waves: list[np.ndarray], cfg: audio.AudioConfig) -> list[np.ndarray]:
-  """Mels of waves of any lengths, compiling once per length bucket (jaxvc.shapes).
+  """Mels of waves of any lengths, compiling once per length bucket (jaxvc.buckets).
 
   Each wave is zero-padded to its bucket and the extra frames cut off; the STFT
   pads with zeros too, so the frames kept equal those of the unpadded wave.
   """
-  buckets = collections.defaultdict(list)
+  by_length = collections.defaultdict(list)
   for i, wave in enumerate(waves):
-    buckets[shapes.bucket(wave.size, _MIN_BUCKET)].append(i)
+    by_length[buckets.bucket(wave.size, _MIN_BUCKET)].append(i)
   mels = [None] * len(waves)
-  for length, indices in buckets.items():
+  for length, indices in by_length.items():
     rows = max(1, _BATCH_SAMPLES // length)  # a fixed batch shape per bucket
     for start in range(0, len(indices), rows):
       group = indices[start:start + rows]

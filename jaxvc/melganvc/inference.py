@@ -38,7 +38,7 @@ import ml_collections
 import numpy as np
 
 from jaxvc import audio
-from jaxvc import shapes
+from jaxvc import buckets
 from jaxvc import workdirs
 from jaxvc.audio import inversion as inversion_lib
 from jaxvc.melganvc import file_conversion
@@ -193,7 +193,7 @@ class Converter:
   def convert_mel(self, mel: np.ndarray) -> np.ndarray:
     """Normalised mel (n_mels, frames) of any length -> converted, same shape."""
     chunks = chunking.to_chunks(np.asarray(mel, np.float32), self.chunk_frames, self.tail)
-    converted = shapes.map_in_batches(self._generator, chunks, _generator_batch(len(chunks)))
+    converted = buckets.map_in_batches(self._generator, chunks, _generator_batch(len(chunks)))
     return chunking.from_chunks(converted, mel.shape[1], self.tail)
 
   def convert(self, wave: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -274,7 +274,7 @@ class Converter:
     """
     frames = mel.shape[1]
     extra = 0 if self.inversion.context is None else self.inversion.context
-    padded = shapes.pad_to(np.asarray(mel, np.float32), self.plan.padded_frames(frames + extra),
+    padded = buckets.pad_to(np.asarray(mel, np.float32), self.plan.padded_frames(frames + extra),
                            value=audio.SILENCE)
     return self.inversion(padded)[:frames * self.audio.hop_length]
 

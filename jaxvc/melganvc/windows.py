@@ -4,7 +4,7 @@ Window k owns the frames [kW, (k+1)W) and renders them with C frames of
 context on each side. W and C are whole generator chunks, so every window
 starts on the file's chunk grid and the generator sees exactly the chunks of
 a one-shot conversion; an interior window (W + 2C frames) fills one padded
-size (`jaxvc.shapes.bucket` chunks) exactly, so it compiles once.
+size (`jaxvc.buckets.bucket` chunks) exactly, so it compiles once.
 
 C is set by the inversion. An exact one (a vocoder, whose receptive field is
 `context` frames) needs C >= that, and neighbours are cut at the boundary. An
@@ -15,7 +15,7 @@ renderings' edges; C is then about half a second and large enough for that.
 """
 import dataclasses
 
-from jaxvc import shapes
+from jaxvc import buckets
 from jaxvc.audio.settings import AudioConfig
 
 CONTEXT_SECONDS = 0.5        # rendered on each side of a window for a cross-fade
@@ -56,7 +56,7 @@ class WindowPlan:
     context_chunks = _ceil_div(needed, chunk)
     chunk_seconds = chunk * hop / cfg.sample_rate
     target = max(round(window_seconds / chunk_seconds), 4 * context_chunks)
-    window = chunk * (shapes.bucket(target + 2 * context_chunks) - 2 * context_chunks)
+    window = chunk * (buckets.bucket(target + 2 * context_chunks) - 2 * context_chunks)
     return cls(hop=hop, chunk=chunk, window=window, context=chunk * context_chunks,
                margin=hop * half_window, fade=fade, fade_reach=fade_reach,
                join_margin=join_margin)
@@ -77,4 +77,4 @@ class WindowPlan:
 
   def padded_frames(self, frames: int) -> int:
     """Frames a window of `frames` is padded to: a bucket of whole chunks."""
-    return self.chunk * shapes.bucket(_ceil_div(frames, self.chunk))
+    return self.chunk * buckets.bucket(_ceil_div(frames, self.chunk))

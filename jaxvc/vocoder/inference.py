@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxvc import audio
 from jaxvc import checkpoints
-from jaxvc import shapes
+from jaxvc import buckets
 from jaxvc import workdirs
 from jaxvc.audio import inversion
 from jaxvc.errors import ConfigError
@@ -78,7 +78,7 @@ class Vocoder:
       window = batched[..., lo:hi]
       # Silence beyond the mel's ends, and up to a bucket so lengths share programs.
       left = c - (start - lo)
-      padded = shapes.bucket(left + (hi - lo) + c)
+      padded = buckets.bucket(left + (hi - lo) + c)
       window = np.pad(window, ((0, 0), (0, 0), (left, padded - left - (hi - lo))),
                       constant_values=audio.SILENCE)
       wave = np.asarray(_render(self._graphdef, self._params, window))
