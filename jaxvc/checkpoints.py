@@ -133,7 +133,7 @@ def check_fits(item: str, stored: dict[str, tuple], wanted: dict[str, tuple], *,
   """
   stored = {n: shape for n, shape in stored.items() if n != "format"}
   prefix = "state." if any(n.startswith("state.") for n in wanted) else ""
-  # Parameters first: an optimiser moment's mismatch only mirrors its parameter's.
+  # Parameters first: an optimizer moment's mismatch only mirrors its parameter's.
   names = sorted(wanted.keys() if partial else stored.keys() | wanted.keys(),
                  key=lambda n: (not n.startswith(prefix + "params."), n))
   for name in names:

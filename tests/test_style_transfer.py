@@ -1,4 +1,4 @@
-"""Spectrogram style transfer: Grams, losses, optimisation, batching and masking."""
+"""Spectrogram style transfer: Grams, losses, optimization, batching and masking."""
 import functools
 
 from flax import nnx
@@ -17,7 +17,7 @@ from jaxvc.melganvc import models
 from jaxvc.nst import config as nst_checks
 from jaxvc.nst import extractors
 from jaxvc.nst import losses as nst_losses
-from jaxvc.nst import optimise
+from jaxvc.nst import optimize
 from jaxvc.nst import spectrograms as nst_spectrograms
 from jaxvc.nst import transfer
 from jaxvc.cli.stylize import DEFAULT_CONFIG
@@ -130,10 +130,10 @@ def test_each_loss_is_zero_at_its_target_only(name, spectrograms):
 def test_a_few_steps_lower_the_total_loss(name, optimizer, spectrograms):
   content, style = spectrograms
   graphdef, weights, _ = split_extractor(name, content.shape[0])
-  settings = optimise.Settings(content_weight=1e-2, style_weight=1.0, optimizer=optimizer,
+  settings = optimize.Settings(content_weight=1e-2, style_weight=1.0, optimizer=optimizer,
                          num_steps=6, learning_rate=0.05)
   init = 1e-3 * np.random.default_rng(0).standard_normal(content.shape).astype(np.float32)
-  spec, losses = optimise.stylize_spectrogram(
+  spec, losses = optimize.stylize_spectrogram(
       graphdef, weights, content, np.ones(content.shape[-1], np.float32), style,
       np.ones(style.shape[-1], np.float32), init, settings=settings)
   assert spec.shape == content.shape and losses.shape == (7,)
@@ -144,10 +144,10 @@ def test_a_few_steps_lower_the_total_loss(name, optimizer, spectrograms):
 def test_style_only_reaches_the_style_grams(spectrograms):
   content, style = spectrograms
   graphdef, weights, net = split_extractor("conv1d", content.shape[0])
-  settings = optimise.Settings(content_weight=0.0, style_weight=1.0, optimizer="lbfgs",
+  settings = optimize.Settings(content_weight=0.0, style_weight=1.0, optimizer="lbfgs",
                          num_steps=60, learning_rate=1.0)
   init = 1e-3 * np.random.default_rng(0).standard_normal(content.shape).astype(np.float32)
-  spec, losses = optimise.stylize_spectrogram(
+  spec, losses = optimize.stylize_spectrogram(
       graphdef, weights, content, np.ones(content.shape[-1], np.float32), style,
       np.ones(style.shape[-1], np.float32), init, settings=settings)
   assert np.all(np.diff(losses) <= 0)  # the linesearch only accepts decreases
@@ -190,13 +190,13 @@ def test_padding_changes_no_result(spectrograms):
   padded, mask = pad_to(content, 37)
   padded_style, style_mask = pad_to(style, 37)
   # Near the content: from small noise, L-BFGS's first steps amplify rounding.
-  settings = optimise.Settings(1e-2, 1.0, "lbfgs", 5, 1.0)
+  settings = optimize.Settings(1e-2, 1.0, "lbfgs", 5, 1.0)
   noise = 0.1 * np.random.default_rng(0).standard_normal(padded.shape).astype(np.float32)
   init = padded + noise
-  unpadded_spec, unpadded_losses = optimise.stylize_spectrogram(
+  unpadded_spec, unpadded_losses = optimize.stylize_spectrogram(
       graphdef, weights, content, jnp.ones(30), style, jnp.ones(25), init[:, :30],
       settings=settings)
-  padded_spec, padded_losses = optimise.stylize_spectrogram(
+  padded_spec, padded_losses = optimize.stylize_spectrogram(
       graphdef, weights, padded, mask, padded_style, style_mask, init, settings=settings)
   assert padded_losses[-1] < 0.5 * padded_losses[0]
   np.testing.assert_allclose(padded_losses, unpadded_losses, rtol=1e-4)

@@ -303,7 +303,7 @@ def bench_folder_conversion() -> dict:
 def bench_style_transfer() -> dict:
   """Spectrogram style transfer at the configs/nst.py defaults (Ulyanov & Lebedev):
   one loss-and-gradient evaluation at 1025 bins x 430 frames, 4096 filters of
-  width 11, targets precomputed; the whole stylisation of a 10 s espeak clip
+  width 11, targets precomputed; the whole stylization of a 10 s espeak clip
   (300 L-BFGS steps, Griffin-Lim), first call, compiles included; and 4 pairs
   of 2-3 s clips at 30 steps as one vmapped batch against one by one, compiled.
   Process CPU seconds beside wall seconds tell how much a busy machine slowed

@@ -134,7 +134,7 @@ def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int
   return converter.convert(audio.load_audio(u.source, rate), rate), rate
 
 
-def stylised(transfer: nst.StyleTransfer, u: Utterance) -> tuple[np.ndarray, int]:
+def stylized(transfer: nst.StyleTransfer, u: Utterance) -> tuple[np.ndarray, int]:
   rate = transfer.representation.sample_rate
   load = functools.partial(audio.load_audio, sample_rate=rate, min_seconds=transfer.min_seconds)
   [result] = transfer([load(u.source)], [load(u.style)])
@@ -321,7 +321,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
   utterances = scored_utterances(corpus, args.limit)
   systems = dict(source=unchanged, vocoded=functools.partial(vocoded, converter.inversion),
                  melganvc=functools.partial(converted, converter),
-                 style_transfer=functools.partial(stylised, transfer))
+                 style_transfer=functools.partial(stylized, transfer))
   baseline, baseline_step = load_converter(args.baseline) if args.baseline else (None, None)
   if baseline is not None:
     systems.update(melganvc_baseline=functools.partial(converted, baseline))

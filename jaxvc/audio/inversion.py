@@ -1,6 +1,6 @@
 """Turning a normalised mel back into audio, behind one small interface.
 
-A conversion or a stylisation ends with an Inversion: Griffin-Lim (fast,
+A conversion or a stylization ends with an Inversion: Griffin-Lim (fast,
 no training), the original MelGAN-VC's gradient descent, or a trained neural
 vocoder (`jaxvc.vocoder.Vocoder`). Streaming code needs to know one thing
 about it: `context`, the frames on each side of a stretch of mel after which

@@ -5,7 +5,7 @@
   stylize ... --config.representation=mel --vocoder runs/vocoder_demo
 
 A manifest is a CSV or TSV of `content,style,output` rows (an optional header
-row, paths relative to the manifest); its pairs are optimised together in one
+row, paths relative to the manifest); its pairs are optimized together in one
 vmapped program. Each OUT.wav gets OUT.png (content, style and result
 spectrograms) and OUT.json (the loss per iteration) beside it.
 """
@@ -108,7 +108,7 @@ def save_losses(path: str, result: transfer.Result, pair, config) -> None:
 
 
 def run(args: argparse.Namespace, overrides) -> int:
-  """Stylises every pair; one line on stderr and exit status 1 on bad input."""
+  """Stylizes every pair; one line on stderr and exit status 1 on bad input."""
   try:
     pairs = pairs_from_args(args)
     if args.vocoder:

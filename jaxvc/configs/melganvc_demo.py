@@ -5,7 +5,7 @@ its 2000 steps fit in an hour on a 2-core CPU:
 
   python -m jaxvc.train --config melganvc_demo --workdir runs/demo
 
-The networks, optimiser and critic schedule are the original's; the loss
+The networks, optimizer and critic schedule are the original's; the loss
 weights are not, and three levers the original lacks are on. With the
 original's weights (critic 1, TraVeL 10, identity 0.5) the critic's gradient
 on the generator dwarfs the identity term's within a short run, and the

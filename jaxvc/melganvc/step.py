@@ -38,7 +38,7 @@ class TrainState:
 
 
 def optimizers(config: ml_collections.ConfigDict):
-  """(generator+siamese, critic) optimisers."""
+  """(generator+siamese, critic) optimizers."""
   adam = functools.partial(optax.adam, b1=config.optim.b1, b2=config.optim.b2)
   rate = config.optim.learning_rate
   return adam(rate), adam(rate * config.optim.critic_lr_multiplier)
@@ -92,7 +92,7 @@ def generator_fn(graphdef, params, stats) -> Callable[[jax.Array], jax.Array]:
   """The generator in inference mode: (B, n_mels, chunk) -> (B, n_mels, chunk).
 
   Takes the generator's own params and stats, not the train state, so callers
-  hold and pass neither the other networks nor the optimiser moments.
+  hold and pass neither the other networks nor the optimizer moments.
   """
   return lambda x: apply(graphdef, params, stats, x, train=False)[0]
 

@@ -43,7 +43,7 @@ def style_loss(generated_grams: Sequence[jax.Array], target_grams: Sequence[jax.
 
 
 class Targets(NamedTuple):
-  """What G is pulled towards; computed once, before the optimisation."""
+  """What G is pulled towards; computed once, before the optimization."""
   content: Features
   style_grams: tuple[jax.Array, ...]
 

@@ -1,4 +1,4 @@
-"""The spectrograms style transfer optimises, with their analysis and synthesis.
+"""The spectrograms style transfer optimizes, with their analysis and synthesis.
 
 log(1 + |STFT|) (Ulyanov & Lebedev) or MelGAN-VC's normalised log-mel; both
 turn back into audio by Griffin-Lim.

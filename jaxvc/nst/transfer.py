@@ -8,7 +8,7 @@ minimises
 over the content C's deep features and the style S's shallow-layer Grams, by
 L-BFGS (or Adam); Griffin-Lim, or a trained vocoder (`config.vocoder`), turns
 G back into audio. The extractor is split
-once; the optimisation is one jitted pure function of the spectrograms, vmapped
+once; the optimization is one jitted pure function of the spectrograms, vmapped
 over pairs padded to equal length, with masks keeping padding out of every
 loss and Gram so a padded pair gives the unpadded result. Inside it, each
 pair's L-BFGS linesearch runs in turn (see `_lbfgs`).
@@ -17,7 +17,7 @@ pair's L-BFGS linesearch runs in turn (see `_lbfgs`).
   spectrograms.py  log-STFT or log-mel, analysis and synthesis
   extractors.py    the fixed CNNs
   losses.py        Grams, content and style losses
-  optimise.py      the jitted L-BFGS / Adam program
+  optimize.py      the jitted L-BFGS / Adam program
   transfer.py      StyleTransfer: audio in, audio out
 """
 import dataclasses
@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxvc.nst import config as nst_config
 from jaxvc.nst import extractors
-from jaxvc.nst import optimise
+from jaxvc.nst import optimize
 from jaxvc.vocoder import inference as vocoder_inference
 
 
@@ -48,7 +48,7 @@ def pad_frames(specs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-  """One stylised pair: the audio, the spectrograms and the loss per iteration."""
+  """One stylized pair: the audio, the spectrograms and the loss per iteration."""
   wave: np.ndarray
   spectrogram: np.ndarray          # G, (bins, content frames)
   content_spectrogram: np.ndarray
@@ -61,7 +61,7 @@ class StyleTransfer:
 
   def __init__(self, config: ml_collections.ConfigDict):
     nst_config.check(config)
-    self.settings = optimise.Settings.from_config(config)
+    self.settings = optimize.Settings.from_config(config)
     self.config = config
     self.representation, net = extractors.build(config)
     self.vocoder = (vocoder_inference.from_config_key(config, self.representation.cfg,
@@ -82,7 +82,7 @@ class StyleTransfer:
     return self.config.init_scale * np.asarray(noise)
 
   def __call__(self, contents: Sequence[np.ndarray], styles: Sequence[np.ndarray]) -> list[Result]:
-    """Stylises each content wave with its style wave (both at the representation's rate).
+    """Stylizes each content wave with its style wave (both at the representation's rate).
 
     All pairs run as one vmapped program. Raises ValueError for a
     spectrogram shorter than `min_frames`.
@@ -97,7 +97,7 @@ class StyleTransfer:
     content, content_mask = pad_frames(content_specs)
     style, style_mask = pad_frames(style_specs)
     init, _ = pad_frames([self._init(s) for s in content_specs])
-    specs, losses = optimise.stylize_spectrograms(
+    specs, losses = optimize.stylize_spectrograms(
         self._graphdef, self._weights, content, content_mask, style, style_mask, init,
         settings=self.settings)
     results = []

@@ -46,7 +46,7 @@ def _cosine(config: ml_collections.ConfigDict, steps: int) -> optax.Schedule:
 
 
 def schedules(config: ml_collections.ConfigDict) -> tuple[optax.Schedule, optax.Schedule]:
-  """(generator's, discriminators') learning rate by their optimiser's count:
+  """(generator's, discriminators') learning rate by their optimizer's count:
   linear warm-up and cosine decay to zero (Vocos). The GAN phase, from
   loss.gan_start_step to num_steps, gets one such schedule for both sides, so
   they enter it at the same rate; the reconstruction-only phase before it gets its own

@@ -1,4 +1,4 @@
-"""The optimisation: one jitted program from (content, style) spectrograms to G.
+"""The optimization: one jitted program from (content, style) spectrograms to G.
 
 L-BFGS (optax, zoom linesearch) or Adam over the spectrogram, vmapped over
 pairs padded to equal length; inside the vmap each pair's L-BFGS update runs
@@ -55,7 +55,7 @@ def _adam(loss_fn, init: jax.Array, num_steps: int, learning_rate: float):
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  """The static part of the optimisation program (hashable, for jit)."""
+  """The static part of the optimization program (hashable, for jit)."""
   content_weight: float
   style_weight: float
   optimizer: str
