@@ -2,21 +2,32 @@
 
 Where things are:
 
-  train.py, methods.py    the one trainer (`python -m jaxvc.train`) and the
-                          interface a trainable method gives it
+  train.py, methods.py    the one trainer (`python -m jaxvc.train`) and the small
+                          interface each trainable method gives it
   checkpoints.py          orbax checkpoints of a train state
   workdirs.py             a workdir's config.json, and loading a trained run from it
-  config.py, configs/     loading configs; the shipped configs
-  infer.py, cli/          `python -m jaxvc.infer convert|stylize`
+  caches.py               the cache folder and JAX's persistent compilation cache
+  config.py, configs/     config loading and checks; the shipped configs
+                          (configs/ at the top is a link to jaxvc/configs/)
+  infer.py, cli/          `python -m jaxvc.infer convert | stylize`
   audio/                  the shared front-end: files, STFT, mels, inversion
-  data/                   domains (demo corpus, folders, TFDS) and stateless crops
-  melganvc/               MelGAN-VC: networks, losses, step, input, eval, Converter
-  vocoder/                the neural vocoder: networks, losses, step, Vocoder
-  nst/                    spectrogram neural style transfer
-  evaluation/             metrics (MCD, similarity, WER, F0, DNSMOS) and scoring
-  layers.py, buckets.py   shared network layers; padding to few compiled shapes
-  monitoring.py, plotting.py, files.py, errors.py   the edges: logs, pictures,
-                          paths that may be URLs and atomic writes, config errors
+  data/                   domains (demo corpus, folders, TFDS), the on-disk store of
+                          prepared utterances, and stateless crops
+  melganvc/               MelGAN-VC: config, networks, losses, step, input
+                          pipeline, eval, windows and the Converter
+  vocoder/                the neural vocoder: config, generator, discriminators,
+                          losses, step, input pipeline, eval, Vocoder
+  nst/                    spectrogram neural style transfer: config checks, feature
+                          extractors, losses, the optimization; none of the
+                          trainer's parts (step, input pipeline, evaluator, method),
+                          as it trains nothing: it optimizes a spectrogram per
+                          clip at inference time
+  evaluation/             metrics (MCD, similarity, WER, F0, DNSMOS), scoring,
+                          the in-training conversion quality
+  layers.py, buckets.py   shared layers; padding to a few compiled shapes
+  monitoring.py, plotting.py, files.py, errors.py    logs, pictures, paths
+                          that may be URLs (gs://) and atomic writes,
+                          one-line config errors
 """
 import importlib
 

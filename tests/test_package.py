@@ -1,6 +1,9 @@
 """jaxvc as a user installs it: a wheel in a fresh virtual environment, run
-from outside the checkout, with the shipped configs named as in the README."""
+from outside the checkout, with the shipped configs named as in the README;
+and the package's map, which the README and `jaxvc/__init__.py` both give."""
+import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -9,6 +12,35 @@ import pytest
 import soundfile as sf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(ROOT, "jaxvc")
+
+
+def _package_map(text: str, start: str, end: str) -> list[str]:
+  """The map's lines between `start` and `end`, without code quotes."""
+  body = text[text.index(start) + len(start):]
+  return body[:body.index(end)].replace("`", "").splitlines()
+
+
+def test_the_readme_and_the_package_give_one_map_of_files_that_exist():
+  """Renamed modules leave no stale name in either map, and the two do not drift."""
+  with open(os.path.join(ROOT, "README.md")) as f:
+    readme = _package_map(f.read(), "```\njaxvc/\n", "tools/ ")
+  with open(os.path.join(PACKAGE, "__init__.py")) as f:
+    package = _package_map(f.read(), "Where things are:\n\n", '"""')
+  assert readme == package
+  named = [name for line in package if not line.startswith("   ")
+           for name in re.split(r"\s{2,}", line.strip())[0].split(", ")]
+  assert "train.py" in named and "nst/" in named
+  for name in named:
+    assert os.path.exists(os.path.join(PACKAGE, name)), name
+
+
+def test_every_package_folder_has_an_init_that_says_what_it_holds():
+  for folder, subfolders, names in os.walk(PACKAGE):
+    subfolders[:] = [d for d in subfolders if not d.startswith((".", "__"))]
+    if any(n.endswith(".py") for n in names):
+      with open(os.path.join(folder, "__init__.py")) as f:
+        assert ast.get_docstring(ast.parse(f.read())), folder
 
 
 @pytest.mark.slow

@@ -1,0 +1,1 @@
+"""Where utterances come from: domains (demo corpus, folders, TFDS), their on-disk store, crops."""
