@@ -164,6 +164,15 @@ def test_wave_to_mel_batches_over_leading_axes(clip):
     np.testing.assert_allclose(mels[i, 0], audio.wave_to_mel(batch[i, 0], CFG), atol=1e-6)
 
 
+def test_waves_to_mels_matches_unpadded_mels():
+  small = audio.AudioConfig(n_fft=256, win_length=256, hop_length=64, n_mels=32)
+  # The first two share the 6144-sample bucket, the third is in the 12288 one.
+  waves = [_sine(s, 16000, freq=f) for s, f in [(0.3, 200), (0.35, 300), (0.61, 500)]]
+  mels = audio.waves_to_mels(waves, small)
+  for wave, mel in zip(waves, mels):
+    np.testing.assert_allclose(mel, audio.wave_to_mel(wave, small), atol=2e-5)
+
+
 @pytest.mark.parametrize("n_fft, hop, win", [(1152, 192, 1152), (2048, 512, 2048), (1000, 300, 800)])
 def test_stft_matches_librosa(clip, n_fft, hop, win):
   ours = np.asarray(audio.stft(clip, n_fft=n_fft, hop_length=hop, win_length=win))

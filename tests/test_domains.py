@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from jaxvc import audio
+from jaxvc.audio import mel as mel_lib
 from jaxvc._tf import tf
 from jaxvc.errors import ConfigError
 from jaxvc.data import domains
@@ -167,24 +168,16 @@ def write_folder(root, seconds):
   return f"folder:{root}"
 
 
-def test_compute_mels_matches_unpadded_mels():
-  # The first two share the 8192-sample bucket, the third is in the next one.
-  waves = [tone(s, freq=f) for s, f in [(0.3, 200), (0.45, 300), (0.61, 500)]]
-  mels = domains.compute_mels(waves, AUDIO)
-  for wave, mel in zip(waves, mels):
-    np.testing.assert_allclose(mel, audio.wave_to_mel(wave, AUDIO), atol=2e-5)
-
-
 @pytest.fixture
 def counted_wave_to_mel(monkeypatch):
-  """Counts the waves that reach audio.wave_to_mel."""
+  """Counts the waves that reach audio.wave_to_mel (from audio.waves_to_mels)."""
   calls = []
-  original = audio.wave_to_mel
+  original = mel_lib.wave_to_mel
 
   def counting(waves, cfg):
     calls.append(waves.shape[0])
     return original(waves, cfg)
-  monkeypatch.setattr(audio, "wave_to_mel", counting)
+  monkeypatch.setattr(mel_lib, "wave_to_mel", counting)
   return calls
 
 
@@ -216,19 +209,19 @@ def test_an_interrupted_preparation_continues_where_it_stopped(tmp_path, monkeyp
   spec = write_folder(tmp_path / "voice", [0.6, 0.7, 0.8, 0.9, 1.0])
   data = data_config(tmp_path / "cache", shard_mb=1e-6)  # a shard per utterance
   monkeypatch.setattr(domains, "_BLOCK_SAMPLES", 1)      # and a mel batch per utterance
-  original = audio.wave_to_mel
+  original = mel_lib.wave_to_mel
 
   def interrupted(waves, cfg):
     if len(counted_wave_to_mel) == 3:
       raise KeyboardInterrupt
     return original(waves, cfg)
-  monkeypatch.setattr(audio, "wave_to_mel", interrupted)
+  monkeypatch.setattr(mel_lib, "wave_to_mel", interrupted)
   with pytest.raises(KeyboardInterrupt):
     domains.mel_store(spec, "train", AUDIO, data)
   assert "train: 3 utterances, 0.0 min of mels prepared so far" in capsys.readouterr().out
   assert len(counted_wave_to_mel) == 3
 
-  monkeypatch.setattr(audio, "wave_to_mel", original)
+  monkeypatch.setattr(mel_lib, "wave_to_mel", original)
   resumed = domains.mel_store(spec, "train", AUDIO, data)
   out = capsys.readouterr().out
   assert "continuing an interrupted preparation after 3 utterances" in out
@@ -239,28 +232,3 @@ def test_an_interrupted_preparation_continues_where_it_stopped(tmp_path, monkeyp
   assert resumed.num_shards == 5 and fresh.num_shards == 1
   for i in range(5):
     np.testing.assert_array_equal(resumed[i], fresh[i])
-
-
-def test_short_utterances_padded_with_silence_or_skipped(tmp_path):
-  spec = write_folder(tmp_path / "voice", [0.6, 1.0, 0.55])
-  lengths = [AUDIO.n_frames(int(s * 16000)) for s in [0.6, 1.0, 0.55]]  # 151, 251, 138
-
-  padded = domains.load_mels(spec, "train", AUDIO, data_config(tmp_path, chunk_frames=60))
-  skipped = domains.load_mels(spec, "train", AUDIO, data_config(
-      tmp_path, chunk_frames=60, short_utterances="skip"))
-
-  crop = 60 * 3
-  by_length = sorted(padded, key=lambda m: (m == -1).all(axis=0).sum())  # 251, 151, 138 real frames
-  assert [m.shape[1] for m in by_length] == [lengths[1], crop, crop]
-  for mel, n in zip(by_length[1:], (151, 138)):
-    assert (mel[:, n:] == -1).all() and (mel[:, n - 1] > -1).any()
-  assert [m.shape[1] for m in skipped] == [lengths[1]]
-
-
-def test_all_short_or_bad_policy_is_an_error(tmp_path):
-  spec = write_folder(tmp_path / "voice", [0.6])
-  with pytest.raises(ConfigError, match="every utterance is shorter than one crop"):
-    domains.load_mels(spec, "train", AUDIO, data_config(
-        tmp_path, chunk_frames=100, short_utterances="skip"))
-  with pytest.raises(ConfigError, match="data.short_utterances: must be 'pad' or 'skip'"):
-    domains.load_mels(spec, "train", AUDIO, data_config(tmp_path, short_utterances="drop"))

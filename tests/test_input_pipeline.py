@@ -11,6 +11,7 @@ from jaxvc.melganvc import input_pipeline
 from jaxvc.errors import ConfigError
 from jaxvc.data import domains
 from jaxvc.data import store
+from test_domains import AUDIO, data_config, write_folder
 
 CROP = 8 * 3
 # Frames of each synthetic utterance: 1, 2 and 3 crop slots, with room to move.
@@ -160,3 +161,31 @@ def test_short_utterances_padded_or_an_error_naming_the_domain(synthetic):
   with pytest.raises(ConfigError, match="data.domain_a: every utterance of split 'train' is "
                                         "shorter than one crop \\(120 frames\\)"):
     input_pipeline.create_train_dataset(small_config(chunk_frames=40, short_utterances="skip"))
+
+
+def fitted_mels(spec, data):
+  """A folder domain's held-out mels as `domain_mels` gives them: fitted to the crop."""
+  return input_pipeline.fit_to_crop(domains.load_mels(spec, "train", AUDIO, data), data, spec)
+
+
+def test_short_utterances_padded_with_silence_or_skipped(tmp_path):
+  spec = write_folder(tmp_path / "voice", [0.6, 1.0, 0.55])
+  lengths = [AUDIO.n_frames(int(s * 16000)) for s in [0.6, 1.0, 0.55]]  # 151, 251, 138
+
+  padded = fitted_mels(spec, data_config(tmp_path, chunk_frames=60))
+  skipped = fitted_mels(spec, data_config(tmp_path, chunk_frames=60, short_utterances="skip"))
+
+  crop = 60 * 3
+  by_length = sorted(padded, key=lambda m: (m == -1).all(axis=0).sum())  # 251, 151, 138 real frames
+  assert [m.shape[1] for m in by_length] == [lengths[1], crop, crop]
+  for mel, n in zip(by_length[1:], (151, 138)):
+    assert (mel[:, n:] == -1).all() and (mel[:, n - 1] > -1).any()
+  assert [m.shape[1] for m in skipped] == [lengths[1]]
+
+
+def test_all_short_or_bad_policy_is_an_error(tmp_path):
+  spec = write_folder(tmp_path / "voice", [0.6])
+  with pytest.raises(ConfigError, match="every utterance is shorter than one crop"):
+    fitted_mels(spec, data_config(tmp_path, chunk_frames=100, short_utterances="skip"))
+  with pytest.raises(ConfigError, match="data.short_utterances: must be 'pad' or 'skip'"):
+    fitted_mels(spec, data_config(tmp_path, short_utterances="drop"))

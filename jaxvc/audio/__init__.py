@@ -4,7 +4,8 @@
   io.py        checked loading, resampling, trimming, atomic writing, the audio extensions
   stft.py      STFT, inverse STFT, Griffin-Lim and the multi-resolution STFT
                distance in JAX (librosa's definitions)
-  mel.py       normalised log-mels and their inversion (Griffin-Lim, gradient descent)
+  mel.py       normalised log-mels (one wave, or a list of any lengths) and their
+               inversion (Griffin-Lim, gradient descent)
 
 Callers use the names below (`from jaxvc import audio; audio.wave_to_mel(...)`);
 the modules import each other directly.
@@ -29,6 +30,7 @@ from jaxvc.audio.mel import mel_power
 from jaxvc.audio.mel import mel_to_wave
 from jaxvc.audio.mel import normalise_mel
 from jaxvc.audio.mel import wave_to_mel
+from jaxvc.audio.mel import waves_to_mels
 from jaxvc.audio.settings import AudioConfig
 from jaxvc.audio.stft import griffin_lim
 from jaxvc.audio.stft import istft
@@ -41,4 +43,5 @@ __all__ = [
     "istft", "list_audio_files", "load_audio", "mel_power", "mel_to_wave",
     "multi_resolution_stft_distance", "normalise_mel", "read_blocks", "require_audible",
     "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",
+    "waves_to_mels",
 ]

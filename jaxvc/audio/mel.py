@@ -3,7 +3,9 @@
 Mels outside the models are float32 (..., n_mels, frames) normalised to
 [-1, 1], as in MelGAN-VC. Pure JAX, jit-compiled with the settings static,
 batched over leading axes, so they run on any device and inside train steps.
+`waves_to_mels` is the host-side batching of a list of waves of any lengths.
 """
+import collections
 import functools
 
 import jax
@@ -11,10 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxvc import buckets
 from jaxvc.audio import stft
 from jaxvc.audio.settings import AudioConfig
 
 SILENCE = -1.0        # the normalised floor: what padding and silence are
+_BATCH_SAMPLES = 2**21   # samples per wave_to_mel call in waves_to_mels, bounding its memory
+_MIN_BUCKET = 2**12      # the shortest padded length, in samples
 _MEL_FLOOR = 1e-10    # power floor before the log, as librosa.power_to_db.
 _NNLS_STEPS = 4       # projected-gradient refinements of the mel pseudo-inverse
 
@@ -42,6 +47,29 @@ def mel_power(wave: jax.Array, cfg: AudioConfig, n_frames: int) -> jax.Array:
 def wave_to_mel(wave: jax.Array, cfg: AudioConfig) -> jax.Array:
   """(..., samples) -> normalised log-mel (..., n_mels, frames), float32."""
   return normalise_mel(mel_power(wave, cfg, cfg.n_frames(wave.shape[-1])), cfg)
+
+
+def waves_to_mels(waves: list[np.ndarray], cfg: AudioConfig) -> list[np.ndarray]:
+  """Mels of waves of any lengths, compiling once per length bucket (jaxvc.buckets).
+
+  Each wave is zero-padded to its bucket and the extra frames cut off; the STFT
+  pads with zeros too, so the frames kept equal those of the unpadded wave.
+  """
+  by_length = collections.defaultdict(list)
+  for i, wave in enumerate(waves):
+    by_length[buckets.bucket(wave.size, _MIN_BUCKET)].append(i)
+  mels = [None] * len(waves)
+  for length, indices in by_length.items():
+    rows = max(1, _BATCH_SAMPLES // length)  # a fixed batch shape per bucket
+    for start in range(0, len(indices), rows):
+      group = indices[start:start + rows]
+      batch = np.zeros((rows, length), np.float32)
+      for row, i in enumerate(group):
+        batch[row, :waves[i].size] = waves[i]
+      out = np.asarray(wave_to_mel(batch, cfg))
+      for row, i in enumerate(group):
+        mels[i] = out[row, :, :cfg.n_frames(waves[i].size)]
+  return mels
 
 
 @functools.cache

@@ -3,14 +3,17 @@
 Crops are `data.chunk_frames * data.chunks_per_crop` frames wide (what the
 critic judges), drawn statelessly (`jaxvc.data.crops`), so a resumed run and
 every process of a multi-host run see exactly the batches of one uninterrupted
-single-process run.
+single-process run. Held-out utterances shorter than one crop are padded
+with silence or skipped (`fit_to_crop`, per data.short_utterances).
 """
+from absl import logging
 import numpy as np
 
 from jaxvc import audio
 from jaxvc._tf import tf
 from jaxvc.data import crops
 from jaxvc.data import domains
+from jaxvc.data.specs import SHORT_UTTERANCES
 from jaxvc.errors import ConfigError
 
 DOMAINS = ("a", "b")
@@ -58,8 +61,37 @@ def domain_named_waves(config, name: str, split: str) -> dict[str, np.ndarray] |
 
 
 def domain_mels(config, name: str, split: str) -> list[np.ndarray]:
-  """Mels of domain `name`; any problem with it is a ConfigError naming its key."""
-  return _loaded(config, name, split, domains.load_mels)
+  """Mels of domain `name`, each at least one crop long (`fit_to_crop`); any
+  problem with it is a ConfigError naming its key."""
+  return _loaded(config, name, split, _crop_fitted_mels)
+
+
+def _crop_fitted_mels(spec: str, split: str, audio_cfg: audio.AudioConfig,
+                      data_cfg) -> list[np.ndarray]:
+  return fit_to_crop(domains.load_mels(spec, split, audio_cfg, data_cfg), data_cfg, spec)
+
+
+def fit_to_crop(mels: list[np.ndarray], data_cfg, spec: str) -> list[np.ndarray]:
+  """Pads with silence (-1) or drops the mels shorter than one crop
+  (data_cfg.chunk_frames * chunks_per_crop frames), per data_cfg.short_utterances."""
+  crop = data_cfg.chunk_frames * data_cfg.chunks_per_crop
+  policy = data_cfg.short_utterances
+  if policy not in SHORT_UTTERANCES:
+    raise ConfigError(f"data.short_utterances: must be "
+                      f"{' or '.join(map(repr, SHORT_UTTERANCES))}, got {policy!r}")
+  n_short = sum(m.shape[1] < crop for m in mels)
+  if not n_short:
+    return mels
+  logging.info("%s: %s %d of %d utterances shorter than one crop (%d frames).",
+               spec, "padded" if policy == "pad" else "skipped", n_short, len(mels), crop)
+  if policy == "skip":
+    mels = [m for m in mels if m.shape[1] >= crop]
+    if not mels:
+      raise ConfigError(f"domain {spec!r}: every utterance is shorter than one crop "
+                        f"({crop} frames); use data.short_utterances='pad'")
+    return mels
+  return [np.pad(m, ((0, 0), (0, crop - m.shape[1])), constant_values=audio.SILENCE)
+          if m.shape[1] < crop else m for m in mels]
 
 
 def _loaded(config, name: str, split: str, load):
