@@ -270,7 +270,7 @@ class Converter:
     """Converted mel frames -> their wave, frame t centred on sample t * hop.
 
     Padded with silence to a few sizes; for an exact inversion by at least its
-    context, so that the last frames render as in a one-shot `Vocoder.synthesise`.
+    context, so that the last frames render as in a one-shot `Vocoder` call.
     """
     frames = mel.shape[1]
     extra = 0 if self.inversion.context is None else self.inversion.context
