@@ -8,6 +8,7 @@ the shipped ones live in `jaxvc/configs/` and can be named without a path
 two. Field names are the command-line override paths
 (`--config.data.batch_size=32`).
 """
+import argparse
 from collections.abc import Sequence
 import dataclasses
 import importlib.resources
@@ -45,6 +46,25 @@ def resolve(name_or_path: str) -> str:
     return str(importlib.resources.files(SHIPPED_PACKAGE) / f"{name}.py")
   raise ConfigError(f"{name_or_path}: config file not found "
                     f"(shipped configs: {', '.join(shipped())})")
+
+
+OVERRIDE_PREFIX = "--config."
+
+
+def parse_args(parser: argparse.ArgumentParser,
+               argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
+  """`parser`'s arguments and the `--config.KEY=VALUE` overrides among `argv`.
+
+  The one place where every entry point (`jaxvc.train`, `jaxvc.infer`,
+  `tools/results.py`) splits its command line: the overrides go to
+  `from_file`, which checks them against the config; any other argument the
+  parser does not know is its usual one-line usage error (exit 2).
+  """
+  args, rest = parser.parse_known_args(argv)
+  unknown = [a for a in rest if not a.startswith(OVERRIDE_PREFIX)]
+  if unknown:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+  return args, [a for a in rest if a.startswith(OVERRIDE_PREFIX)]
 
 
 def from_file(name_or_path: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:

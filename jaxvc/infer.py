@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from jaxvc import caches
+from jaxvc import config as config_lib
 
 SUBCOMMANDS = {
     "convert": ("jaxvc.cli.convert", "convert audio files or folders with a trained MelGAN-VC model"),
@@ -26,11 +27,7 @@ def main(argv=None) -> int:
   for name, (module_name, help_text) in SUBCOMMANDS.items():
     modules[name] = importlib.import_module(module_name)
     modules[name].add_arguments(commands.add_parser(name, help=help_text))
-  args, rest = parser.parse_known_args(argv)
-  overrides = [a for a in rest if a.startswith("--config.")]
-  unknown = [a for a in rest if not a.startswith("--config.")]
-  if unknown:
-    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+  args, overrides = config_lib.parse_args(parser, argv)
   caches.enable_compilation_cache()
   return modules[args.command].run(args, overrides)
 

@@ -13,7 +13,9 @@ host can queue steps ahead; a non-finite loss is still caught before any
 checkpoint is written after it. Multi-host: see the README.
 """
 import argparse
-import copy
+import contextlib
+import dataclasses
+import itertools
 import logging
 import signal
 import sys
@@ -33,6 +35,7 @@ from jaxvc import config as config_lib
 from jaxvc import files
 from jaxvc import methods
 from jaxvc import monitoring
+from jaxvc import run_lock
 from jaxvc import workdirs
 from jaxvc.errors import ConfigError
 
@@ -43,6 +46,7 @@ class TrainingError(RuntimeError):
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Rejects settings that cannot train, before any compute."""
+  config_lib.check_trainer(config)
   methods.get(config.method).check_config(config)
 
 
@@ -85,65 +89,62 @@ def with_totals(train_step: Callable, names: list[str]) -> Callable:
 # Parallelism.
 
 
-def data_parallel(method, config: ml_collections.ConfigDict):
-  """The method's jitted step over a mesh of every device of every host.
+@dataclasses.dataclass(frozen=True)
+class TrainStep:
+  """The jitted step `(state, totals, batch) -> (state, totals)`, both donated
+  (`with_totals`), with its metric names, a function making fresh totals and
+  a jitted reset of their sums."""
+  step: Callable
+  names: list[str]
+  fresh_totals: Callable
+  reset: Callable
 
-  Returns (init, make_step, place_batch): a jitted fresh state with
-  everything replicated; `make_step(state, batch)`, which builds the step
-  `(state, totals, batch) -> (state, totals)` with both donated
-  (`with_totals`) and returns it with the metric names, fresh totals and a
-  jitted reset of the sums; and a function placing each host's slice of the
-  global batch, sharded along the "data" axis where `method.BATCH_PARTITION`
-  puts it.
 
-  The same method, config and devices give the same jitted functions again
-  (the last ones are kept): a process that trains one config twice (a resume
-  after a stop, in a notebook or a test) traces and compiles it once.
+@dataclasses.dataclass(frozen=True)
+class DataParallel:
+  """A method's jitted functions over a mesh of every device of every host.
+
+  `init()`: a fresh state with everything replicated. `place_batch(local)`:
+  this host's slice of the global batch as global arrays, sharded along the
+  "data" axis where the method's `batch_partition` puts it.
+  `make_step(state, batch)`: the `TrainStep` for a state and batch like these
+  (arrays or their `jax.ShapeDtypeStruct`s).
   """
-  key = (method.__name__, config.to_json_best_effort(sort_keys=True), tuple(jax.devices()))
-  if key not in _last_built:
-    _last_built.clear()
-    # A copy of the config's own: the jitted functions trace from it lazily,
-    # and the caller's config may change after this returns.
-    _last_built[key] = _build_data_parallel(method, copy.deepcopy(config), key[2])
-  return _last_built[key]
+  init: Callable
+  place_batch: Callable
+  make_step: Callable
 
 
-_last_built: dict = {}   # data_parallel's last result, by (method, config, devices)
-
-
-def _build_data_parallel(method, config: ml_collections.ConfigDict, devices: tuple):
+def data_parallel(method: methods.Method, config: ml_collections.ConfigDict) -> DataParallel:
+  """The method's step and state over a mesh of `jax.devices()`."""
+  devices = jax.devices()
   mesh = jax.make_mesh((len(devices),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
   replicated = NamedSharding(mesh, P())
-  batch_sharding = NamedSharding(mesh, method.BATCH_PARTITION)
+  batch_sharding = NamedSharding(mesh, method.batch_partition)
   init = jax.jit(lambda: method.init_state(config), out_shardings=replicated)
   # Jitted on its own too, so that `metric_names` traces it and the step
   # built around it reuses that trace (tracing is a large part of start-up).
   train_step = jax.jit(method.make_train_step(config))
-  built = {}
 
   def place_batch(local_batch: dict) -> dict:
     return {k: jax.make_array_from_process_local_data(batch_sharding, v)
             for k, v in local_batch.items()}
 
-  def make_step(state, batch):
-    """(step, metric names, fresh totals, reset) for a state and batch like these."""
-    if not built:
-      names = metric_names(train_step, state, batch)
-      built.update(
-          names=names,
-          step=jax.jit(with_totals(train_step, names), donate_argnums=(0, 1),
-                       in_shardings=(replicated, replicated, batch_sharding),
-                       out_shardings=(replicated, replicated)),
-          fresh=jax.jit(lambda: empty_totals(len(names)), out_shardings=replicated),
-          # After a log line: the sums start again, the first non-finite step stays.
-          reset=jax.jit(lambda t: dict(t, sums=jnp.zeros_like(t["sums"]),
-                                       count=jnp.zeros_like(t["count"])),
-                        out_shardings=replicated, donate_argnums=0))
-    return built["step"], built["names"], built["fresh"](), built["reset"]
+  def make_step(state, batch) -> TrainStep:
+    names = metric_names(train_step, state, batch)
+    return TrainStep(
+        step=jax.jit(with_totals(train_step, names), donate_argnums=(0, 1),
+                     in_shardings=(replicated, replicated, batch_sharding),
+                     out_shardings=(replicated, replicated)),
+        names=names,
+        fresh_totals=jax.jit(lambda: empty_totals(len(names)), out_shardings=replicated),
+        # After a log line: the sums start again, the first non-finite step stays.
+        reset=jax.jit(lambda t: dict(t, sums=jnp.zeros_like(t["sums"]),
+                                     count=jnp.zeros_like(t["count"])),
+                      out_shardings=replicated, donate_argnums=0))
 
-  return init, make_step, place_batch
+  return DataParallel(init, place_batch, make_step)
 
 
 class Preemption:
@@ -156,12 +157,22 @@ class Preemption:
   A single process needs no agreement and stops at the next step.
   Orbax's own preemption point (`reached_preemption`, from JAX's preemption
   service where the runtime has one) is honoured as well; it is agreed too.
+  A context manager: the handler is SIGTERM's while training runs, and the
+  one before it is back when training ends, however it ends (a notebook or
+  a test process that trained still stops on SIGTERM afterwards).
   """
 
   def __init__(self, every: int):
     self.every = every
     self.requested = False
-    signal.signal(signal.SIGTERM, self._handle)
+    self._previous = None
+
+  def __enter__(self) -> "Preemption":
+    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    signal.signal(signal.SIGTERM, self._previous)
 
   def _handle(self, signum, frame):
     del signum, frame
@@ -187,40 +198,54 @@ def _due(step: int, every: int, last: int) -> bool:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains to `config.num_steps`, resuming from `workdir` if it has checkpoints;
-  returns the final state."""
+  returns the final state. The lead process holds the workdir's `RunLock`
+  throughout, and SIGTERM's handler is the caller's again when this returns."""
   method = methods.get(config.method)
-  method.check_config(config)
+  check_config(config)
   try:
     files.location(workdir).mkdir(parents=True, exist_ok=True)
   except OSError as e:
     raise ConfigError(f"workdir {workdir}: cannot be made ({str(e).splitlines()[0]})") from None
   lead = jax.process_index() == 0
-  if lead:
-    workdirs.save_config(workdir, config)
+  with contextlib.ExitStack() as stack:
+    if lead:
+      stack.enter_context(run_lock.RunLock(workdir))
+      workdirs.save_config(workdir, config)
+    preemption = stack.enter_context(Preemption(config.preemption_check_every))
+    return _train(method, config, workdir, preemption)
 
-  init, make_step, place_batch = data_parallel(method, config)
+
+def _train(method: methods.Method, config: ml_collections.ConfigDict, workdir: str,
+           preemption: Preemption):
+  lead = jax.process_index() == 0
+  parallel = data_parallel(method, config)
   mngr = checkpoints.manager(workdir, config)
   if mngr.latest_step() is None:
-    state = init()
+    state = parallel.init()
   else:
-    state = checkpoints.restore(mngr, jax.eval_shape(init))
+    state = checkpoints.restore(mngr, jax.eval_shape(parallel.init))
   step = int(jax.device_get(state.step))
   if lead and step:
     print(f"Resumed from step {step} in {workdir}", flush=True)
-  batches = method.train_batches(config, start_step=step, process_index=jax.process_index(),
-                                 process_count=jax.process_count())
+  if step >= config.num_steps:
+    mngr.close()
+    return state
+  batches = map(parallel.place_batch, method.train_batches(
+      config, start_step=step, process_index=jax.process_index(),
+      process_count=jax.process_count()))
+  first = next(batches)
+  train_step = parallel.make_step(state, first)
+  batches = itertools.chain([first], batches)
+  del first
+  totals = train_step.fresh_totals()
   evaluator = method.evaluator(config) if lead else None
 
   writer = monitoring.SummaryWriter(workdir, enabled=lead)
   progress = monitoring.Progress(config.num_steps, step)
-  preemption = Preemption(config.preemption_check_every)
-  last_saved, train_step = step, None
+  last_saved = step
   try:
     while step < config.num_steps:
-      batch = place_batch(next(batches))
-      if train_step is None:
-        train_step, names, totals, reset = make_step(state, batch)
-      state, totals = train_step(state, totals, batch)
+      state, totals = train_step.step(state, totals, next(batches))
       step += 1
       preempted = preemption.agreed(step) or mngr.reached_preemption(step)
       log = _due(step, config.log_every, config.num_steps)
@@ -230,6 +255,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       if not (log or evaluate or sample or save):
         continue
       fetched = jax.device_get(totals)
+      names = train_step.names
       if fetched["bad_step"] >= 0:
         raise TrainingError(
             f"step {fetched['bad_step']}: loss {names[fetched['bad_metric']]!r} is "
@@ -242,11 +268,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           print(line, flush=True)
         writer.scalars(step, {**{f"train/{n}": v for n, v in means.items()},
                               "train/steps_per_second": rate})
-        totals = reset(totals)
+        totals = train_step.reset(totals)
       if evaluate:
         scores = evaluator.evaluate(state)
         writer.scalars(step, scores)
-        print(f"eval step {step} | {evaluator.summary(scores)}", flush=True)
+        print(f"eval step {step} | {methods.format_scores(scores, method.console_scores)}",
+              flush=True)
       if sample:
         samples = evaluator.samples(state)
         for name, (wave, rate) in samples.audio.items():
@@ -286,11 +313,7 @@ def parse_args(argv):
   parser.add_argument("--process_id", type=int, help="multi-host: this process's index")
   parser.add_argument("--distributed", action="store_true",
                       help="call jax.distributed.initialize() with cluster auto-detection (TPU pods, SLURM)")
-  args, rest = parser.parse_known_args(argv)
-  unknown = [a for a in rest if not a.startswith("--config.")]
-  if unknown:
-    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-  return args, [a for a in rest if a.startswith("--config.")]
+  return config_lib.parse_args(parser, argv)
 
 
 def main(argv=None) -> int:

@@ -20,17 +20,19 @@ import tiny_melganvc
 
 def train_two_steps(config) -> dict[str, np.ndarray]:
   """The parameters after two steps, by name; this process feeds its slice of each batch."""
-  init, make_step, place_batch = train.data_parallel(method, config)
+  parallel = train.data_parallel(method.METHOD, config)
   rng = np.random.default_rng(0)
   per_process = config.data.batch_size // jax.process_count()
   local = slice(jax.process_index() * per_process, (jax.process_index() + 1) * per_process)
-  state = init()
-  step_fn = totals = None
+  state = parallel.init()
+  train_step = totals = None
   for _ in range(2):
-    batch = place_batch({k: v[:, local] for k, v in tiny_melganvc.batch(config, rng).items()})
-    if step_fn is None:
-      step_fn, _, totals, _ = make_step(state, batch)
-    state, totals = step_fn(state, totals, batch)
+    batch = parallel.place_batch(
+        {k: v[:, local] for k, v in tiny_melganvc.batch(config, rng).items()})
+    if train_step is None:
+      train_step = parallel.make_step(state, batch)
+      totals = train_step.fresh_totals()
+    state, totals = train_step.step(state, totals, batch)
   leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(state.params))
   return {jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves}
 

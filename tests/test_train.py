@@ -1,4 +1,5 @@
 """The training loop: exact resume, preemption, crash safety, NaN stops, config errors."""
+import dataclasses
 import os
 import pathlib
 import shutil
@@ -18,10 +19,11 @@ from jaxvc import audio
 from jaxvc import workdirs
 from jaxvc import config as config_lib
 from jaxvc import infer
+from jaxvc import methods
+from jaxvc import run_lock
 from jaxvc.melganvc import method as melganvc_method
 from jaxvc import train
 from jaxvc.data import domains
-import tiny_melganvc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -58,8 +60,16 @@ def _stopped_at_2(full_run, folder) -> str:
 
 def test_resumed_run_equals_uninterrupted_run(tiny_config_path, full_run, tmp_path):
   workdir, full = full_run
-  resumed = train.train_and_evaluate(_config(tiny_config_path),
-                                     _stopped_at_2(full_run, tmp_path / "r"))
+  def caller_handler(signum, frame):
+    del signum, frame
+  previous = signal.signal(signal.SIGTERM, caller_handler)
+  try:
+    resumed = train.train_and_evaluate(_config(tiny_config_path),
+                                       _stopped_at_2(full_run, tmp_path / "r"))
+    # Training took SIGTERM for its preemption save and gave it back.
+    assert signal.getsignal(signal.SIGTERM) is caller_handler
+  finally:
+    signal.signal(signal.SIGTERM, previous)
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(_params(full), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
@@ -90,10 +100,11 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_config_path, f
   workdir = _stopped_at_2(full_run, tmp_path / "run")
   # A batch that makes every loss NaN from step 3 (data, not a changed loss
   # function: the step stays the program already compiled).
-  clean = melganvc_method.train_batches
-  monkeypatch.setattr(melganvc_method, "train_batches", lambda *a, **k: (
+  clean = melganvc_method.METHOD
+  poisoned = dataclasses.replace(clean, train_batches=lambda *a, **k: (
       {name: np.full_like(crops, np.nan) for name, crops in batch.items()}
-      for batch in clean(*a, **k)))
+      for batch in clean.train_batches(*a, **k)))
+  monkeypatch.setattr(methods, "get", lambda name: poisoned)
   with pytest.raises(train.TrainingError, match=r"step 3: loss '.*' is nan.*checkpoint is step 2"):
     train.train_and_evaluate(_config(tiny_config_path), workdir)
   _, state = workdirs.load_state(workdir)
@@ -211,17 +222,40 @@ def test_a_workdir_that_cannot_be_made_is_a_one_line_error(tiny_config_path, tmp
     train.train_and_evaluate(_config(tiny_config_path), str(tmp_path / "file" / "run"))
 
 
-def test_training_a_config_again_reuses_its_jitted_step():
-  """`data_parallel` keeps its last result: the same method, config and devices
-  get the same jitted functions (traced and compiled once), another config its
-  own; they trace from a copy of the config, which the caller's changes miss."""
-  config = tiny_melganvc.config()
-  first = train.data_parallel(melganvc_method, config)
-  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is first
-  config.model.generator_channels = 8
-  other = train.data_parallel(melganvc_method, config)
-  assert other is not first
-  shapes = lambda init: [x.shape for x in jax.tree.leaves(jax.eval_shape(init))]
-  assert shapes(first[0]) == shapes(lambda: melganvc_method.init_state(tiny_melganvc.config()))
-  assert shapes(other[0]) != shapes(first[0])
-  assert train.data_parallel(melganvc_method, tiny_melganvc.config()) is not first  # the last only
+def test_a_second_run_on_a_busy_workdir_is_one_line_exit_2(tiny_config_path, full_run,
+                                                            tmp_path, capsys):
+  """While a run holds a workdir's lock, a second `jaxvc.train` on it exits at
+  once, naming the lock and its holder, and touches nothing there."""
+  workdir = _stopped_at_2(full_run, tmp_path / "busy")
+  before = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+  with run_lock.RunLock(workdir):
+    assert train.main(["--config", tiny_config_path, "--workdir", workdir]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1, error
+    assert f"{workdir}/{run_lock.LOCK_FILE}" in error and f"pid {os.getpid()}" in error
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == before == ["2"]
+  # Released: the same workdir trains again (to step 4).
+  assert int(train.train_and_evaluate(_config(tiny_config_path), workdir).step) == 4
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_workdir(tiny_config_path, tmp_path):
+  """Two `python -m jaxvc.train` started on one workdir: the second exits 2
+  with the lock named while the first trains on; the first's checkpoints load."""
+  workdir = tmp_path / "run"
+  steps = ("--config.num_steps=1000", "--config.checkpoint_every=2", "--config.eval_every=1000",
+           "--config.sample_every=1000")
+  first = _cli(tiny_config_path, workdir, *steps)
+  for line in first.stdout:
+    if line.startswith("step 2/"):
+      break
+  second = _cli(tiny_config_path, workdir, *steps)
+  out, _ = second.communicate(timeout=120)
+  assert second.returncode == 2, out
+  assert f"{workdir}/{run_lock.LOCK_FILE}" in out and f"pid {first.pid}" in out
+  assert first.poll() is None   # still training
+  first.send_signal(signal.SIGTERM)
+  out, _ = first.communicate(timeout=120)
+  assert first.returncode == 0, out
+  _, state = workdirs.load_state(str(workdir))
+  assert int(state.step) >= 2

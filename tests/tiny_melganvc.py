@@ -2,9 +2,8 @@
 
 A train step takes seconds to compile. The trainer's resume and stop tests
 (test_train, test_multihost) and the data-parallel check (test_parallel) all
-train this one config, so its step is one program: compiled once in a process
-(`train.data_parallel` keeps it) and read from the persistent compilation
-cache by the next. The periodic eval (test_conversion_quality) reads the same
+train this one config, so its step is one program: compiled once and read
+from the persistent compilation cache (tests/conftest.py) by every later run. The periodic eval (test_conversion_quality) reads the same
 config file, and so the domains it prepared.
 """
 import os

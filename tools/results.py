@@ -477,10 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                       "delete that system's folder first)")
   parser.add_argument("--audio", help="scratch folder for the systems' audio "
                       "(default WORKDIR/results_audio)")
-  args, rest = parser.parse_known_args(argv)
-  unknown = [a for a in rest if not a.startswith("--config.")]
-  if unknown:
-    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+  args, overrides = config_lib.parse_args(parser, argv)
   if args.limit < 1:
     parser.error("--limit must be at least 1")
   if args.copy_synthesis and not args.vocoder:
@@ -493,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.copy_synthesis:
       print(copy_synthesis_markdown(run_copy_synthesis(args)))
     else:
-      print(results_markdown(run(args, rest)))
+      print(results_markdown(run(args, overrides)))
   except (ValueError, OSError) as e:  # CheckpointError, ConfigError, AudioError are ValueErrors
     print(f"error: {e}", file=sys.stderr)
     return 1

@@ -97,21 +97,6 @@ class Evaluator:
       scores["eval/quality_seconds"] = time.perf_counter() - start
     return scores
 
-  def summary(self, scores: dict[str, float]) -> str:
-    line = (f"mel statistics distance to the target domain: "
-            f"converted {scores['eval/stats_distance_converted']:.4f} "
-            f"(means {scores['eval/stats_distance_converted_means']:.4f} + "
-            f"stds {scores['eval/stats_distance_converted_stds']:.4f}), "
-            f"source {scores['eval/stats_distance_source']:.4f}")
-    if "eval/target_similarity" in scores:
-      line += (f" | similarity to target {scores['eval/target_similarity']:.3f} "
-               f"(unconverted {scores['eval/unconverted_target_similarity']:.3f}), "
-               f"to source {scores['eval/source_similarity']:.3f}")
-    if "eval/mcd_db" in scores:
-      line += (f" | MCD {scores['eval/mcd_db']:.2f} dB (unconverted "
-               f"{scores['eval/unconverted_mcd_db']:.2f}, ceiling {scores['eval/ceiling_mcd_db']:.2f})")
-    return line
-
   def samples(self, state) -> methods.Samples:
     """A converted held-out clip as audio and a source/converted mel image."""
     converter = self._converter(state)

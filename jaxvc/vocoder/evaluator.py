@@ -56,12 +56,6 @@ class Evaluator:
     scores = copy_synthesis_scores(self._vocoder(state), self.waves, self.mels, self.audio)
     return {**{f"eval/{k}": v for k, v in scores.items()}, **self.baseline}
 
-  def summary(self, scores: dict[str, float]) -> str:
-    return (f"copy-synthesis of {len(self.waves)} held-out utterances: "
-            f"mel L1 {scores['eval/mel_l1']:.3f}, STFT distance "
-            f"{scores['eval/stft_distance']:.3f} (Griffin-Lim "
-            f"{scores['eval/griffinlim_mel_l1']:.3f}, {scores['eval/griffinlim_stft_distance']:.3f})")
-
   def samples(self, state) -> methods.Samples:
     """A held-out clip rendered from its mel, and the mels of original over rendering."""
     frames = int(SAMPLE_SECONDS * self.audio.sample_rate / self.audio.hop_length)

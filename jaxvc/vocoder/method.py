@@ -1,4 +1,4 @@
-"""The neural vocoder as a method of the trainer (the interface is in `jaxvc.methods`).
+"""The neural vocoder as a method of the trainer (the interface is `jaxvc.methods.Method`).
 
 Wires the config, the pure step (`step.py`), the input pipeline and the
 held-out evaluation (`evaluator.py`) together; no logic of its own. The
@@ -8,23 +8,9 @@ read a checkpoint, starts without them.
 """
 from jax.sharding import PartitionSpec as P
 
-from jaxvc import config as config_lib
+from jaxvc import methods
 from jaxvc.vocoder import config as vocoder_config
 from jaxvc.vocoder import step
-
-# Batches are (batch, samples): examples on axis 0.
-BATCH_PARTITION = P("data")
-
-defaults = vocoder_config.defaults
-
-
-def check_config(config) -> None:
-  config_lib.check_trainer(config)
-  vocoder_config.check(config)
-
-
-def init_state(config) -> step.TrainState:
-  return step.init_state(config)
 
 
 def make_train_step(config):
@@ -38,12 +24,24 @@ def train_batches(config, *, start_step: int, process_index: int, process_count:
       process_count=process_count).as_numpy_iterator()
 
 
-def inference_state(state: step.TrainState) -> dict:
-  """What a Vocoder needs: the generator's parameters."""
-  return step.generator_state(state)
-
-
 def evaluator(config):
   """The lead host's held-out evaluation."""
   from jaxvc.vocoder.evaluator import Evaluator  # noqa: PLC0415  (training only)
   return Evaluator(config)
+
+
+METHOD = methods.Method(
+    name="vocoder",
+    defaults=vocoder_config.defaults,
+    check_config=vocoder_config.check,
+    init_state=step.init_state,
+    make_train_step=make_train_step,
+    # Batches are (batch, samples): examples on axis 0.
+    batch_partition=P("data"),
+    train_batches=train_batches,
+    evaluator=evaluator,
+    # A Vocoder needs the generator's parameters.
+    inference_state=step.generator_state,
+    console_scores=("eval/mel_l1", "eval/stft_distance", "eval/griffinlim_mel_l1",
+                    "eval/griffinlim_stft_distance"),
+)
