@@ -247,3 +247,15 @@ def test_invert_mel_gradient_gives_back_the_speech(clip):
   batch = audio.invert_mel_gradient(jnp.stack([mel, mel]), CFG, n_iter=3, length=clip.size)
   single = audio.invert_mel_gradient(mel, CFG, n_iter=3, length=clip.size)
   np.testing.assert_allclose(batch[0], single, atol=1e-6)
+
+
+def test_read_source_reports_the_file_and_its_clipping(tmp_path):
+  t = np.arange(1600) / 16000
+  sine = np.sin(2 * np.pi * 200 * t)                               # 20 periods
+  wave = np.clip(3 * sine, -1, 1).astype(np.float32)                # 40 flat peaks
+  sf.write(tmp_path / "clipped.wav", np.stack([wave, 0.5 * wave], axis=1), 16000)
+  mono, source = audio.read_source(tmp_path / "clipped.wav")
+  assert source == audio.Source(sample_rate=16000, channels=2, seconds=0.1, clipped_runs=40)
+  assert mono.shape == (1600,)
+  sf.write(tmp_path / "touching.wav", sine.astype(np.float32), 16000)
+  assert audio.read_source(tmp_path / "touching.wav")[1].clipped_runs == 0   # peaks, not cut

@@ -60,6 +60,24 @@ def test_decoding_a_folder_shows_progress(tmp_path, monkeypatch, capsys):
   assert lines[-1].endswith("prepared (train 3 files)")
 
 
+def test_preparation_reports_minutes_rates_clipping_and_skips(tmp_path, capsys):
+  """Real recordings come at several rates and depths, clipped or unusable:
+  each split's preparation says so in one line."""
+  root = tmp_path / "voice"
+  write(root / "a.wav", tone(30.0))
+  write(root / "b.wav", tone(15.0, rate=22050), 22050)
+  write(root / "c.wav", tone(15.0, rate=11025), 11025, subtype="PCM_U8")   # 8-bit, 11 kHz
+  clipped = np.clip(4 * tone(1.0), -1.0, 1.0)    # cut flat at full scale
+  write(root / "d.wav", clipped)
+  write(root / "e.wav", tone(0.1))                # too short
+  (root / "f.wav").write_bytes(b"not audio")      # unreadable
+  audio_folder.prepare(root, RATE, tmp_path / "cache")
+  line = next(l for l in capsys.readouterr().out.splitlines() if ": train: 4 files" in l)
+  assert line.endswith(
+      "train: 4 files, 1.0 min; rates 11025 Hz x 1, 16000 Hz x 2, 22050 Hz x 1; "
+      "1 clipped (e.g. d.wav); 2 skipped: too short x 1, unreadable audio x 1"), line
+
+
 def test_an_interrupted_preparation_resumes_after_its_last_whole_batch(tmp_path, monkeypatch,
                                                                       capsys):
   root = tmp_path / "voice"
@@ -67,18 +85,18 @@ def test_an_interrupted_preparation_resumes_after_its_last_whole_batch(tmp_path,
     write(root / f"{i}.wav", tone(1.0, freq=200 + 50 * i))
   write(root / "5.wav", tone(0.1))   # too short: skipped, and still skipped on resume
   monkeypatch.setattr(audio_folder, "RESUME_BATCH", 2)
-  load, decoded = audio_folder.audio.load_audio, []
+  load, decoded = audio_folder.audio.read_source, []
 
   def load_until_interrupted(path, *args, **kwargs):
     if len(decoded) == 3:
       raise KeyboardInterrupt   # in the second batch: the first one is kept
     decoded.append(os.path.basename(path))
     return load(path, *args, **kwargs)
-  monkeypatch.setattr(audio_folder.audio, "load_audio", load_until_interrupted)
+  monkeypatch.setattr(audio_folder.audio, "read_source", load_until_interrupted)
   with pytest.raises(KeyboardInterrupt):
     audio_folder.prepare(root, RATE, tmp_path / "cache")
   decoded.clear()
-  monkeypatch.setattr(audio_folder.audio, "load_audio",
+  monkeypatch.setattr(audio_folder.audio, "read_source",
                       lambda path, *a, **k: decoded.append(os.path.basename(path)) or load(path, *a, **k))
   resumed = audio_folder.prepare(root, RATE, tmp_path / "cache")
 

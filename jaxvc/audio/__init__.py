@@ -12,12 +12,14 @@ the modules import each other directly.
 """
 from jaxvc.audio.io import AUDIO_EXTENSIONS
 from jaxvc.audio.io import AudioError
+from jaxvc.audio.io import Source
 from jaxvc.audio.io import audio_writer
 from jaxvc.audio.io import file_info
 from jaxvc.audio.io import is_audio_file
 from jaxvc.audio.io import list_audio_files
 from jaxvc.audio.io import load_audio
 from jaxvc.audio.io import read_blocks
+from jaxvc.audio.io import read_source
 from jaxvc.audio.io import require_audible
 from jaxvc.audio.io import require_finite
 from jaxvc.audio.io import resample

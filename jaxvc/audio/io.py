@@ -6,6 +6,7 @@ with one line. `AUDIO_EXTENSIONS` is the one list of the files jaxvc takes as
 audio, wherever it looks through a folder.
 """
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
 
@@ -18,6 +19,10 @@ import soxr
 from jaxvc import files
 
 _SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter is an empty recording.
+# Full scale, as 16-bit PCM reads (32767 / 32768 = 0.99997) with a margin for
+# 8- and 24-bit and lossy sources; a clip is CLIP_RUN such samples in a row.
+CLIP_LEVEL = 0.999
+CLIP_RUN = 3
 # Formats soundfile both reads and writes, by their usual extensions.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64",
                     ".rf64")
@@ -63,28 +68,58 @@ def file_info(path):
   return info
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """What a recording was before it became float32 mono at the working rate:
+  what a preparation summary reports about a folder of real recordings."""
+  sample_rate: int
+  channels: int
+  seconds: float
+  # Runs of at least CLIP_RUN samples at full scale, in any channel: a peak
+  # that reached the converter's limit and was cut flat, not one that touched it.
+  clipped_runs: int
+
+
 def load_audio(path, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarray:
   """Float32 mono at `sample_rate` from any file soundfile reads.
 
   Raises AudioError for files a dataset should skip with a reason: unreadable,
   empty, non-finite, silent, or shorter than `min_seconds`.
   """
+  wave, source = read_source(path, min_seconds=min_seconds)
+  return resample(wave, source.sample_rate, sample_rate)
+
+
+def read_source(path, *, min_seconds: float = 0.0) -> tuple[np.ndarray, Source]:
+  """Float32 mono at the file's own rate, and what the file was; the checks
+  and AudioErrors of `load_audio`."""
   if not files.location(path).is_file():
     raise AudioError(f"{path}: no such file")
   try:
     with _readable(path) as f:
-      wave, file_rate = sf.read(f, dtype="float32", always_2d=True)
+      samples, file_rate = sf.read(f, dtype="float32", always_2d=True)
   except (sf.SoundFileError, OSError) as e:
     raise unreadable(path, e) from None
-  wave = wave.mean(axis=1)
-  if wave.size == 0:
+  if samples.size == 0:
     raise AudioError(f"{path}: empty (0 samples)")
+  wave = samples.mean(axis=1)
   require_finite(path, wave)
   require_audible(path, float(np.abs(wave).max()))
   seconds = wave.size / file_rate
   if seconds < min_seconds:
     raise AudioError(f"{path}: too short ({seconds:.3g} s < min_seconds={min_seconds:.3g} s)")
-  return resample(wave, file_rate, sample_rate)
+  return wave, Source(int(file_rate), samples.shape[1], seconds, clipped_runs(samples))
+
+
+def clipped_runs(samples: np.ndarray) -> int:
+  """Runs of CLIP_RUN or more samples at full scale (|x| >= CLIP_LEVEL) in any
+  channel of `samples` (samples, channels), counted by where they start."""
+  full = np.abs(samples) >= CLIP_LEVEL
+  if len(full) < CLIP_RUN:
+    return 0
+  run = np.logical_and.reduce([full[i:len(full) - CLIP_RUN + 1 + i] for i in range(CLIP_RUN)])
+  starts = run & ~np.concatenate([np.zeros_like(run[:1]), run[:-1]])
+  return int(np.count_nonzero(starts))
 
 
 @contextlib.contextmanager

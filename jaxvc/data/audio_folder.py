@@ -8,6 +8,7 @@ preparation time, so training never meets them. Decoding a large folder takes
 long, so it is done in batches kept on disk until TFDS has written the
 dataset: a preparation that is interrupted resumes after its last whole batch.
 """
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -35,6 +36,9 @@ PROGRESS_SECONDS = 30.0
 # Files decoded between the checkpoints of a preparation: an interrupted one
 # resumes after the last whole batch instead of from the first file.
 RESUME_BATCH = 64
+# What a saved batch holds; batches of another format (an older jaxvc's
+# interrupted preparation) are decoded again, not read.
+DECODED_FORMAT = 2
 
 
 class AudioFolderError(ValueError):
@@ -86,7 +90,7 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
   decoded_dir = None
 
   def _generate_examples(self, root: epath.Path, split: str, paths: list[epath.Path]):
-    kept = skipped = 0
+    summary = Summary()
     batches = [(start, Path(self.decoded_dir) / split / f"{start:08d}.npz")
                for start in range(0, len(paths), RESUME_BATCH)]
     resumed = sum(len(paths[start:start + RESUME_BATCH])
@@ -106,46 +110,102 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
             print(f"audio folder {root}: {split}: decoded {done} of {len(paths)} files",
                   file=self.console, flush=True)
           try:
-            wave = audio.load_audio(file, self.builder_config.sample_rate,
-                                    min_seconds=MIN_SECONDS)
+            wave, source = audio.read_source(file, min_seconds=MIN_SECONDS)
           except audio.AudioError as e:
             reasons.append(str(e))
             continue
           transcript = file.with_suffix(".txt")
-          examples.append((file.relative_to(root).as_posix(), wave,
-                           transcript.read_text().strip() if transcript.is_file() else ""))
+          examples.append(Decoded(
+              file.relative_to(root).as_posix(),
+              audio.resample(wave, source.sample_rate, self.builder_config.sample_rate),
+              transcript.read_text().strip() if transcript.is_file() else "", source))
         _write_batch(batch_file, examples, reasons)
       for reason in reasons:
         logging.warning("Skipping %s", reason)
-      kept, skipped = kept + len(examples), skipped + len(reasons)
-      for relative, wave, transcript in examples:
-        yield relative, {"audio": wave, "path": relative, "transcript": transcript}
-    if skipped:
+      summary.add(examples, reasons)
+      for example in examples:
+        yield example.path, {"audio": example.wave, "path": example.path,
+                             "transcript": example.transcript}
+    print(f"audio folder {root}: {split}: {summary.line()}", file=self.console, flush=True)
+    if summary.skipped:
       logging.warning("%s split %s: skipped %d of %d files (reasons above).",
-                      root, split, skipped, skipped + kept)
-    if not kept:
+                      root, split, len(summary.skipped), len(summary.skipped) + summary.kept)
+    if not summary.kept:
       raise AudioFolderError(
           f"{root}: no usable audio in split {split!r} "
-          f"(all {skipped} files skipped, reasons logged above)")
+          f"(all {len(summary.skipped)} files skipped, reasons logged above)")
 
 
-def _write_batch(path: Path, examples: list, reasons: list[str]) -> None:
-  """Saves a batch of decoded examples (relative path, wave, transcript) and
-  the reasons its other files were skipped, atomically."""
-  waves = [wave for _, wave, _ in examples]
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+  """A decoded file: its path relative to the folder, float32 mono at the
+  folder's rate, its transcript ("" without one) and what the file was."""
+  path: str
+  wave: np.ndarray
+  transcript: str
+  source: audio.Source
+
+
+@dataclasses.dataclass
+class Summary:
+  """What a split's preparation reports: real recordings come at several rates,
+  clipped, and with files that cannot be used, and a user should see that
+  before training on them rather than hear it after."""
+  kept: int = 0
+  seconds: float = 0.0
+  rates: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+  clipped: list = dataclasses.field(default_factory=list)
+  skipped: list = dataclasses.field(default_factory=list)
+
+  def add(self, examples: list[Decoded], reasons: list[str]) -> None:
+    self.kept += len(examples)
+    self.seconds += sum(e.source.seconds for e in examples)
+    self.rates.update(e.source.sample_rate for e in examples)
+    self.clipped += [e.path for e in examples if e.source.clipped_runs]
+    self.skipped += reasons
+
+  def line(self) -> str:
+    """One line: files and minutes kept, rates found, clipped and skipped files by why."""
+    rates = ", ".join(f"{r} Hz x {n}" for r, n in sorted(self.rates.items()))
+    parts = [f"{self.kept} files, {self.seconds / 60:.1f} min", f"rates {rates or 'none'}",
+             f"{len(self.clipped)} clipped"]
+    if self.clipped:
+      parts[-1] += f" (e.g. {self.clipped[0]})"
+    if self.skipped:
+      why = collections.Counter(_why(r) for r in self.skipped)
+      parts.append(f"{len(self.skipped)} skipped: "
+                   + ", ".join(f"{w} x {n}" for w, n in sorted(why.items(),
+                                                               key=lambda x: (-x[1], x[0]))))
+    return "; ".join(parts)
+
+
+def _why(reason: str) -> str:
+  """The kind of an AudioError's '<path>: <reason> (<detail>)' message."""
+  return reason.rpartition(": ")[2].split(" (")[0]
+
+
+def _write_batch(path: Path, examples: list[Decoded], reasons: list[str]) -> None:
+  """Saves a batch of decoded files and the reasons its other files were
+  skipped, atomically."""
+  waves = [e.wave for e in examples]
+  sources = [dataclasses.astuple(e.source) for e in examples]
   with files.atomic_path(path) as tmp, open(tmp, "wb") as f:
-    np.savez(f, paths=np.array([p for p, _, _ in examples], dtype=str),
-             transcripts=np.array([t for _, _, t in examples], dtype=str),
+    np.savez(f, paths=np.array([e.path for e in examples], dtype=str),
+             transcripts=np.array([e.transcript for e in examples], dtype=str),
              lengths=np.array([len(w) for w in waves], dtype=np.int64),
              waves=np.concatenate(waves) if waves else np.zeros(0, np.float32),
+             sources=np.array(sources, dtype=np.float64).reshape(len(sources), 4),
              skipped=np.array(reasons, dtype=str))
 
 
-def _read_batch(path: Path) -> tuple[list, list[str]]:
+def _read_batch(path: Path) -> tuple[list[Decoded], list[str]]:
   """What `_write_batch` saved at `path`."""
   with np.load(path) as saved:
     waves = np.split(saved["waves"], np.cumsum(saved["lengths"])[:-1])
-    return (list(zip(saved["paths"].tolist(), waves, saved["transcripts"].tolist())),
+    sources = [audio.Source(int(rate), int(channels), float(seconds), int(clipped))
+               for rate, channels, seconds, clipped in saved["sources"]]
+    return ([Decoded(*fields) for fields in zip(saved["paths"].tolist(), waves,
+                                                saved["transcripts"].tolist(), sources)],
             saved["skipped"].tolist())
 
 
@@ -187,7 +247,7 @@ def prepare(root, sample_rate: int, cache_dir) -> AudioFolder:
       name=f"content_{_fingerprint(root)}", root=str(root), sample_rate=sample_rate)
   builder = AudioFolder(config=config, data_dir=data_dir)
   builder.console = sys.stdout
-  builder.decoded_dir = data_dir / "decoding" / config.name
+  builder.decoded_dir = data_dir / "decoding" / f"{config.name}-{DECODED_FORMAT}"
   if not builder.is_prepared():
     # TFDS prints its own progress and paths on stdout; the one line below
     # says what a user needs.
