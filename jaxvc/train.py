@@ -14,6 +14,7 @@ checkpoint is written after it. Multi-host: see the README.
 """
 import argparse
 import contextlib
+import copy
 import dataclasses
 import itertools
 import logging
@@ -108,15 +109,23 @@ class DataParallel:
   this host's slice of the global batch as global arrays, sharded along the
   "data" axis where the method's `batch_partition` puts it.
   `make_step(state, batch)`: the `TrainStep` for a state and batch like these
-  (arrays or their `jax.ShapeDtypeStruct`s).
+  (arrays or their `jax.ShapeDtypeStruct`s), built once per shapes and kept
+  by this object. `config_json` is the config they were built from: a caller
+  that trains the same config several times in one process (a resume in a
+  notebook, the tests) may build this once and pass it to each
+  `train_and_evaluate`, which then traces and compiles nothing again.
   """
   init: Callable
   place_batch: Callable
   make_step: Callable
+  config_json: str
 
 
 def data_parallel(method: methods.Method, config: ml_collections.ConfigDict) -> DataParallel:
   """The method's step and state over a mesh of `jax.devices()`."""
+  # Its own copy: the jitted functions trace from it when first called, and
+  # the caller's config may change before then.
+  config = copy.deepcopy(config)
   devices = jax.devices()
   mesh = jax.make_mesh((len(devices),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
@@ -131,7 +140,16 @@ def data_parallel(method: methods.Method, config: ml_collections.ConfigDict) -> 
     return {k: jax.make_array_from_process_local_data(batch_sharding, v)
             for k, v in local_batch.items()}
 
+  steps = {}
+
   def make_step(state, batch) -> TrainStep:
+    leaves, structure = jax.tree.flatten((state, batch))
+    key = (structure, tuple((x.shape, x.dtype) for x in leaves))
+    if key not in steps:
+      steps[key] = _train_step(state, batch)
+    return steps[key]
+
+  def _train_step(state, batch) -> TrainStep:
     names = metric_names(train_step, state, batch)
     return TrainStep(
         step=jax.jit(with_totals(train_step, names), donate_argnums=(0, 1),
@@ -144,7 +162,12 @@ def data_parallel(method: methods.Method, config: ml_collections.ConfigDict) -> 
                                      count=jnp.zeros_like(t["count"])),
                       out_shardings=replicated, donate_argnums=0))
 
-  return DataParallel(init, place_batch, make_step)
+  return DataParallel(init, place_batch, make_step, _config_json(config))
+
+
+def _config_json(config: ml_collections.ConfigDict) -> str:
+  # As `workdirs.save_config` writes it: a value plain JSON cannot hold is no error.
+  return config.to_json_best_effort(sort_keys=True)
 
 
 class Preemption:
@@ -196,12 +219,19 @@ def _due(step: int, every: int, last: int) -> bool:
   return step % every == 0 or step == last
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       parallel: DataParallel | None = None):
   """Trains to `config.num_steps`, resuming from `workdir` if it has checkpoints;
   returns the final state. The lead process holds the workdir's `RunLock`
-  throughout, and SIGTERM's handler is the caller's again when this returns."""
+  throughout, and SIGTERM's handler is the caller's again when this returns.
+  `parallel`: `data_parallel(method, config)` built by the caller (see
+  `DataParallel`), else built here."""
   method = methods.get(config.method)
   check_config(config)
+  if parallel is None:
+    parallel = data_parallel(method, config)
+  elif parallel.config_json != _config_json(config):
+    raise ValueError("train_and_evaluate: `parallel` was built from another config")
   try:
     files.location(workdir).mkdir(parents=True, exist_ok=True)
   except OSError as e:
@@ -212,13 +242,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       stack.enter_context(run_lock.RunLock(workdir))
       workdirs.save_config(workdir, config)
     preemption = stack.enter_context(Preemption(config.preemption_check_every))
-    return _train(method, config, workdir, preemption)
+    return _train(method, config, workdir, parallel, preemption)
 
 
 def _train(method: methods.Method, config: ml_collections.ConfigDict, workdir: str,
-           preemption: Preemption):
+           parallel: DataParallel, preemption: Preemption):
   lead = jax.process_index() == 0
-  parallel = data_parallel(method, config)
   mngr = checkpoints.manager(workdir, config)
   if mngr.latest_step() is None:
     state = parallel.init()

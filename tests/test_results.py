@@ -151,6 +151,19 @@ def test_benchmark_table(results):
   assert "**retired**" not in markdown
 
 
+def test_benchmark_figures_alone(results, tmp_path):
+  """`--benchmark-json FILE` without a run: docs' benchmark.json and .md only."""
+  bench = tmp_path / "bench.json"
+  bench.write_text(json.dumps(dict(machine=MACHINE, matmul=dict(matmul_fp32_gflops=50.0))))
+  assert results.main(["--benchmark-json", str(bench), "--out", str(tmp_path / "docs")]) == 0
+  assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == ["benchmark.json",
+                                                                   "benchmark.md"]
+  assert json.loads((tmp_path / "docs" / "benchmark.json").read_text()) == json.loads(
+      bench.read_text())
+  assert table_rows((tmp_path / "docs" / "benchmark.md").read_text())[2:] == [
+      ["matmul", "matmul_fp32_gflops", "50"]]
+
+
 def test_each_test_sentence_is_styled_by_another_train_sentence(results, demo_corpus):
   utterances = results.scored_utterances(demo_corpus, limit=2)
   assert [u.key for u in utterances] == ["0009", "0010"]
@@ -182,7 +195,8 @@ def test_one_sentence_end_to_end(results, tmp_path):
       "--benchmark-json", str(bench), "--config.num_steps=2", "--config.conv1d.filters=64",
       "--config.griffin_lim_iters=4"]) == 0
   assert sorted(p.name for p in out.iterdir()) == [
-      "benchmark.md", "losses.png", "results.json", "results.md", "spectrograms.png"]
+      "benchmark.json", "benchmark.md", "losses.png", "results.json", "results.md",
+      "spectrograms.png"]
   rendered = sorted(set(results.SYSTEMS) - {"melganvc_baseline"})   # no --baseline run given
   assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == rendered
   for png in ("losses.png", "spectrograms.png"):

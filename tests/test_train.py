@@ -44,10 +44,17 @@ def _cli(config_path, workdir, *extra):
 
 
 @pytest.fixture(scope="module")
-def full_run(tiny_config_path, tmp_path_factory):
+def parallel(tiny_config_path):
+  """The tiny config's jitted functions, built once for the module's runs."""
+  return train.data_parallel(melganvc_method.METHOD, _config(tiny_config_path))
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_config_path, parallel, tmp_path_factory):
   """(workdir, final state) of the 4-step run, checkpointed at steps 2 and 4."""
   workdir = tmp_path_factory.mktemp("full") / "run"
-  return workdir, train.train_and_evaluate(_config(tiny_config_path), str(workdir))
+  return workdir, train.train_and_evaluate(_config(tiny_config_path), str(workdir),
+                                           parallel=parallel)
 
 
 def _stopped_at_2(full_run, folder) -> str:
@@ -58,18 +65,20 @@ def _stopped_at_2(full_run, folder) -> str:
   return str(copy)
 
 
-def test_resumed_run_equals_uninterrupted_run(tiny_config_path, full_run, tmp_path):
+def test_resumed_run_equals_uninterrupted_run(tiny_config_path, parallel, full_run, tmp_path):
   workdir, full = full_run
   def caller_handler(signum, frame):
     del signum, frame
   previous = signal.signal(signal.SIGTERM, caller_handler)
   try:
-    resumed = train.train_and_evaluate(_config(tiny_config_path),
-                                       _stopped_at_2(full_run, tmp_path / "r"))
+    stopped = _stopped_at_2(full_run, tmp_path / "r")
+    resumed = train.train_and_evaluate(_config(tiny_config_path), stopped, parallel=parallel)
     # Training took SIGTERM for its preemption save and gave it back.
     assert signal.getsignal(signal.SIGTERM) is caller_handler
   finally:
     signal.signal(signal.SIGTERM, previous)
+  with run_lock.RunLock(stopped):   # and the workdir's lock
+    pass
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(_params(full), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
@@ -95,8 +104,8 @@ def test_the_trained_run_converts_speech(full_run, speech, tmp_path):
   assert np.isfinite(out).all() and np.abs(out).max() > 0
 
 
-def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_config_path, full_run, tmp_path,
-                                                            monkeypatch):
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_config_path, parallel, full_run,
+                                                            tmp_path, monkeypatch):
   workdir = _stopped_at_2(full_run, tmp_path / "run")
   # A batch that makes every loss NaN from step 3 (data, not a changed loss
   # function: the step stays the program already compiled).
@@ -106,7 +115,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_config_path, f
       for batch in clean.train_batches(*a, **k)))
   monkeypatch.setattr(methods, "get", lambda name: poisoned)
   with pytest.raises(train.TrainingError, match=r"step 3: loss '.*' is nan.*checkpoint is step 2"):
-    train.train_and_evaluate(_config(tiny_config_path), workdir)
+    train.train_and_evaluate(_config(tiny_config_path), workdir, parallel=parallel)
   _, state = workdirs.load_state(workdir)
   assert int(state.step) == 2
   assert all(np.isfinite(p).all() for p in _params(state))
@@ -189,7 +198,7 @@ def test_sigterm_saves_and_sigkill_leaves_a_loadable_checkpoint(tiny_config_path
 
 
 def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
-    tiny_config_path, full_run, gcs_bucket, tmp_path):
+    tiny_config_path, parallel, full_run, gcs_bucket, tmp_path):
   """A TPU pod's workdir is a gs:// URL: a run stopped at step 2 resumes from
   it, writes its config, checkpoints and events there, and inference loads from it."""
   from etils import epath
@@ -199,7 +208,7 @@ def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
     if file.is_file():
       (workdir / file.relative_to(stopped).as_posix()).write_bytes(file.read_bytes())
 
-  resumed = train.train_and_evaluate(_config(tiny_config_path), str(workdir))
+  resumed = train.train_and_evaluate(_config(tiny_config_path), str(workdir), parallel=parallel)
 
   local, full = full_run
   for a, b in zip(_params(full), _params(resumed), strict=True):
@@ -214,6 +223,12 @@ def test_a_run_on_a_gcs_bucket_resumes_exactly_and_loads_for_inference(
   assert step == 4
   for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(generator), strict=True):
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_parallel_built_from_another_config_is_refused(tiny_config_path, parallel, tmp_path):
+  with pytest.raises(ValueError, match="built from another config"):
+    train.train_and_evaluate(_config(tiny_config_path, "num_steps=6"), str(tmp_path / "w"),
+                             parallel=parallel)
 
 
 def test_a_workdir_that_cannot_be_made_is_a_one_line_error(tiny_config_path, tmp_path):
@@ -234,8 +249,8 @@ def test_a_second_run_on_a_busy_workdir_is_one_line_exit_2(tiny_config_path, ful
     assert len(error.splitlines()) == 1, error
     assert f"{workdir}/{run_lock.LOCK_FILE}" in error and f"pid {os.getpid()}" in error
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == before == ["2"]
-  # Released: the same workdir trains again (to step 4).
-  assert int(train.train_and_evaluate(_config(tiny_config_path), workdir).step) == 4
+  with run_lock.RunLock(workdir):   # released: the workdir can be trained again
+    pass
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from jaxvc.vocoder import config as vocoder_config
 from jaxvc.vocoder import discriminators as discriminators_lib
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import losses
+from jaxvc.vocoder import method as vocoder_method
 from jaxvc.vocoder import step as step_lib
 from jaxvc.vocoder import inference as vocoder_inference
 from test_converter import tiny_config as tiny_melganvc_config
@@ -151,7 +152,9 @@ def test_resumed_run_equals_uninterrupted_run(demo_corpus, tmp_path, monkeypatch
   c = tiny_config(domain=f"folder:{demo_corpus}/speaker_b", cache_dir=str(tmp_path / "cache"))
   c.loss.update(gan_start_step=2, stft_weight=1.0)
   c.update(num_steps=4, log_every=1, eval_every=4, sample_every=4, checkpoint_every=2)
-  full = train.train_and_evaluate(c, str(tmp_path / "full"))
+  # Built once for the three runs (each would trace the same step again).
+  parallel = train.data_parallel(vocoder_method.METHOD, c)
+  full = train.train_and_evaluate(c, str(tmp_path / "full"), parallel=parallel)
   logged = _logged(capsys.readouterr().out)
   for step in (1, 2):   # the discriminators neither run nor train
     assert logged[step]["discriminator_loss"] == 0 and logged[step]["stft"] > 0
@@ -162,12 +165,12 @@ def test_resumed_run_equals_uninterrupted_run(demo_corpus, tmp_path, monkeypatch
   # num_steps, so a shorter run would be another program to compile).
   with monkeypatch.context() as m:
     m.setattr(train.Preemption, "agreed", lambda self, step: step == 2)
-    stopped = train.train_and_evaluate(c, str(tmp_path / "resumed"))
+    stopped = train.train_and_evaluate(c, str(tmp_path / "resumed"), parallel=parallel)
   assert int(stopped.step) == 2
   # Adam's moments and counts still zero: no discriminator update yet.
   assert _all_zero(stopped.discriminator_opt) and not _all_zero(stopped.generator_opt)
   assert not _all_zero(full.discriminator_opt)
-  resumed = train.train_and_evaluate(c, str(tmp_path / "resumed"))
+  resumed = train.train_and_evaluate(c, str(tmp_path / "resumed"), parallel=parallel)
   assert int(resumed.step) == int(full.step) == 4
   for a, b in zip(jax.tree.leaves(jax.device_get(full.params)),
                   jax.tree.leaves(jax.device_get(resumed.params)), strict=True):

@@ -25,7 +25,7 @@ Each is scored by tools/evaluate.py against the parallel target, with each
 speaker's train split as its similarity reference (so no scored utterance is
 in it). Written to --out: results.md and results.json, losses.png (the run's
 TensorBoard curves), spectrograms.png (a source and its conversion), and with
---benchmark-json (from tools/benchmark.py --json) benchmark.md.
+--benchmark-json (from tools/benchmark.py --json) benchmark.json and .md.
 
   python tools/results.py --copy-synthesis --vocoder VOCODER_WORKDIR
       [--steps N ...] [--out docs/results] [--limit N] [--audio DIR]
@@ -34,6 +34,11 @@ scores the vocoder alone: every TARGET test utterance (or the first --limit)
 through its mel and back, by Griffin-Lim and by the vocoder at each kept
 checkpoint of --steps (default its latest), against the original utterance.
 Written to --out: vocoder.md and vocoder_copy_synthesis.json.
+
+  python tools/results.py --benchmark-json FILE [--out docs/results]
+
+writes only the speed figures: FILE (from tools/benchmark.py --json) copied to
+benchmark.json, and benchmark.md, its table.
 """
 import argparse
 import dataclasses
@@ -372,9 +377,18 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
                      f"MelGAN-VC, step {step}": converter.convert_mel(np.asarray(first))},
                     converter.audio.hop_length / converter.sample_rate, out / "spectrograms.png")
   if args.benchmark_json:
-    with open(args.benchmark_json) as f:
-      files.write_text(out / "benchmark.md", benchmark_markdown(json.load(f)))
+    write_benchmark(args.benchmark_json, out)
   return report
+
+
+def write_benchmark(benchmark_json: str, out: Path) -> None:
+  """`out/benchmark.json` (a copy of tools/benchmark.py --json's file) and
+  `out/benchmark.md`, its table."""
+  with open(benchmark_json) as f:
+    results = json.load(f)
+  out.mkdir(parents=True, exist_ok=True)
+  files.write_json(out / "benchmark.json", results)
+  files.write_text(out / "benchmark.md", benchmark_markdown(results))
 
 
 # ----------------------------------------------------------------------------
@@ -482,13 +496,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.error("--limit must be at least 1")
   if args.copy_synthesis and not args.vocoder:
     parser.error("--copy-synthesis needs --vocoder")
-  if not args.copy_synthesis and not args.workdir:
-    parser.error("--workdir is required (or --copy-synthesis with --vocoder)")
+  if not (args.copy_synthesis or args.workdir or args.benchmark_json):
+    parser.error("--workdir is required (or --copy-synthesis with --vocoder, "
+                 "or --benchmark-json alone)")
   if args.steps and not args.copy_synthesis:
     parser.error("--steps goes with --copy-synthesis")
   try:
     if args.copy_synthesis:
       print(copy_synthesis_markdown(run_copy_synthesis(args)))
+    elif not args.workdir:
+      write_benchmark(args.benchmark_json, Path(args.out))
+      print((Path(args.out) / "benchmark.md").read_text())
     else:
       print(results_markdown(run(args, overrides)))
   except (ValueError, OSError) as e:  # CheckpointError, ConfigError, AudioError are ValueErrors
