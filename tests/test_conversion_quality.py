@@ -42,6 +42,26 @@ def test_scores_and_reference_lines(demo_corpus):
                                          invert=lambda wave: wave)
 
 
+def test_without_parallel_targets_the_ceiling_is_held_out_target_speech(demo_corpus):
+  """Real speakers say different things: the ceiling's similarities come from
+  the target's own held-out utterances, and there is no MCD."""
+  sources = _waves(demo_corpus, "speaker_a", "test")
+  held_out = _waves(demo_corpus, "speaker_b", "test")[1:]   # not the sources' sentences
+  references = dict(target_references=_waves(demo_corpus, "speaker_b", "train"),
+                    source_references=_waves(demo_corpus, "speaker_a", "train"))
+  quality = conversion_quality.ConversionQuality(
+      sources, None, **references, sample_rate=RATE, invert=lambda wave: wave,
+      held_out_targets=held_out)
+  base = quality.baselines
+  assert sorted(base) == ["ceiling_source_similarity", "ceiling_target_similarity",
+                          "unconverted_source_similarity", "unconverted_target_similarity"]
+  assert base["ceiling_target_similarity"] > base["unconverted_target_similarity"] + 0.1
+  assert "mcd_db" not in quality(held_out[:1] + sources[1:])
+  no_ceiling = conversion_quality.ConversionQuality(
+      sources, None, **references, sample_rate=RATE, invert=lambda wave: wave)
+  assert not any(k.startswith("ceiling_") for k in no_ceiling.baselines)
+
+
 def test_melganvc_eval_logs_similarity_and_mcd(tiny_config_path):
   config = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=2"])
   evaluator = evaluator_lib.Evaluator(config)

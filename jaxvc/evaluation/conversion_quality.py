@@ -33,13 +33,18 @@ class ConversionQuality:
   `source_references` the utterances whose mean embedding stands for each
   domain (from the train split, so no scored utterance is its own
   reference); `invert(wave)` renders a wave through the mel and the inversion
-  the conversions use, for the ceiling. All waves mono at `sample_rate`.
+  the conversions use, for the ceiling. Without parallel targets (two
+  speakers saying different things, as real recordings are),
+  `held_out_targets`, held-out utterances of the target domain, give the
+  ceiling's similarities (there is no MCD without a parallel utterance). All
+  waves mono at `sample_rate`.
   """
 
   def __init__(self, sources: Sequence[np.ndarray], targets: Sequence[np.ndarray] | None, *,
                target_references: Sequence[np.ndarray],
                source_references: Sequence[np.ndarray], sample_rate: int,
-               invert: Callable[[np.ndarray], np.ndarray]):
+               invert: Callable[[np.ndarray], np.ndarray],
+               held_out_targets: Sequence[np.ndarray] = ()):
     if targets is not None and len(targets) != len(sources):
       raise ValueError(f"{len(sources)} sources but {len(targets)} parallel targets")
     self.sources = list(sources)
@@ -48,22 +53,27 @@ class ConversionQuality:
     self.target_embedding = metrics.speaker_embedding(target_references, sample_rate)
     self.source_embedding = metrics.speaker_embedding(source_references, sample_rate)
     self.baselines = {f"unconverted_{k}": v for k, v in self(self.sources).items()}
-    if self.targets is not None:
-      ceiling = self([invert(t) for t in self.targets])
-      self.baselines.update({f"ceiling_{k}": v for k, v in ceiling.items()})
+    ceiling = self.targets if self.targets is not None else list(held_out_targets)
+    if ceiling:
+      scores = self._scores([invert(t) for t in ceiling], self.targets)
+      self.baselines.update({f"ceiling_{k}": v for k, v in scores.items()})
 
   def __call__(self, converted: Sequence[np.ndarray]) -> dict[str, float]:
     """Mean similarity of `converted` (one wave per source, in order) to each
     domain, and mean MCD in dB against the parallel targets if there are any."""
     if len(converted) != len(self.sources):
       raise ValueError(f"expected {len(self.sources)} converted waves, got {len(converted)}")
-    similarities = np.array([self._similarities(w) for w in converted])
+    return self._scores(converted, self.targets)
+
+  def _scores(self, waves: Sequence[np.ndarray],
+              targets: Sequence[np.ndarray] | None) -> dict[str, float]:
+    similarities = np.array([self._similarities(w) for w in waves])
     scores = dict(target_similarity=float(np.mean(similarities[:, 0])),
                   source_similarity=float(np.mean(similarities[:, 1])))
-    if self.targets is not None:
+    if targets is not None:
       scores["mcd_db"] = float(np.mean([
           metrics.mel_cepstral_distortion(w, t, self.sample_rate)
-          for w, t in zip(converted, self.targets, strict=True)]))
+          for w, t in zip(waves, targets, strict=True)]))
     return scores
 
   def _similarities(self, wave: np.ndarray) -> tuple[float, float]:

@@ -40,7 +40,8 @@ def quality_eval(config, cfg: audio.AudioConfig,
 
   Sources are the first held-out utterances of domain a by file name; where
   domain b holds files of the same names (a parallel corpus) they are the
-  ones scored, with those files as MCD targets.
+  ones scored, with those files as MCD targets and the ceiling. Otherwise
+  the first held-out utterances of domain b give the ceiling's similarities.
   """
   n = config.eval_quality_utterances
   if n == 0 or not conversion_quality.available():
@@ -54,11 +55,15 @@ def quality_eval(config, cfg: audio.AudioConfig,
     keys = (parallel or sorted(named["a"]))[:n]
     sources = [named["a"][k] for k in keys]
     targets = [named["b"][k] for k in keys] if parallel else None
+  held_out_targets = () if targets is not None else (
+      [named["b"][k] for k in sorted(named["b"])[:n]] if named["b"] is not None
+      else input_pipeline.domain_waves(config, "b", d.eval_split, n))
   references = {k: input_pipeline.domain_waves(config, k, d.train_split, REFERENCE_UTTERANCES)
                 for k in "ab"}
   return conversion_quality.ConversionQuality(
       sources, targets, target_references=references["b"], source_references=references["a"],
-      sample_rate=cfg.sample_rate, invert=lambda w: invert(np.asarray(audio.wave_to_mel(w, cfg))))
+      sample_rate=cfg.sample_rate, invert=lambda w: invert(np.asarray(audio.wave_to_mel(w, cfg))),
+      held_out_targets=held_out_targets)
 
 
 class Evaluator:
