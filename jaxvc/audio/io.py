@@ -86,13 +86,22 @@ def load_audio(path, sample_rate: int, *, min_seconds: float = 0.0) -> np.ndarra
   Raises AudioError for files a dataset should skip with a reason: unreadable,
   empty, non-finite, silent, or shorter than `min_seconds`.
   """
-  wave, source = read_source(path, min_seconds=min_seconds)
-  return resample(wave, source.sample_rate, sample_rate)
+  _, wave, file_rate = _read_checked(path, min_seconds)
+  return resample(wave, file_rate, sample_rate)
 
 
 def read_source(path, *, min_seconds: float = 0.0) -> tuple[np.ndarray, Source]:
-  """Float32 mono at the file's own rate, and what the file was; the checks
-  and AudioErrors of `load_audio`."""
+  """Float32 mono at the file's own rate, and what the file was (its clipping
+  counted on its own samples, before mixing and resampling); the checks and
+  AudioErrors of `load_audio`."""
+  samples, wave, file_rate = _read_checked(path, min_seconds)
+  return wave, Source(int(file_rate), samples.shape[1], wave.size / file_rate,
+                      clipped_runs(samples))
+
+
+def _read_checked(path, min_seconds: float) -> tuple[np.ndarray, np.ndarray, int]:
+  """(samples (samples, channels), their mono mix, rate) of a file that passes
+  `load_audio`'s checks."""
   if not files.location(path).is_file():
     raise AudioError(f"{path}: no such file")
   try:
@@ -108,7 +117,7 @@ def read_source(path, *, min_seconds: float = 0.0) -> tuple[np.ndarray, Source]:
   seconds = wave.size / file_rate
   if seconds < min_seconds:
     raise AudioError(f"{path}: too short ({seconds:.3g} s < min_seconds={min_seconds:.3g} s)")
-  return wave, Source(int(file_rate), samples.shape[1], seconds, clipped_runs(samples))
+  return samples, wave, file_rate
 
 
 def clipped_runs(samples: np.ndarray) -> int:
