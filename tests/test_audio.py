@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 
 from jaxvc import audio
+from jaxvc.audio import loudness
 from jaxvc.audio import mel as mel_lib
 from jaxvc import config
 from jaxvc.errors import ConfigError
@@ -38,6 +39,8 @@ def test_config_defaults_match_the_shared_config():
     ("win_length", 2048, "exceeds n_fft"),
     ("hop_length", 0, "positive"),
     ("n_mels", -4, "positive"),
+    ("loudness_lufs", 3.0, "outside"),
+    ("loudness_lufs", -80.0, "outside"),
 ])
 def test_config_rejects_bad_settings(key, value, reason):
   cfg = config.audio()
@@ -135,6 +138,43 @@ def test_trim_silence_cuts_quiet_ends():
   trimmed = audio.trim_silence(wave, top_db=40)
   assert tone.size <= trimmed.size < tone.size + 4096  # librosa's frames are 2048 long
   assert audio.trim_silence(wave, top_db=0) is wave
+
+
+def test_loudness_normalisation_reaches_its_target_whatever_the_level_and_pauses(clip):
+  rate = CFG.sample_rate
+  for gain in (0.01, 0.3, 2.0):
+    out = loudness.normalise_loudness(clip * gain, rate, -23.0)
+    assert loudness.integrated_loudness(out, rate) == pytest.approx(-23.0, abs=0.01)
+  # Gating: long pauses do not turn a take up, as they would an RMS.
+  paused = np.concatenate([clip, np.zeros(4 * clip.size, np.float32)])
+  assert loudness.integrated_loudness(paused, rate) == pytest.approx(
+      loudness.integrated_loudness(clip, rate), abs=0.5)
+  # 0 is off; silence is left as it is; a clip shorter than a gating block is measured.
+  assert loudness.normalise_loudness(clip, rate, 0.0) is not None
+  np.testing.assert_array_equal(loudness.normalise_loudness(clip, rate, 0.0), clip)
+  np.testing.assert_array_equal(loudness.normalise_loudness(np.zeros(rate), rate, -23.0), 0)
+  short = loudness.normalise_loudness(clip[20000:21000] * 0.1, rate, -23.0)
+  assert loudness.integrated_loudness(short, rate) == pytest.approx(-23.0, abs=0.01)
+
+
+def test_loudness_of_parts_combines_like_the_whole(clip):
+  rate = CFG.sample_rate
+  loud, quiet = clip, clip * 0.1
+  whole = loudness.integrated_loudness(np.concatenate([loud, quiet]), rate)
+  parts = loudness.combined_loudness([(loudness.integrated_loudness(w, rate), w.size)
+                                      for w in (loud, quiet)])
+  assert parts == pytest.approx(whole, abs=1.0)
+  assert loudness.combined_loudness([(-np.inf, 100)]) == -np.inf
+
+
+def test_front_end_trims_then_brings_to_the_loudness(clip):
+  rate = CFG.sample_rate
+  padded = np.concatenate([np.zeros(rate, np.float32), clip * 0.05, np.zeros(rate, np.float32)])
+  out = audio.front_end(padded, rate, top_db=40, loudness_lufs=-20.0)
+  assert out.size < clip.size + 4096
+  assert loudness.integrated_loudness(out, rate) == pytest.approx(-20.0, abs=0.01)
+  np.testing.assert_array_equal(audio.front_end(padded, rate, top_db=0, loudness_lufs=0.0),
+                                padded)
 
 
 # ----------------------------------------------------------------------------

@@ -257,6 +257,26 @@ def test_huge_files_are_read_in_blocks_with_the_same_result(fast, clip, tmp_path
   assert not os.path.exists(tmp_path / "out.wav")
 
 
+def test_inputs_are_brought_to_the_front_ends_loudness(fast, clip, tmp_path, monkeypatch):
+  """With audio.loudness_lufs set, a quiet and a loud take of one recording
+  convert alike, by the array API and from files read whole or in blocks."""
+  wave, rate = clip
+  config = tiny_config()
+  config.audio.loudness_lufs = -23.0
+  levelled = jaxvc.Converter.from_workdir(write_workdir(tmp_path / "run", config), n_iter=2)
+  quiet, loud = levelled.convert(wave * 0.05, rate), levelled.convert(wave * 1.5, rate)
+  np.testing.assert_allclose(quiet, loud, atol=1e-4)
+  assert not np.allclose(fast.convert(wave * 0.05, rate), fast.convert(wave * 1.5, rate),
+                         atol=1e-4)
+  sf.write(tmp_path / "quiet.wav", wave * 0.05, rate, subtype="FLOAT")
+  levelled.convert_file(str(tmp_path / "quiet.wav"), str(tmp_path / "whole.wav"))
+  np.testing.assert_allclose(sf.read(tmp_path / "whole.wav")[0], loud, atol=1e-3)
+  monkeypatch.setattr(file_conversion, "STREAM_ABOVE_SAMPLES", 0)
+  monkeypatch.setattr(file_conversion, "READ_BLOCK_FRAMES", 8192)
+  levelled.convert_file(str(tmp_path / "quiet.wav"), str(tmp_path / "blocks.wav"))
+  np.testing.assert_allclose(sf.read(tmp_path / "blocks.wav")[0], loud, atol=0.02)
+
+
 def test_an_interrupted_write_leaves_no_file(workdir, clip, tmp_path, monkeypatch):
   wave, rate = clip
   sf.write(tmp_path / "in.wav", np.tile(wave, 4), rate)

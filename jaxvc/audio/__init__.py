@@ -1,7 +1,9 @@
 """The audio front-end every method shares: files, STFT, mel spectrograms, inversion.
 
-  settings.py  AudioConfig: the mel settings, one frozen value
-  io.py        checked loading, resampling, trimming, atomic writing, the audio extensions
+  settings.py  AudioConfig: the mel and loudness settings, one frozen value
+  io.py        checked loading, resampling, the front-end (trimming, loudness),
+               atomic writing, the audio extensions
+  loudness.py  integrated loudness (BS.1770) and the gain to a target
   stft.py      STFT, inverse STFT, Griffin-Lim and the multi-resolution STFT
                distance in JAX (librosa's definitions)
   mel.py       normalised log-mels (one wave, or a list of any lengths) and their
@@ -15,6 +17,7 @@ from jaxvc.audio.io import AudioError
 from jaxvc.audio.io import Source
 from jaxvc.audio.io import audio_writer
 from jaxvc.audio.io import file_info
+from jaxvc.audio.io import front_end
 from jaxvc.audio.io import is_audio_file
 from jaxvc.audio.io import list_audio_files
 from jaxvc.audio.io import load_audio
@@ -41,7 +44,7 @@ from jaxvc.audio.stft import stft
 
 __all__ = [
     "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_writer",
-    "denormalise_mel", "file_info", "griffin_lim", "invert_mel_gradient", "is_audio_file",
+    "denormalise_mel", "file_info", "front_end", "griffin_lim", "invert_mel_gradient", "is_audio_file",
     "istft", "list_audio_files", "load_audio", "mel_power", "mel_to_wave",
     "multi_resolution_stft_distance", "normalise_mel", "read_blocks", "require_audible",
     "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",

@@ -1,4 +1,5 @@
-"""Audio files in and out: checked loading, resampling, trimming, atomic writing.
+"""Audio files in and out: checked loading, resampling, the front-end (trimming,
+loudness), atomic writing.
 
 NumPy at the edges (soundfile, soxr, librosa). Every problem with a file is an
 AudioError whose message is '<path>: <reason>', so callers can skip the file
@@ -17,6 +18,7 @@ import soundfile as sf
 import soxr
 
 from jaxvc import files
+from jaxvc.audio import loudness
 
 _SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter is an empty recording.
 # Full scale, as 16-bit PCM reads (32767 / 32768 = 0.99997) with a margin for
@@ -170,6 +172,14 @@ def trim_silence(wave: np.ndarray, top_db: float) -> np.ndarray:
     return wave
   trimmed, _ = librosa.effects.trim(wave, top_db=top_db)
   return trimmed
+
+
+def front_end(wave: np.ndarray, sample_rate: int, *, top_db: float,
+              loudness_lufs: float) -> np.ndarray:
+  """What every wave at the working rate goes through before its mel, in
+  training data and evaluation alike: silence trimmed (`trim_silence`), then
+  brought to `loudness_lufs` (`loudness.normalise_loudness`; 0 keeps it)."""
+  return loudness.normalise_loudness(trim_silence(wave, top_db), sample_rate, loudness_lufs)
 
 
 @contextlib.contextmanager

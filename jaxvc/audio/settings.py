@@ -1,4 +1,5 @@
-"""The mel settings every model and inversion shares, as one frozen value."""
+"""The front-end settings every model and inversion shares (the mel, the
+loudness every wave is brought to), as one frozen value."""
 import dataclasses
 import functools
 
@@ -22,6 +23,10 @@ class AudioConfig:
   power: float = 2.0
   ref_level_db: float = 20.0
   min_level_db: float = -100.0
+  # Integrated loudness (LUFS, BS.1770) every wave is brought to before its
+  # mel, at preparation and conversion alike (jaxvc.audio.loudness); 0 keeps
+  # levels as recorded (and is what runs saved before the setting load with).
+  loudness_lufs: float = 0.0
 
   @classmethod
   def from_config(cls, cfg) -> "AudioConfig":
@@ -50,6 +55,9 @@ class AudioConfig:
       raise ConfigError(
           f"audio.fmax: {self.fmax} Hz exceeds the Nyquist frequency "
           f"{self.sample_rate / 2} Hz of sample_rate={self.sample_rate}")
+    if not -70 < self.loudness_lufs <= 0:
+      raise ConfigError(f"audio.loudness_lufs: {self.loudness_lufs} LUFS is outside "
+                        "(-70, 0] (0: off); speech is usually brought to -23 (EBU R128) to -16")
     if self.min_level_db >= 0:
       raise ConfigError(f"audio.min_level_db: must be negative, got {self.min_level_db}")
 

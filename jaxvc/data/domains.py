@@ -62,12 +62,13 @@ def _quiet_tfds() -> None:
 
 def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg,
                limit: int | None = None) -> list[np.ndarray]:
-  """Float32 mono waves at audio_cfg.sample_rate, silence-trimmed by
-  data_cfg.top_db; only the first `limit` if given (the rest are not read)."""
+  """Float32 mono waves at audio_cfg.sample_rate through the front-end
+  (`audio.front_end`: silence trimmed by data_cfg.top_db, loudness brought to
+  audio_cfg.loudness_lufs); only the first `limit` if given (the rest are not read)."""
   domain = parse(spec)
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  waves = list(_trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate,
-                              data_cfg.top_db, limit))
+  waves = list(_front_end_waves(spec, domain, builder, split, audio_cfg, data_cfg.top_db,
+                                limit))
   _report(spec, split, len(waves), sum(w.size for w in waves) / audio_cfg.sample_rate, "waves")
   return waves
 
@@ -81,7 +82,7 @@ def load_named_waves(spec: str, split: str, audio_cfg: audio.AudioConfig,
   if domain.kind == "tfds":
     return None
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  waves = {ex["path"].decode(): audio.trim_silence(ex["audio"], data_cfg.top_db)
+  waves = {ex["path"].decode(): _front_end(ex["audio"], audio_cfg, data_cfg.top_db)
            for ex in _folder_examples(builder, split)}
   _report(spec, split, len(waves), sum(w.size for w in waves.values()) / audio_cfg.sample_rate,
           "waves")
@@ -103,8 +104,8 @@ def mel_store(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> 
          dataclasses.asdict(audio_cfg), data_cfg.top_db]
 
   def mels(skip):
-    waves = _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate,
-                           data_cfg.top_db, skip=skip)
+    waves = _front_end_waves(spec, domain, builder, split, audio_cfg, data_cfg.top_db,
+                             skip=skip)
     for block in _blocks(waves, _BLOCK_SAMPLES):
       yield from audio.waves_to_mels(block, audio_cfg)
 
@@ -113,16 +114,16 @@ def mel_store(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> 
 
 
 def wave_store(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> store.Store:
-  """The split's silence-trimmed waves on disk (`jaxvc.data.store`), for
+  """The split's waves through the front-end on disk (`jaxvc.data.store`), for
   training crops of a domain of any size; cached like `mel_store`."""
   domain = parse(spec)
   builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
   key = [_CACHE_VERSION, spec, split, builder.info.full_name, audio_cfg.sample_rate,
-         data_cfg.top_db]
+         data_cfg.top_db, audio_cfg.loudness_lufs]
 
   def waves(skip):
-    return _trimmed_waves(spec, domain, builder, split, audio_cfg.sample_rate,
-                          data_cfg.top_db, skip=skip)
+    return _front_end_waves(spec, domain, builder, split, audio_cfg, data_cfg.top_db,
+                            skip=skip)
 
   return _cached_store("waves", key, waves, spec, split, data_cfg, audio_cfg.sample_rate)
 
@@ -196,16 +197,22 @@ def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
 _READ_ONCE = tfds.ReadConfig(try_autocache=False)
 
 
-def _trimmed_waves(spec: str, domain: Domain, builder, split: str, sample_rate: int,
-                   top_db: float, limit: int | None = None, skip: int = 0):
-  """Yields the split's waves, silence-trimmed, from the `skip`-th (the ones
-  before it are read, not trimmed), the first `limit` if given."""
+def _front_end(wave: np.ndarray, audio_cfg: audio.AudioConfig, top_db: float) -> np.ndarray:
+  return audio.front_end(wave, audio_cfg.sample_rate, top_db=top_db,
+                         loudness_lufs=audio_cfg.loudness_lufs)
+
+
+def _front_end_waves(spec: str, domain: Domain, builder, split: str,
+                     audio_cfg: audio.AudioConfig, top_db: float, limit: int | None = None,
+                     skip: int = 0):
+  """Yields the split's waves through the front-end, from the `skip`-th (the
+  ones before it are read, not processed), the first `limit` if given."""
   if domain.kind == "tfds":
-    waves = catalog.waves(spec, domain, builder, split, sample_rate, _READ_ONCE)
+    waves = catalog.waves(spec, domain, builder, split, audio_cfg.sample_rate, _READ_ONCE)
   else:
     waves = (ex["audio"] for ex in _folder_examples(builder, split))
   stop = None if limit is None else skip + limit
-  return (audio.trim_silence(w, top_db) for w in itertools.islice(waves, skip, stop))
+  return (_front_end(w, audio_cfg, top_db) for w in itertools.islice(waves, skip, stop))
 
 
 def _folder_examples(builder, split: str):

@@ -12,6 +12,7 @@ import soxr
 
 from jaxvc import audio
 from jaxvc import plotting
+from jaxvc.audio import loudness
 
 MIN_SECONDS = 0.1            # shorter inputs hold no speech worth converting
 PLOT_SECONDS = 30.0          # a --plot PNG shows the first this many seconds
@@ -38,7 +39,8 @@ def convert_file(converter, in_path: str, out_path: str, *, sample_rate: int | N
   with _atomic_writer(out_path, out_rate, length) as write:
     resampler = (None if out_rate == model_rate else
                  soxr.ResampleStream(model_rate, out_rate, 1, dtype="float32"))
-    for window in converter.convert_stream(_read(in_path, info, model_rate)):
+    for window in converter.convert_stream(
+        _read(in_path, info, model_rate, converter.audio.loudness_lufs)):
       write(window.wave if resampler is None else
             resampler.resample_chunk(window.wave, last=False))
       if plot and sum(m.shape[1] for m in mels[0]) < plot_frames:
@@ -52,13 +54,22 @@ def convert_file(converter, in_path: str, out_path: str, *, sample_rate: int | N
   return info.frames / info.samplerate
 
 
-def _read(path: str, info, sample_rate: int) -> Iterator[np.ndarray]:
-  """Mono blocks at `sample_rate`, checked as audio.load_audio checks; a huge
-  file is read block by block rather than whole."""
+def _read(path: str, info, sample_rate: int, loudness_lufs: float) -> Iterator[np.ndarray]:
+  """Mono blocks at `sample_rate` brought to `loudness_lufs` (0: as
+  recorded), checked as audio.load_audio checks; a huge file is read block by
+  block rather than whole, twice with a loudness target: once to measure it."""
   if info.frames * info.channels <= STREAM_ABOVE_SAMPLES:
-    yield audio.load_audio(path, sample_rate, min_seconds=MIN_SECONDS)
-  else:
-    yield from audio.read_blocks(path, sample_rate, block_frames=READ_BLOCK_FRAMES)
+    wave = audio.load_audio(path, sample_rate, min_seconds=MIN_SECONDS)
+    yield loudness.normalise_loudness(wave, sample_rate, loudness_lufs)
+    return
+  gain = 1.0
+  if loudness_lufs:
+    blocks = audio.read_blocks(path, sample_rate, block_frames=READ_BLOCK_FRAMES)
+    measured = loudness.combined_loudness(
+        (loudness.integrated_loudness(b, sample_rate), b.size) for b in blocks)
+    gain = np.float32(loudness.gain_to(measured, loudness_lufs))
+  for block in audio.read_blocks(path, sample_rate, block_frames=READ_BLOCK_FRAMES):
+    yield block * gain
 
 
 @contextlib.contextmanager

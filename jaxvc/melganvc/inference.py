@@ -1,7 +1,7 @@
 """Converts audio of any length with a trained MelGAN-VC generator.
 
   converter = Converter.from_workdir("runs/demo")
-  converted = converter.convert(wave, sample_rate)        # at the model's rate
+  converted = converter.convert(wave, sample_rate)        # at the model's rate and loudness
   converter.convert_file("in.flac", "out.wav", sample_rate=44100, plot=True)
 
 Audio streams through in windows (`windows.WindowPlan`), so memory stays
@@ -41,6 +41,7 @@ from jaxvc import audio
 from jaxvc import buckets
 from jaxvc import workdirs
 from jaxvc.audio import inversion as inversion_lib
+from jaxvc.audio import loudness
 from jaxvc.melganvc import file_conversion
 from jaxvc.melganvc import chunking
 from jaxvc.melganvc import step as step_lib
@@ -205,11 +206,14 @@ class Converter:
     if not np.isfinite(wave).all():
       raise ValueError("wave contains NaN or Inf samples")
     source = audio.resample(wave, sample_rate, self.sample_rate)
+    source = loudness.normalise_loudness(source, self.sample_rate, self.audio.loudness_lufs)
     return np.concatenate([w.wave for w in self.convert_stream([source])])
 
   def convert_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[ConvertedWindow]:
     """Converts a stream of mono blocks at the model's rate, window by window;
-    the yielded waves add up to exactly as many samples as came in."""
+    the yielded waves add up to exactly as many samples as came in. The blocks
+    are taken at their level: `convert` and `convert_file` first bring their
+    input to the front-end's loudness (`audio.loudness_lufs`)."""
     plan, hop = self.plan, self.audio.hop_length
     samples = _Samples(blocks)
     join = None   # (first sample of the coming fade, the previous window's rendering of it)
