@@ -35,6 +35,18 @@ through its mel and back, by Griffin-Lim and by the vocoder at each kept
 checkpoint of --steps (default its latest), against the original utterance.
 Written to --out: vocoder.md and vocoder_copy_synthesis.json.
 
+  python tools/results.py --real --workdir WORKDIR [--vocoder VOCODER_WORKDIR]
+      [--limit N] [--out docs/results] [--audio DIR] [--reuse-audio]
+
+scores a run on two real speakers (folder: domains with test/ splits, who say
+different things) on the first --limit test utterances of each: the source
+and the target unchanged, the target through its mel and back by Griffin-Lim
+and by --vocoder (the ceiling), and the conversion through each; by the
+figures that need no parallel target (similarity to each speaker's train
+split, DNSMOS, median F0, and the intelligibility measure where the
+language has one). Written to --out: real.md (with the run's in-loop curve)
+and real.json.
+
   python tools/results.py --benchmark-json FILE [--out docs/results]
 
 writes only the speed figures: FILE (from tools/benchmark.py --json) copied to
@@ -60,6 +72,7 @@ from jaxvc import files
 from jaxvc import plotting
 from jaxvc._tf import tf
 from jaxvc.audio import inversion
+from jaxvc.audio import loudness
 from jaxvc.cli import stylize
 from jaxvc.data import demo
 from jaxvc.evaluation import machine as machine_lib
@@ -126,12 +139,18 @@ def unchanged(u: Utterance) -> tuple[np.ndarray, int]:
   return audio.load_audio(u.source, scoring.SAMPLE_RATE), scoring.SAMPLE_RATE
 
 
-def vocoded(invert: inversion.Inversion, u: Utterance) -> tuple[np.ndarray, int]:
-  """The parallel target through its mel and back by `invert` (copy-synthesis)."""
+def copy_synthesis(invert: inversion.Inversion, path: Path) -> tuple[np.ndarray, int]:
+  """`path` through the front-end's loudness, its mel and back by `invert`."""
   rate = invert.cfg.sample_rate
-  wave = audio.load_audio(u.target, rate)
+  wave = loudness.normalise_loudness(audio.load_audio(path, rate), rate,
+                                     invert.cfg.loudness_lufs)
   mel = audio.wave_to_mel(wave, invert.cfg)
   return invert(np.asarray(mel))[:wave.size], rate
+
+
+def vocoded(invert: inversion.Inversion, u: Utterance) -> tuple[np.ndarray, int]:
+  """The parallel target through its mel and back by `invert` (copy-synthesis)."""
+  return copy_synthesis(invert, u.target)
 
 
 def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
@@ -469,6 +488,184 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
   return report
 
 
+# ----------------------------------------------------------------------------
+# Real recorded voices: a pair of speakers who say different things.
+
+REAL_SYSTEMS = {
+    "source": "(a) source, unchanged",
+    "target": "(t) target, unchanged",
+    "vocoded": "(b) target through mel + Griffin-Lim",
+    "neural_vocoded": "(b') target through mel + neural vocoder (ceiling)",
+    "melganvc": "(c) MelGAN-VC + Griffin-Lim",
+    "melganvc_neural": "(c') MelGAN-VC + neural vocoder",
+}
+# Which speaker's test utterances each system renders.
+REAL_INPUTS = dict(source="a", target="b", vocoded="b", neural_vocoded="b", melganvc="a",
+                   melganvc_neural="a")
+REAL_COLUMNS = ["target_similarity", "source_similarity", "dnsmos_sig", "dnsmos_bak",
+                "dnsmos_ovrl", "dnsmos_p808", "converted_log_f0_median"]
+REAL_LIMIT = 40   # test utterances per speaker
+
+
+def folder_of(spec: str) -> Path:
+  """The folder of a `folder:PATH` domain, which must hold a test split."""
+  if not spec.startswith("folder:"):
+    raise ValueError(f"{spec}: --real scores folder: domains with a test/ split")
+  root = Path(spec.removeprefix("folder:"))
+  if not (root / "test").is_dir():
+    raise ValueError(f"{root}: no test/ folder to score")
+  return root
+
+
+def real_transcripts(root: Path) -> dict[str, str]:
+  """A speaker's transcripts: `transcripts.tsv` in its folder, else none."""
+  path = root / "transcripts.tsv"
+  return scoring.read_transcripts(path) if path.is_file() else {}
+
+
+def render_files(system, paths: list[Path], folder: Path) -> float:
+  """Writes `system(path)` as folder/STEM.wav for each path; returns seconds taken."""
+  start = time.perf_counter()
+  for path in paths:
+    wave, rate = system(path)
+    audio.save_audio(folder / f"{path.stem}.wav", wave, rate)
+  return time.perf_counter() - start
+
+
+def training_curve(workdir: str) -> list[dict]:
+  """The run's in-loop evaluation, one row per eval step."""
+  tags = {"eval/target_similarity": "converted", "eval/source_similarity": "to_source",
+          "eval/unconverted_target_similarity": "unconverted",
+          "eval/ceiling_target_similarity": "ceiling"}
+  curves = read_scalars(workdir, tags)
+  steps = sorted({int(x) for steps, _ in curves.values() for x in steps})
+  return [dict(step=step, **{name: float(values[list(steps_).index(step)])
+                             for tag, name in tags.items() if tag in curves
+                             for steps_, values in [curves[tag]] if step in steps_})
+          for step in steps]
+
+
+def way_to_ceiling(report: dict, converted: str, ceiling: str) -> float | None:
+  """How far `converted` went from the unchanged source's similarity to the
+  target towards `ceiling`'s, as a fraction."""
+  systems = report["systems"]
+  if converted not in systems or ceiling not in systems:
+    return None
+  sim = lambda name: systems[name]["averages"]["target_similarity"]
+  return (sim(converted) - sim("source")) / (sim(ceiling) - sim("source"))
+
+
+def real_markdown(report: dict) -> str:
+  """The real pair's table, its training curve, and a caption."""
+  columns = REAL_COLUMNS + [c for c in report.get("content_columns", [])]
+  headings = [f"{scoring.FIGURES[c].heading} {scoring.FIGURES[c].better}".strip()
+              for c in columns]
+  lines = ["| system | " + " | ".join(headings) + " |", "| --- |" + " ---: |" * len(columns)]
+  for name, label in REAL_SYSTEMS.items():
+    if name in report["systems"]:
+      scores = report["systems"][name]["averages"]
+      lines.append(f"| {label} | " + " | ".join(cell(c, scores) for c in columns) + " |")
+  ways = [f"{label}: {way:.0%}" for label, way in (
+      ("Griffin-Lim", way_to_ceiling(report, "melganvc", "vocoded")),
+      ("vocoder", way_to_ceiling(report, "melganvc_neural", "neural_vocoded"))) if way is not None]
+  curve = ["", "| step | similarity to target | to source | unconverted | ceiling |",
+           "| ---: | ---: | ---: | ---: | ---: |"]
+  for row in report["curve"]:
+    curve.append(f"| {row['step']} | " + " | ".join(
+        f"{row[k]:.3f}" if k in row else "–"
+        for k in ("converted", "to_source", "unconverted", "ceiling")) + " |")
+  caption = (
+      f"Means over the first {report['utterances_per_speaker']} test utterances of each "
+      f"speaker ({report['domain_a']} → {report['domain_b']}, not parallel: each says "
+      "different things). Similarity: cosine of Resemblyzer embeddings to each speaker's "
+      "train split. No MCD (no parallel target) and no WER (pocketsphinx has no model "
+      "of the language). F0: median over WORLD's voiced frames, geometric mean over "
+      f"utterances. MelGAN-VC: `{report['workdir']}` at step {report['checkpoint_step']}, "
+      f"Griffin-Lim {report['griffin_lim_iters']} iterations"
+      + (f"; the vocoder `{report['vocoder']}` at step {report['vocoder_step']}, trained on "
+         "the target's train split" if report.get("vocoder") else "")
+      + (f". Of the way from the unchanged source to the target's own copy-synthesis "
+         f"through the same inversion: {', '.join(ways)}" if ways else "")
+      + f". Machine: {machine_lib.describe(report['machine'])}. Regenerate: "
+      f"`python tools/results.py --real --workdir WORKDIR --vocoder VOCODER_WORKDIR "
+      f"--limit {report['utterances_per_speaker']}`.")
+  curve_caption = ("*The run's in-loop evaluation (Griffin-Lim, on its carve-out of the "
+                   "train split): similarity of the conversions to the target and to the "
+                   "source, of the unconverted source, and of the target's own held-out "
+                   "utterances through the same inversion (ceiling).*")
+  return ("\n".join(lines) + f"\n\n*{caption}*\n" + "\n".join(curve) + "\n\n"
+          + curve_caption + "\n")
+
+
+def run_real(args: argparse.Namespace) -> dict:
+  """Renders and scores the real pair's systems; writes real.md and real.json."""
+  converter = jaxvc.Converter.from_workdir(args.workdir)
+  step = converter.step
+  data = converter.config.data
+  roots = dict(a=folder_of(data.domain_a), b=folder_of(data.domain_b))
+  systems = dict(source=lambda p: (audio.load_audio(p, scoring.SAMPLE_RATE), scoring.SAMPLE_RATE),
+                 vocoded=functools.partial(copy_synthesis, converter.inversion),
+                 melganvc=lambda p: (converter.convert(audio.load_audio(p, converter.sample_rate),
+                                                       converter.sample_rate),
+                                     converter.sample_rate))
+  systems["target"] = systems["source"]
+  vocoder = None
+  if args.vocoder:
+    vocoder = jaxvc.Vocoder.from_workdir(args.vocoder)
+    if vocoder.config.data.domain != data.domain_b or "test" in vocoder.config.data.train_split:
+      raise ValueError(f"{args.vocoder}: trained on {vocoder.config.data.domain} split "
+                       f"{vocoder.config.data.train_split!r}, not {data.domain_b}'s train split")
+    neural = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
+    systems.update(neural_vocoded=functools.partial(copy_synthesis, neural.inversion),
+                   melganvc_neural=lambda p: (neural.convert(
+                       audio.load_audio(p, neural.sample_rate), neural.sample_rate),
+                       neural.sample_rate))
+  inputs = {k: sorted((root / "test").glob("*.wav"))[:args.limit] for k, root in roots.items()}
+  audio_dir = Path(args.audio or os.path.join(args.workdir, "results_audio_real"))
+  seconds = {}
+  for name in REAL_SYSTEMS:
+    if name in systems:
+      paths = inputs[REAL_INPUTS[name]]
+      if args.reuse_audio and all((audio_dir / name / f"{p.stem}.wav").exists() for p in paths):
+        continue
+      seconds[name] = render_files(systems[name], paths, audio_dir / name)
+      print(f"{name}: {len(paths)} utterances in {seconds[name]:.0f} s", flush=True)
+  skipped = []
+  speakers = {k: scoring.load_speaker(root / "train", skipped) for k, root in roots.items()}
+  transcripts = {k: real_transcripts(root) for k, root in roots.items()}
+  content, content_columns = real_content(converter.config)
+  scores = {}
+  for name in systems:
+    side = REAL_INPUTS[name]
+    scores[name] = scoring.score_unpaired(
+        audio_dir / name, speakers["b"].embedding, speakers["a"].embedding, transcripts[side],
+        keys={p.stem for p in inputs[side]}, content=content,
+        on_row=lambda key, row, name=name: print(f"{name}/{key}: " + ", ".join(
+            f"{scoring.FIGURES[c].short} {scoring.FIGURES[c].format(row.get(c))}"
+            for c in REAL_COLUMNS + content_columns), flush=True))
+  report = dict(
+      domain_a=data.domain_a, domain_b=data.domain_b, utterances_per_speaker=args.limit,
+      workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
+      vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
+      machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
+      skipped_references=skipped, content_columns=content_columns,
+      curve=training_curve(args.workdir), systems=scores)
+  report["way_to_ceiling"] = dict(
+      griffin_lim=way_to_ceiling(report, "melganvc", "vocoded"),
+      vocoder=way_to_ceiling(report, "melganvc_neural", "neural_vocoded"))
+  out = Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  files.write_json(out / "real.json", report)
+  files.write_text(out / "real.md", "# Real recorded voices\n\n" + real_markdown(report))
+  return report
+
+
+def real_content(config) -> tuple:
+  """The intelligibility measure for the pair's language, and its columns
+  ((None, []) until one exists)."""
+  return None, []
+
+
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--workdir", help="a jaxvc.train run on the demo config")
@@ -482,8 +679,12 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--baseline", help="an earlier jaxvc.train run on the demo config, "
                       "scored beside --workdir (its row kept for comparison)")
   parser.add_argument("--out", default="docs/results", help="where the tables and PNGs go")
-  parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
-                      help=f"score the first N test sentences (default {DEFAULT_LIMIT})")
+  parser.add_argument("--limit", type=int,
+                      help=f"score the first N test sentences (default {DEFAULT_LIMIT}; with --real, "
+                      f"N test utterances of each speaker, default {REAL_LIMIT})")
+  parser.add_argument("--real", action="store_true",
+                      help="--workdir is a run on two folder: domains of real speakers with "
+                      "test/ splits (not parallel): score its test utterances, write real.md")
   parser.add_argument("--benchmark-json", help="tools/benchmark.py --json output to tabulate")
   parser.add_argument("--reuse-audio", action="store_true",
                       help="a system whose audio the scratch folder already holds for every "
@@ -492,6 +693,8 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--audio", help="scratch folder for the systems' audio "
                       "(default WORKDIR/results_audio)")
   args, overrides = config_lib.parse_args(parser, argv)
+  if args.limit is None:
+    args.limit = REAL_LIMIT if args.real else DEFAULT_LIMIT
   if args.limit < 1:
     parser.error("--limit must be at least 1")
   if args.copy_synthesis and not args.vocoder:
@@ -499,11 +702,15 @@ def main(argv: list[str] | None = None) -> int:
   if not (args.copy_synthesis or args.workdir or args.benchmark_json):
     parser.error("--workdir is required (or --copy-synthesis with --vocoder, "
                  "or --benchmark-json alone)")
+  if args.real and not args.workdir:
+    parser.error("--real needs --workdir")
   if args.steps and not args.copy_synthesis:
     parser.error("--steps goes with --copy-synthesis")
   try:
     if args.copy_synthesis:
       print(copy_synthesis_markdown(run_copy_synthesis(args)))
+    elif args.real:
+      print(real_markdown(run_real(args)))
     elif not args.workdir:
       write_benchmark(args.benchmark_json, Path(args.out))
       print((Path(args.out) / "benchmark.md").read_text())

@@ -145,13 +145,16 @@ def speaker_embedding(waves: Sequence[np.ndarray], sr: int) -> np.ndarray:
 
   Each wave is resampled to 16 kHz, volume-normalised and stripped of long
   pauses (resemblyzer.preprocess_wav); the speaker embedding is the normalised
-  mean of the utterance embeddings (VoiceEncoder.embed_speaker).
+  mean of the utterance embeddings (VoiceEncoder.embed_speaker). Utterances
+  with no speech left (a sigh, a shout that the detector drops, in real
+  recordings) are left out; NoSpeechError if none has any.
   """
   resemblyzer = _import("resemblyzer")
-  utterances = [resemblyzer.preprocess_wav(_resampled(w, sr, MODEL_RATE)) for w in waves]
-  if not utterances:
+  if not waves:
     raise ValueError("speaker_embedding needs at least one utterance")
-  if any(u.size == 0 for u in utterances):
+  utterances = [resemblyzer.preprocess_wav(_resampled(w, sr, MODEL_RATE)) for w in waves]
+  utterances = [u for u in utterances if u.size]
+  if not utterances:
     raise NoSpeechError("no speech found (voice activity detection kept nothing)")
   return _voice_encoder().embed_speaker(utterances)
 
@@ -199,15 +202,15 @@ def error_rates(reference: str, hypothesis: str) -> dict[str, float]:
 
 
 def f0_statistics(wave: np.ndarray, sr: int) -> dict[str, float]:
-  """Mean and standard deviation of ln(F0 / Hz) over WORLD's voiced frames.
-
-  NaN for both when no frame is voiced.
+  """Mean, median and standard deviation of ln(F0 / Hz) over WORLD's voiced
+  frames. NaN for each when no frame is voiced.
   """
   f0, _ = world_f0(wave, sr)
   log_f0 = np.log(f0[f0 > 0])
   if log_f0.size == 0:
-    return dict(log_f0_mean=math.nan, log_f0_std=math.nan)
-  return dict(log_f0_mean=float(log_f0.mean()), log_f0_std=float(log_f0.std()))
+    return dict(log_f0_mean=math.nan, log_f0_median=math.nan, log_f0_std=math.nan)
+  return dict(log_f0_mean=float(log_f0.mean()), log_f0_median=float(np.median(log_f0)),
+              log_f0_std=float(log_f0.std()))
 
 
 STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))   # (n_fft, hop) at 16 kHz
@@ -241,18 +244,19 @@ def dnsmos(wave: np.ndarray, sr: int) -> dict[str, float]:
               dnsmos_ovrl=float(scores["ovrl_mos"]), dnsmos_p808=float(scores["p808_mos"]))
 
 
-def utterance_scores(converted: np.ndarray, target: np.ndarray, sr: int, *,
+def utterance_scores(converted: np.ndarray, target: np.ndarray | None, sr: int, *,
                      target_speaker: np.ndarray, source: np.ndarray | None = None,
                      source_speaker: np.ndarray | None = None,
                      transcript: str | None = None) -> dict[str, float | str]:
   """Every figure for one converted utterance, keyed by name.
 
-  `target` is its parallel target utterance, `source` (optional) the
+  `target` is its parallel target utterance (None where there is none: no
+  MCD then), `source` (optional) the
   utterance it was converted from; `*_speaker` are speaker_embedding()s of
   each speaker's references; `transcript` (optional) is what was said.
   Figures whose inputs are missing are left out.
   """
-  scores = dict(mcd_db=mel_cepstral_distortion(converted, target, sr))
+  scores = {} if target is None else dict(mcd_db=mel_cepstral_distortion(converted, target, sr))
   embedding = speaker_embedding([converted], sr)
   scores["target_similarity"] = speaker_similarity(embedding, target_speaker)
   if source_speaker is not None:

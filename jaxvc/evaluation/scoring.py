@@ -45,6 +45,7 @@ FIGURES = {
     "dnsmos_ovrl": Figure("OVRL", "DNSMOS OVRL", "{:.2f}", "↑"),
     "dnsmos_p808": Figure("P.808", "DNSMOS P.808", "{:.2f}", "↑"),
     "converted_log_f0_mean": Figure("F0 conv", "F0 Hz", "{:.0f}"),
+    "converted_log_f0_median": Figure("F0 med", "F0 median Hz", "{:.0f}"),
     "target_log_f0_mean": Figure("F0 tgt", "target F0 Hz", "{:.0f}"),
     "source_log_f0_mean": Figure("F0 src", "source F0 Hz", "{:.0f}"),
 }
@@ -185,4 +186,34 @@ def score_folder(converted: Path, target: Speaker, source: Speaker | None,
     rows[name] = row
     if on_row:
       on_row(name, row)
+  return dict(files=rows, skipped=skipped, averages=averages(rows))
+
+
+def score_unpaired(folder: Path, target_speaker: np.ndarray, source_speaker: np.ndarray | None,
+                   transcripts: dict[str, str] | None = None, keys=None, on_row=None,
+                   content=None) -> dict:
+  """`score_folder` for speech with no parallel target (two real speakers say
+  different things): the figures that need none (similarity to each
+  speaker's embedding, DNSMOS, F0), and `content(wave, transcript) -> dict`
+  (an intelligibility measure) where `transcripts` has the file's text."""
+  found = files_by_stem(folder)
+  if not found:
+    raise ValueError(f"{folder}: no audio files")
+  rows, skipped = {}, []
+  for key, path in found.items():
+    if keys is not None and key not in keys:
+      continue
+    try:
+      wave = audio.load_audio(path, SAMPLE_RATE)
+      row = metrics.utterance_scores(wave, None, SAMPLE_RATE, target_speaker=target_speaker,
+                                     source_speaker=source_speaker)
+      text = transcripts.get(match(key, transcripts)) if transcripts else None
+      if content is not None and text:
+        row.update(content(wave, text), transcript=text)
+    except ValueError as e:
+      skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
+      continue
+    rows[key] = row
+    if on_row:
+      on_row(key, row)
   return dict(files=rows, skipped=skipped, averages=averages(rows))
