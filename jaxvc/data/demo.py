@@ -63,6 +63,8 @@ _INITIALIZE_DONT_EXIT = 0x8000
 _CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _PARAMETERS = dict(rate=1, pitch=3, range=4)
+_PHONEMES_IPA = 0x02        # espeak_TextToPhonemes' phonememode: IPA, not espeak's ASCII
+_PHONEME_SEPARATOR = "_"    # its bits 8-23: a character written between phonemes
 _MAX_VOICE_PATH = 59  # espeak_SetVoiceByFile copies the path into a char[60]
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
@@ -99,6 +101,10 @@ class _Espeak:
     self._chunks = []
     self._callback = _SYNTH_CALLBACK(self._collect)  # referenced: C keeps the pointer
     lib.espeak_SetSynthCallback(self._callback)
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_TextToPhonemes.argtypes = [
+        ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
     self._voice_dir = tempfile.TemporaryDirectory(prefix="jaxvc-espeak-")
     self._voice_files = {}
     for name, voice in VOICES.items():
@@ -131,6 +137,21 @@ class _Espeak:
       raise RuntimeError(f"espeak-ng could not say {text!r} (status {status})")
     return np.concatenate(self._chunks)
 
+  def phonemes(self, text: str, language: str) -> list[str]:
+    """The IPA phonemes espeak-ng would say for `text` in its voice `language`
+    ("en-us", "cs"), one string a phoneme with its stress and length marks;
+    word boundaries are not marked. Sets the voice: synth sets its own."""
+    if self._lib.espeak_SetVoiceByName(language.encode()) != 0:
+      raise ValueError(f"espeak-ng has no voice {language!r}")
+    buffer = ctypes.create_string_buffer(text.encode())
+    pointer = ctypes.c_void_p(ctypes.addressof(buffer))
+    mode = _PHONEMES_IPA | ord(_PHONEME_SEPARATOR) << 8
+    clauses = []
+    while pointer.value:  # one clause a call; the pointer moves on, to NULL at the end
+      clauses.append(self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, mode))
+    return [p for clause in clauses for word in (clause or b"").decode().split()
+            for p in word.split(_PHONEME_SEPARATOR) if p]
+
 
 _engine = None
 _engine_lock = threading.Lock()  # espeak-ng's state is global: one call at a time
@@ -154,6 +175,13 @@ def _synth(text: str, voice: str) -> tuple[np.ndarray, int]:
   engine = _espeak()
   with _engine_lock:
     return engine.synth(text, voice), engine.sample_rate
+
+
+def phonemes(text: str, language: str) -> list[str]:
+  """`_Espeak.phonemes`: the IPA phonemes of `text` in espeak-ng's voice `language`."""
+  engine = _espeak()
+  with _engine_lock:
+    return engine.phonemes(text, language)
 
 
 def render(text: str, voice: str) -> tuple[np.ndarray, int]:
