@@ -73,6 +73,51 @@ def test_results_table_rows_cells_and_caption(results):
   assert "a sentence here" not in results.results_markdown(report(30))
 
 
+def real_report() -> dict:
+  """A real.json-shaped report: the source at 0.6 to the target, the ceilings
+  at 0.9, the conversions at 0.75 (Griffin-Lim) and 0.8 (vocoder)."""
+  sims = dict(source=0.6, target=0.92, vocoded=0.9, neural_vocoded=0.9, melganvc=0.75,
+              melganvc_neural=0.8)
+  systems = {name: dict(files={}, skipped=[], averages=dict(
+      target_similarity=sim, source_similarity=0.7, dnsmos_ovrl=2.0, phone_error_rate=0.7,
+      converted_log_f0_median=math.log(250.0))) for name, sim in sims.items()}
+  return dict(domain_a="folder:/data/he", domain_b="folder:/data/she", utterances_per_speaker=40,
+              workdir="runs/real", checkpoint_step=2000, griffin_lim_iters=32,
+              vocoder="runs/voc", vocoder_step=12000, machine=MACHINE, language="cs",
+              content_columns=["phone_error_rate"], systems=systems,
+              curve=[dict(step=250, converted=0.7, to_source=0.65, unconverted=0.6, ceiling=0.88),
+                     dict(step=500, converted=0.75)])
+
+
+def test_real_pair_table_way_to_the_ceiling_and_curve(results):
+  report = real_report()
+  assert results.way_to_ceiling(report, "melganvc", "vocoded") == pytest.approx(0.5)
+  assert results.way_to_ceiling(report, "melganvc_neural", "neural_vocoded") == pytest.approx(
+      2 / 3)
+  markdown = results.real_markdown(report)
+  header, rule, *rows = table_rows(markdown)[:8]
+  assert header[-1] == "phone error rate ↓" and len(header) == 1 + len(results.REAL_COLUMNS) + 1
+  assert [r[0] for r in rows] == list(results.REAL_SYSTEMS.values())
+  assert rows[4][1:] == ["0.750", "0.700", "–", "–", "2.00", "–", "250", "70%"]
+  for expected in ("Griffin-Lim: 50%, vocoder: 67%", "first 40 test utterances",
+                   "vocoder `runs/voc` at step 12000", "--limit 40 --language cs"):
+    assert expected in markdown
+  assert "| 250 | 0.700 | 0.650 | 0.600 | 0.880 |" in markdown
+  assert "| 500 | 0.750 | – | – | – |" in markdown
+  del report["systems"]["neural_vocoded"]
+  assert results.way_to_ceiling(report, "melganvc_neural", "neural_vocoded") is None
+  assert "vocoder: " not in results.real_markdown(report).split("Of the way")[1][:40]
+
+
+def test_real_pair_needs_folders_with_a_test_split(results, tmp_path):
+  with pytest.raises(ValueError, match="folder: domains"):
+    results.folder_of("demo:speaker_a")
+  with pytest.raises(ValueError, match="no test/ folder"):
+    results.folder_of(f"folder:{tmp_path}")
+  (tmp_path / "test").mkdir()
+  assert results.folder_of(f"folder:{tmp_path}") == tmp_path
+
+
 def test_copy_synthesis_table_rows_cells_and_caption(results):
   scores = dict(mcd_db=4.016, target_similarity=0.9268, dnsmos_sig=3.276, dnsmos_bak=2.489,
                 dnsmos_ovrl=2.2316, dnsmos_p808=3.019, wer=0.75, cer=math.nan)

@@ -75,6 +75,7 @@ from jaxvc.audio import inversion
 from jaxvc.audio import loudness
 from jaxvc.cli import stylize
 from jaxvc.data import demo
+from jaxvc.evaluation import intelligibility
 from jaxvc.evaluation import machine as machine_lib
 from jaxvc.evaluation import scoring
 from jaxvc.nst import transfer as nst
@@ -579,7 +580,13 @@ def real_markdown(report: dict) -> str:
       f"speaker ({report['domain_a']} → {report['domain_b']}, not parallel: each says "
       "different things). Similarity: cosine of Resemblyzer embeddings to each speaker's "
       "train split. No MCD (no parallel target) and no WER (pocketsphinx has no model "
-      "of the language). F0: median over WORLD's voiced frames, geometric mean over "
+      "of the language)"
+      + ("; the phone error rate (`jaxvc.evaluation.intelligibility`: pocketsphinx's "
+         "English phone decoder against espeak-ng's phonemes of the transcript, on 20 "
+         "broad classes) ranks systems on the same sentences only, and depends on the "
+         "voice too: compare a conversion with the target's own row as well as the "
+         "source's" if report.get("content_columns") else "")
+      + ". F0: median over WORLD's voiced frames, geometric mean over "
       f"utterances. MelGAN-VC: `{report['workdir']}` at step {report['checkpoint_step']}, "
       f"Griffin-Lim {report['griffin_lim_iters']} iterations"
       + (f"; the vocoder `{report['vocoder']}` at step {report['vocoder_step']}, trained on "
@@ -588,7 +595,8 @@ def real_markdown(report: dict) -> str:
          f"through the same inversion: {', '.join(ways)}" if ways else "")
       + f". Machine: {machine_lib.describe(report['machine'])}. Regenerate: "
       f"`python tools/results.py --real --workdir WORKDIR --vocoder VOCODER_WORKDIR "
-      f"--limit {report['utterances_per_speaker']}`.")
+      f"--limit {report['utterances_per_speaker']}"
+      f"{' --language ' + report['language'] if report.get('language') else ''}`.")
   curve_caption = ("*The run's in-loop evaluation (Griffin-Lim, on its carve-out of the "
                    "train split): similarity of the conversions to the target and to the "
                    "source, of the unconverted source, and of the target's own held-out "
@@ -633,7 +641,7 @@ def run_real(args: argparse.Namespace) -> dict:
   skipped = []
   speakers = {k: scoring.load_speaker(root / "train", skipped) for k, root in roots.items()}
   transcripts = {k: real_transcripts(root) for k, root in roots.items()}
-  content, content_columns = real_content(converter.config)
+  content, content_columns = real_content(args.language)
   scores = {}
   for name in systems:
     side = REAL_INPUTS[name]
@@ -648,7 +656,7 @@ def run_real(args: argparse.Namespace) -> dict:
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
       machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
-      skipped_references=skipped, content_columns=content_columns,
+      skipped_references=skipped, language=args.language, content_columns=content_columns,
       curve=training_curve(args.workdir), systems=scores)
   report["way_to_ceiling"] = dict(
       griffin_lim=way_to_ceiling(report, "melganvc", "vocoded"),
@@ -660,10 +668,15 @@ def run_real(args: argparse.Namespace) -> dict:
   return report
 
 
-def real_content(config) -> tuple:
-  """The intelligibility measure for the pair's language, and its columns
-  ((None, []) until one exists)."""
-  return None, []
+def real_content(language: str | None) -> tuple:
+  """The intelligibility measure in the transcripts' `language` (an espeak-ng
+  voice: "cs", "en-us") and its columns; (None, []) without a language."""
+  if not language:
+    return None, []
+  def content(wave, text):
+    return dict(phone_error_rate=intelligibility.phone_error_rate(
+        wave, scoring.SAMPLE_RATE, text, language))
+  return content, ["phone_error_rate"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -685,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--real", action="store_true",
                       help="--workdir is a run on two folder: domains of real speakers with "
                       "test/ splits (not parallel): score its test utterances, write real.md")
+  parser.add_argument("--language", help="with --real: the transcripts' language as an "
+                      "espeak-ng voice (cs, en-us, ...): adds the phone error rate "
+                      "(jaxvc.evaluation.intelligibility)")
   parser.add_argument("--benchmark-json", help="tools/benchmark.py --json output to tabulate")
   parser.add_argument("--reuse-audio", action="store_true",
                       help="a system whose audio the scratch folder already holds for every "

@@ -40,6 +40,7 @@ FIGURES = {
     "source_similarity": Figure("sim src", "similarity to source", "{:.3f}", "↓"),
     "wer": Figure("WER", "WER", "{:.0%}", "↓"),
     "cer": Figure("CER", "CER", "{:.0%}", "↓"),
+    "phone_error_rate": Figure("PER", "phone error rate", "{:.0%}", "↓"),
     "dnsmos_sig": Figure("SIG", "DNSMOS SIG", "{:.2f}", "↑"),
     "dnsmos_bak": Figure("BAK", "DNSMOS BAK", "{:.2f}", "↑"),
     "dnsmos_ovrl": Figure("OVRL", "DNSMOS OVRL", "{:.2f}", "↑"),
