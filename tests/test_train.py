@@ -129,7 +129,8 @@ def _keys(config, prefix: str = "") -> set[str]:
   return keys
 
 
-@pytest.mark.parametrize("name", ["melganvc_demo", "melganvc_speech", "melganvc_music"])
+@pytest.mark.parametrize("name", ["melganvc_demo", "melganvc_speech", "melganvc_music",
+                                  "melganvc_real"])
 def test_shipped_configs_pass_the_checks_and_add_no_keys(name):
   config = config_lib.from_file(os.path.join(ROOT, "configs", f"{name}.py"))
   train.check_config(config)
