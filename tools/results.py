@@ -166,12 +166,13 @@ def stylized(transfer: nst.StyleTransfer, u: Utterance) -> tuple[np.ndarray, int
   return result.wave, rate
 
 
-def render(system, utterances: list[Utterance], folder: Path) -> float:
-  """Writes `system`'s output for each utterance as folder/KEY.wav; returns seconds taken."""
+def render(system, items: list, folder: Path, key=lambda u: u.key) -> float:
+  """Writes `system(item)` for each item (an Utterance, or a path) as
+  folder/KEY.wav; returns seconds taken."""
   start = time.perf_counter()
-  for u in utterances:
-    wave, rate = system(u)
-    audio.save_audio(folder / f"{u.key}.wav", wave, rate)
+  for item in items:
+    wave, rate = system(item)
+    audio.save_audio(folder / f"{key(item)}.wav", wave, rate)
   return time.perf_counter() - start
 
 
@@ -524,15 +525,6 @@ def real_transcripts(root: Path) -> dict[str, str]:
   return scoring.read_transcripts(path) if path.is_file() else {}
 
 
-def render_files(system, paths: list[Path], folder: Path) -> float:
-  """Writes `system(path)` as folder/STEM.wav for each path; returns seconds taken."""
-  start = time.perf_counter()
-  for path in paths:
-    wave, rate = system(path)
-    audio.save_audio(folder / f"{path.stem}.wav", wave, rate)
-  return time.perf_counter() - start
-
-
 def training_curve(workdir: str) -> list[dict]:
   """The run's in-loop evaluation, one row per eval step."""
   tags = {"eval/target_similarity": "converted", "eval/source_similarity": "to_source",
@@ -636,7 +628,7 @@ def run_real(args: argparse.Namespace) -> dict:
       paths = inputs[REAL_INPUTS[name]]
       if args.reuse_audio and all((audio_dir / name / f"{p.stem}.wav").exists() for p in paths):
         continue
-      seconds[name] = render_files(systems[name], paths, audio_dir / name)
+      seconds[name] = render(systems[name], paths, audio_dir / name, key=lambda p: p.stem)
       print(f"{name}: {len(paths)} utterances in {seconds[name]:.0f} s", flush=True)
   skipped = []
   speakers = {k: scoring.load_speaker(root / "train", skipped) for k, root in roots.items()}

@@ -171,23 +171,8 @@ def score_folder(converted: Path, target: Speaker, source: Speaker | None,
   """{"files": per-file figures, "skipped": reasons, "averages"} for the audio
   files under `converted` (only `keys` if given); `on_row(name, row)` is called
   as each file is scored."""
-  found = files_by_stem(converted)
-  if not found:
-    raise ValueError(f"{converted}: no audio files")
-  rows, skipped = {}, []
-  for key, path in found.items():
-    if keys is not None and key not in keys:
-      continue
-    try:
-      row = score_file(path, key, target, source, transcripts)
-    except ValueError as e:  # the message names the file
-      skipped.append(str(e))
-      continue
-    name = path.relative_to(converted.absolute()).as_posix()
-    rows[name] = row
-    if on_row:
-      on_row(name, row)
-  return dict(files=rows, skipped=skipped, averages=averages(rows))
+  return _score_each(converted, keys, on_row,
+                     lambda key, path: score_file(path, key, target, source, transcripts))
 
 
 def score_unpaired(folder: Path, target_speaker: np.ndarray, source_speaker: np.ndarray | None,
@@ -197,6 +182,23 @@ def score_unpaired(folder: Path, target_speaker: np.ndarray, source_speaker: np.
   different things): the figures that need none (similarity to each
   speaker's embedding, DNSMOS, F0), and `content(wave, transcript) -> dict`
   (an intelligibility measure) where `transcripts` has the file's text."""
+  def score(key, path):
+    wave = audio.load_audio(path, SAMPLE_RATE)
+    try:
+      row = metrics.utterance_scores(wave, None, SAMPLE_RATE, target_speaker=target_speaker,
+                                     source_speaker=source_speaker)
+      text = transcripts.get(match(key, transcripts)) if transcripts else None
+      if content is not None and text:
+        row.update(content(wave, text), transcript=text)
+    except ValueError as e:
+      raise ValueError(f"{path}: {e}") from None
+    return row
+  return _score_each(folder, keys, on_row, score)
+
+
+def _score_each(folder: Path, keys, on_row, score) -> dict:
+  """`score(key, path)` of each audio file under `folder` (only `keys` if
+  given); a ValueError, which names the file, skips it."""
   found = files_by_stem(folder)
   if not found:
     raise ValueError(f"{folder}: no audio files")
@@ -205,16 +207,12 @@ def score_unpaired(folder: Path, target_speaker: np.ndarray, source_speaker: np.
     if keys is not None and key not in keys:
       continue
     try:
-      wave = audio.load_audio(path, SAMPLE_RATE)
-      row = metrics.utterance_scores(wave, None, SAMPLE_RATE, target_speaker=target_speaker,
-                                     source_speaker=source_speaker)
-      text = transcripts.get(match(key, transcripts)) if transcripts else None
-      if content is not None and text:
-        row.update(content(wave, text), transcript=text)
-    except ValueError as e:
-      skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
+      row = score(key, path)
+    except ValueError as e:  # the message names the file
+      skipped.append(str(e))
       continue
-    rows[key] = row
+    name = path.relative_to(folder.absolute()).as_posix()
+    rows[name] = row
     if on_row:
-      on_row(key, row)
+      on_row(name, row)
   return dict(files=rows, skipped=skipped, averages=averages(rows))
