@@ -44,7 +44,7 @@ def main(argv=None) -> None:
         wave = wave * np.float32(10 ** (gain_db / 20))
         if normalised:
           wave = loudness.normalise_loudness(wave, rate, level)
-        out = np.concatenate([w.wave for w in converter.convert_stream([wave])])
+        out = converter.convert(wave, rate)
         similarities.append(metrics.speaker_similarity(metrics.speaker_embedding([out], rate),
                                                        target))
       name = f"{gain_db:+d} dB {'normalised' if normalised else 'as recorded'}"

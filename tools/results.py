@@ -136,8 +136,12 @@ def scored_utterances(corpus: Path, limit: int) -> list[Utterance]:
 # The four systems: Utterance -> (wave, sample rate).
 
 
+def as_recorded(path: Path) -> tuple[np.ndarray, int]:
+  return audio.load_audio(path, scoring.SAMPLE_RATE), scoring.SAMPLE_RATE
+
+
 def unchanged(u: Utterance) -> tuple[np.ndarray, int]:
-  return audio.load_audio(u.source, scoring.SAMPLE_RATE), scoring.SAMPLE_RATE
+  return as_recorded(u.source)
 
 
 def copy_synthesis(invert: inversion.Inversion, path: Path) -> tuple[np.ndarray, int]:
@@ -154,9 +158,13 @@ def vocoded(invert: inversion.Inversion, u: Utterance) -> tuple[np.ndarray, int]
   return copy_synthesis(invert, u.target)
 
 
-def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
+def converted_file(converter: jaxvc.Converter, path: Path) -> tuple[np.ndarray, int]:
   rate = converter.sample_rate
-  return converter.convert(audio.load_audio(u.source, rate), rate), rate
+  return converter.convert(audio.load_audio(path, rate), rate), rate
+
+
+def converted(converter: jaxvc.Converter, u: Utterance) -> tuple[np.ndarray, int]:
+  return converted_file(converter, u.source)
 
 
 def stylized(transfer: nst.StyleTransfer, u: Utterance) -> tuple[np.ndarray, int]:
@@ -530,12 +538,11 @@ def training_curve(workdir: str) -> list[dict]:
   tags = {"eval/target_similarity": "converted", "eval/source_similarity": "to_source",
           "eval/unconverted_target_similarity": "unconverted",
           "eval/ceiling_target_similarity": "ceiling"}
-  curves = read_scalars(workdir, tags)
-  steps = sorted({int(x) for steps, _ in curves.values() for x in steps})
-  return [dict(step=step, **{name: float(values[list(steps_).index(step)])
-                             for tag, name in tags.items() if tag in curves
-                             for steps_, values in [curves[tag]] if step in steps_})
-          for step in steps]
+  by_step = {}
+  for tag, (steps, values) in read_scalars(workdir, tags).items():
+    for step, value in zip(steps, values):
+      by_step.setdefault(int(step), {})[tags[tag]] = float(value)
+  return [dict(step=step, **by_step[step]) for step in sorted(by_step)]
 
 
 def way_to_ceiling(report: dict, converted: str, ceiling: str) -> float | None:
@@ -603,12 +610,9 @@ def run_real(args: argparse.Namespace) -> dict:
   step = converter.step
   data = converter.config.data
   roots = dict(a=folder_of(data.domain_a), b=folder_of(data.domain_b))
-  systems = dict(source=lambda p: (audio.load_audio(p, scoring.SAMPLE_RATE), scoring.SAMPLE_RATE),
+  systems = dict(source=as_recorded, target=as_recorded,
                  vocoded=functools.partial(copy_synthesis, converter.inversion),
-                 melganvc=lambda p: (converter.convert(audio.load_audio(p, converter.sample_rate),
-                                                       converter.sample_rate),
-                                     converter.sample_rate))
-  systems["target"] = systems["source"]
+                 melganvc=functools.partial(converted_file, converter))
   vocoder = None
   if args.vocoder:
     vocoder = jaxvc.Vocoder.from_workdir(args.vocoder)
@@ -617,9 +621,7 @@ def run_real(args: argparse.Namespace) -> dict:
                        f"{vocoder.config.data.train_split!r}, not {data.domain_b}'s train split")
     neural = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
     systems.update(neural_vocoded=functools.partial(copy_synthesis, neural.inversion),
-                   melganvc_neural=lambda p: (neural.convert(
-                       audio.load_audio(p, neural.sample_rate), neural.sample_rate),
-                       neural.sample_rate))
+                   melganvc_neural=functools.partial(converted_file, neural))
   inputs = {k: sorted((root / "test").glob("*.wav"))[:args.limit] for k, root in roots.items()}
   audio_dir = Path(args.audio or os.path.join(args.workdir, "results_audio_real"))
   seconds = {}

@@ -195,13 +195,10 @@ def recognised_phones(wave: np.ndarray, sr: int) -> list[str]:
 
 
 def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-  """Levenshtein distance: substitutions, deletions and insertions, each 1."""
-  row = list(range(len(hypothesis) + 1))
-  for i, r in enumerate(reference, 1):
-    previous, row = row, [i]
-    for j, h in enumerate(hypothesis, 1):
-      row.append(min(previous[j - 1] + (r != h), previous[j] + 1, row[j - 1] + 1))
-  return row[-1]
+  """Levenshtein distance: substitutions, deletions and insertions, each 1
+  (jiwer's alignment of the two sequences as words)."""
+  alignment = _import("jiwer").process_words(" ".join(reference), " ".join(hypothesis))
+  return alignment.substitutions + alignment.deletions + alignment.insertions
 
 
 def class_error_rate(reference: list[str], hypothesis: list[str]) -> float:
