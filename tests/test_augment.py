@@ -61,3 +61,46 @@ def test_same_key_same_draw_and_gradients_flow():
   grad = jax.grad(lambda v: jnp.sum(augment.augment(key, v, cfg)))(x)
   # Every frame that survives the shift and the mask passes its gradient through.
   assert 0 < float(jnp.mean(grad)) < 1 and set(np.unique(np.asarray(grad))) <= {0.0, 1.0}
+
+
+def _band_cfg(probability=1.0, min_hz=3400.0, max_hz=6000.0):
+  return ml_collections.ConfigDict(dict(probability=probability, min_hz=min_hz, max_hz=max_hz))
+
+
+def test_band_limit_matches_a_resampled_recording():
+  """The mel-domain band limit against the real thing: a wave low-passed by
+  resampling to 8 kHz and back, outside the resampler's transition band."""
+  from jaxvc import audio
+  cfg = audio.AudioConfig()
+  rng = np.random.default_rng(0)
+  t = np.arange(16000 * 2) / 16000
+  wave = (0.1 * rng.standard_normal(t.size)
+          + sum(0.05 * np.sin(2 * np.pi * f * t) for f in (220, 1500, 3000, 5000, 7000)))
+  # at a speech level (-40 dBFS): the resampler's stopband then lies below the mel's floor
+  wave = (0.03 * wave).astype(np.float32)
+  limited = audio.resample(audio.resample(wave, 16000, 8000), 8000, 16000)[:wave.size]
+  mel, true = audio.wave_to_mel(wave, cfg), audio.wave_to_mel(limited, cfg)
+  approx = audio.band_limit(mel, jnp.float32(4000.0), cfg)
+  # the resampler rings where the wave starts and stops abruptly: inner frames only
+  approx, true = np.asarray(approx)[:, 3:-3], np.asarray(true)[:, 3:-3]
+  centres = __import__("librosa").mel_frequencies(cfg.n_mels + 2, fmax=cfg.fmax)[1:-1]
+  below, above = centres < 3600, centres > 4400
+  np.testing.assert_allclose(approx[below], true[below], atol=0.02)
+  np.testing.assert_allclose(approx[above], true[above], atol=0.02)
+  assert np.all(approx[above] == SILENCE)
+  # and at the Nyquist frequency, nothing changes
+  np.testing.assert_array_equal(audio.band_limit(mel, jnp.float32(8000.0), cfg), mel)
+
+
+def test_band_limit_draws_per_crop_with_the_probability():
+  from jaxvc import audio
+  cfg = audio.AudioConfig(n_mels=32, n_fft=256, win_length=256, hop_length=64)
+  x = jnp.zeros((400, 32, 10))   # mid-level everywhere: a band limit shows
+  y = np.asarray(augment.band_limit(jax.random.key(0), x, _band_cfg(0.3), cfg))
+  limited = np.any(y != 0, axis=(1, 2))
+  assert 0.22 < limited.mean() < 0.38
+  # every limited crop is silent in its top band and untouched in its lowest
+  assert np.all(y[limited][:, -1] == SILENCE) and np.all(y[:, 0] == 0)
+  # cutoffs differ from crop to crop
+  assert len({int(np.sum(row[:, 0] == SILENCE)) for row in y[limited]}) > 3
+  assert not augment.band_limiting(_band_cfg(0.0)) and augment.band_limiting(_band_cfg(0.3))

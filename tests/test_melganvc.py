@@ -52,7 +52,20 @@ def _levers_on() -> ml_collections.ConfigDict:
   c.augment.update(time_shift=4, mask_frames=8, gain=0.1)
   c.generator_ema = 0.99
   c.optim.critic_lr_multiplier = 2.0
+  c.band_limit.probability = 1.0
   return c
+
+
+def test_band_limit_degrades_what_the_generator_translates_only():
+  """With every source and identity input band-limited, the identity term
+  compares G(band-limited b) with b itself, so it changes; the critic's real
+  crops are b as recorded, so its real score does not."""
+  config, step, state, _, limited = _stepped(levers=True)
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.band_limit.probability = 0.0
+  _, whole = _step(config)(state, _batch(config))
+  assert float(limited["identity"]) != pytest.approx(float(whole["identity"]), rel=1e-5)
+  assert float(limited["critic_real"]) == pytest.approx(float(whole["critic_real"]), rel=1e-5)
 
 
 def test_generator_loss_is_the_weighted_sum_of_its_terms():

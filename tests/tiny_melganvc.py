@@ -21,6 +21,7 @@ def config():
   # draws and the average must resume exactly and split over devices too.
   c.loss.r1_weight = 1.0
   c.augment.update(time_shift=4, mask_frames=6, gain=0.1)
+  c.band_limit.probability = 0.5
   c.generator_ema = 0.9
   return c
 

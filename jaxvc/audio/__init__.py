@@ -6,8 +6,8 @@
   loudness.py  integrated loudness (BS.1770) and the gain to a target
   stft.py      STFT, inverse STFT, Griffin-Lim and the multi-resolution STFT
                distance in JAX (librosa's definitions)
-  mel.py       normalised log-mels (one wave, or a list of any lengths) and their
-               inversion (Griffin-Lim, gradient descent)
+  mel.py       normalised log-mels (one wave, or a list of any lengths), their
+               inversion (Griffin-Lim, gradient descent), and a mel's band limit
 
 Callers use the names below (`from jaxvc import audio; audio.wave_to_mel(...)`);
 the modules import each other directly.
@@ -29,6 +29,7 @@ from jaxvc.audio.io import resample
 from jaxvc.audio.io import save_audio
 from jaxvc.audio.io import trim_silence
 from jaxvc.audio.mel import SILENCE
+from jaxvc.audio.mel import band_limit
 from jaxvc.audio.mel import denormalise_mel
 from jaxvc.audio.mel import invert_mel_gradient
 from jaxvc.audio.mel import mel_power
@@ -43,7 +44,7 @@ from jaxvc.audio.stft import multi_resolution_stft_distance
 from jaxvc.audio.stft import stft
 
 __all__ = [
-    "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_writer",
+    "AUDIO_EXTENSIONS", "SILENCE", "AudioConfig", "AudioError", "audio_writer", "band_limit",
     "denormalise_mel", "file_info", "front_end", "griffin_lim", "invert_mel_gradient", "is_audio_file",
     "istft", "list_audio_files", "load_audio", "mel_power", "mel_to_wave",
     "multi_resolution_stft_distance", "normalise_mel", "read_blocks", "require_audible",

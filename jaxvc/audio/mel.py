@@ -73,6 +73,33 @@ def waves_to_mels(waves: list[np.ndarray], cfg: AudioConfig) -> list[np.ndarray]
 
 
 @functools.cache
+def _share_below(cfg: AudioConfig) -> np.ndarray:
+  """(n_fft // 2 + 1, n_mels): the share of each mel filter's weight at or
+  below each STFT bin."""
+  cumulative = np.cumsum(cfg.mel_basis.astype(np.float64), axis=1)
+  return (cumulative / np.maximum(cumulative[:, -1:], 1e-30)).T.astype(np.float32)
+
+
+def band_limit(mel: jax.Array, cutoff_hz: jax.Array, cfg: AudioConfig) -> jax.Array:
+  """Normalised mels (..., n_mels, frames) as the same sound would give with
+  nothing above `cutoff_hz` (shape (...), one cutoff per mel): what a source
+  recorded at twice that rate looks like once resampled to cfg.sample_rate.
+
+  Each band keeps the share of its filter's weight below the cutoff (the
+  spectrum taken as flat within a band), in dB; a band wholly above it falls
+  to SILENCE. A cutoff at or above cfg.fmax changes nothing.
+  """
+  share = _share_below(cfg)
+  bin_hz = cfg.sample_rate / cfg.n_fft
+  index = jnp.clip(jnp.floor(jnp.asarray(cutoff_hz) / bin_hz).astype(jnp.int32),
+                   0, share.shape[0] - 1)
+  kept = jnp.asarray(share)[index]                                   # (..., n_mels)
+  offset = 20.0 * jnp.log10(jnp.maximum(kept, 1e-12)) / -cfg.min_level_db
+  limited = jnp.where(kept[..., None] > 0, mel + offset[..., None], SILENCE)
+  return jnp.maximum(limited, SILENCE)
+
+
+@functools.cache
 def _mel_pseudo_inverse(cfg: AudioConfig) -> tuple[np.ndarray, float]:
   """The basis' pseudo-inverse and the projected-gradient step 1 / ||basis||^2."""
   basis = cfg.mel_basis.astype(np.float64)

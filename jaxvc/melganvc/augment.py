@@ -1,4 +1,5 @@
-"""Differentiable augmentation of the critic's inputs (DiffAugment, Zhao et al. 2020).
+"""Augmentation in the normalised mel domain: of the critic's inputs
+(DiffAugment, Zhao et al. 2020), and of the generator's (band-limited sources).
 
 A critic trained on a small domain memorises its crops and wins outright
 (hinge ~0 within a few dozen steps), after which its gradient tells the
@@ -9,12 +10,20 @@ kinds that both domains share: a shift in time, a masked span of frames, a
 change of loudness. Nothing moves along the mel axis: pitch and formants are
 what tells the speakers apart.
 
+The generator's inputs are degraded in one way only, by `band_limit`: real
+recordings come at 8 to 48 kHz, and a source recorded at 8 kHz holds nothing
+above 4 kHz. A generator never shown one copies the hole into its output;
+shown band-limited sources (and target crops, which the identity term then
+asks it to restore whole), it learns to give the output the target's
+bandwidth.
+
 Pure functions of (key, crops); each example of a batch draws its own.
 """
 import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxvc import audio
 from jaxvc.audio.mel import SILENCE
 
 
@@ -49,3 +58,19 @@ def augment(key: jax.Array, x: jax.Array, cfg: ml_collections.ConfigDict) -> jax
     offset = jax.random.uniform(k_gain, (batch, 1, 1), minval=-cfg.gain, maxval=cfg.gain)
     x = jnp.clip(x + offset, SILENCE, 1.0)
   return x
+
+
+def band_limiting(cfg: ml_collections.ConfigDict) -> bool:
+  return cfg.probability > 0
+
+
+def band_limit(key: jax.Array, x: jax.Array, cfg: ml_collections.ConfigDict,
+               audio_cfg: audio.AudioConfig) -> jax.Array:
+  """Crops (..., n_mels, frames), each band-limited (`audio.band_limit`) with
+  probability `cfg.probability` at a cutoff drawn uniformly from
+  [cfg.min_hz, cfg.max_hz]; the others unchanged."""
+  k_apply, k_cutoff = jax.random.split(key)
+  lead = x.shape[:-2]
+  cutoff = jax.random.uniform(k_cutoff, lead, minval=cfg.min_hz, maxval=cfg.max_hz)
+  limited = jax.random.bernoulli(k_apply, cfg.probability, lead)
+  return jnp.where(limited[..., None, None], audio.band_limit(x, cutoff, audio_cfg), x)

@@ -59,6 +59,17 @@ def defaults() -> ml_collections.ConfigDict:
       gain=0.0,                 # offset in the normalised mel domain, either way
   ))
 
+  # Band-limited sources (`augment.band_limit`): each source crop, and each
+  # target crop the identity term translates, loses everything above a cutoff
+  # drawn from [min_hz, max_hz] with this probability, so that the generator
+  # learns to give the target's full bandwidth to an 8 or 11 kHz recording.
+  # 0 = off, as the original.
+  c.band_limit = ml_collections.ConfigDict(dict(
+      probability=0.0,
+      min_hz=3400.0,            # a telephone's upper edge
+      max_hz=6000.0,            # above an 11 kHz recording's 5.5 kHz
+  ))
+
   c.optim = ml_collections.ConfigDict(dict(
       learning_rate=2e-4,
       b1=0.5,
@@ -107,6 +118,10 @@ def check(config: ml_collections.ConfigDict) -> None:
   require(a.mask_frames < d.chunk_frames * d.chunks_per_crop, "augment.mask_frames",
           f"{a.mask_frames} must be shorter than a crop "
           f"({d.chunk_frames * d.chunks_per_crop} frames)")
+  b = config.band_limit
+  require(0 <= b.probability <= 1, "band_limit.probability", f"{b.probability} must be in [0, 1]")
+  require(0 < b.min_hz <= b.max_hz <= config.audio.sample_rate / 2, "band_limit",
+          f"need 0 < min_hz <= max_hz <= sample_rate / 2, got {b.min_hz}, {b.max_hz}")
   for key in ("domain_a", "domain_b"):
     try:
       specs.parse(d[key])

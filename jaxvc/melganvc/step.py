@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxvc import audio
 from jaxvc import layers
 from jaxvc.melganvc import augment as augment_lib
 from jaxvc.melganvc import losses
@@ -121,6 +122,8 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
   loss_cfg = config.loss
   gs_optimizer, critic_optimizer = optimizers(config)
   augmenting = augment_lib.enabled(config.augment)
+  band_limiting = augment_lib.band_limiting(config.band_limit)
+  audio_cfg = audio.AudioConfig.from_config(config.audio)
 
   def critic_view(key, crop):
     """What the critic sees of a crop: augmented where configured."""
@@ -152,14 +155,16 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
       metrics["critic_r1"] = r1
     return loss, metrics
 
-  def generator_and_critic_update(state: TrainState, a, b, key):
+  def generator_and_critic_update(state: TrainState, a, b, b_source, key):
+    """`b_source`: what the identity term translates back to `b` (b itself,
+    or b band-limited)."""
     fake_key, real_key = jax.random.split(key)
 
     def loss_fn(gs_params, critic_params):
       g_params, s_params = gs_params
       stats = dict(state.stats)
       fakes = translate(g_params, stats, a)
-      identities = translate(g_params, stats, b)
+      identities = translate(g_params, stats, b_source)
       fake_crop = critic_view(fake_key, jnp.concatenate(fakes, axis=-1))
       # The generator's adversarial term must not move the critic, and the
       # critic's loss must not move the generator: two views of one forward.
@@ -221,11 +226,15 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
 
   def train_step(state: TrainState, batch: dict):
     # Random draws depend on the seed and step alone, so a resumed run repeats them.
-    keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), state.step),
-                            config.critic_updates)
-    state, metrics = generator_and_critic_update(state, batch["a"][0], batch["b"][0], keys[0])
-    state, critic_only = jax.lax.scan(
-        critic_update, state, (batch["a"][1:], batch["b"][1:], keys[1:]))
+    step_key = jax.random.fold_in(jax.random.key(config.seed), state.step)
+    keys = jax.random.split(step_key, config.critic_updates)
+    a, b, b_source = batch["a"], batch["b"], batch["b"][0]
+    if band_limiting:
+      a_key, b_key = jax.random.split(jax.random.fold_in(step_key, 1))
+      a = augment_lib.band_limit(a_key, a, config.band_limit, audio_cfg)
+      b_source = augment_lib.band_limit(b_key, b_source, config.band_limit, audio_cfg)
+    state, metrics = generator_and_critic_update(state, a[0], b[0], b_source, keys[0])
+    state, critic_only = jax.lax.scan(critic_update, state, (a[1:], b[1:], keys[1:]))
     # The critic's figures are means over all its updates of this step alike.
     for key, values in critic_only.items():
       metrics[key] = jnp.mean(jnp.concatenate([metrics[key][None], values]))
