@@ -62,6 +62,27 @@ def test_without_parallel_targets_the_ceiling_is_held_out_target_speech(demo_cor
   assert not any(k.startswith("ceiling_") for k in no_ceiling.baselines)
 
 
+def test_phone_error_rate_where_the_sources_have_transcripts(demo_corpus):
+  """The sources' transcripts give every row a phone error rate; speech of
+  other sentences scored against them reads worse than the sentences said."""
+  paths = sorted((demo_corpus / "speaker_a" / "test").glob("*.wav"))
+  sources = [audio.load_audio(p, RATE) for p in paths]
+  transcripts = [p.with_suffix(".txt").read_text().strip() for p in paths]
+  transcripts[-1] = None   # unknown: left out of the mean
+  quality = conversion_quality.ConversionQuality(
+      sources, None, target_references=_waves(demo_corpus, "speaker_b", "train"),
+      source_references=_waves(demo_corpus, "speaker_a", "train"), sample_rate=RATE,
+      invert=lambda wave: wave, transcripts=transcripts, language="en")
+  said = quality.baselines["unconverted_phone_error_rate"]
+  assert 0 <= said < 0.6
+  other_sentences = quality(sources[1:2] + sources[:1] + sources[2:])
+  assert other_sentences["phone_error_rate"] > said + 0.1
+  with pytest.raises(ValueError, match="3 sources but 2 transcripts"):
+    conversion_quality.ConversionQuality(sources, None, target_references=sources,
+                                         source_references=sources, sample_rate=RATE,
+                                         invert=lambda wave: wave, transcripts=transcripts[:2])
+
+
 def test_melganvc_eval_logs_similarity_and_mcd(tiny_config_path):
   config = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=2"])
   evaluator = evaluator_lib.Evaluator(config)

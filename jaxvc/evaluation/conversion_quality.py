@@ -1,4 +1,5 @@
-"""Speaker similarity and MCD of conversions, for training's periodic eval.
+"""Speaker similarity, MCD and phone error rate of conversions, for training's
+periodic eval.
 
 The held-out mel statistics (`mel_statistics`) cannot tell a conversion from
 a blur of the source; a speaker encoder can. When the `eval` extra is
@@ -15,9 +16,10 @@ import importlib.util
 
 import numpy as np
 
+from jaxvc.evaluation import intelligibility
 from jaxvc.evaluation import metrics
 
-EXTRA_MODULES = ("resemblyzer", "pyworld", "pysptk")   # what the figures import
+EXTRA_MODULES = ("resemblyzer", "pyworld", "pysptk", "pocketsphinx", "jiwer")   # what the figures import
 
 
 def available() -> bool:
@@ -36,7 +38,11 @@ class ConversionQuality:
   the conversions use, for the ceiling. Without parallel targets (two
   speakers saying different things, as real recordings are),
   `held_out_targets`, held-out utterances of the target domain, give the
-  ceiling's similarities (there is no MCD without a parallel utterance). All
+  ceiling's similarities (there is no MCD without a parallel utterance).
+  `transcripts`, if given, are what each source says (None where unknown) in
+  `language` (an espeak-ng voice name): the sources and their conversions then
+  also get the broad-class phone error rate (`intelligibility`), so that a
+  conversion that loses the words shows beside the unconverted sources'. All
   waves mono at `sample_rate`.
   """
 
@@ -44,18 +50,24 @@ class ConversionQuality:
                target_references: Sequence[np.ndarray],
                source_references: Sequence[np.ndarray], sample_rate: int,
                invert: Callable[[np.ndarray], np.ndarray],
-               held_out_targets: Sequence[np.ndarray] = ()):
+               held_out_targets: Sequence[np.ndarray] = (),
+               transcripts: Sequence[str | None] | None = None, language: str = "en"):
     if targets is not None and len(targets) != len(sources):
       raise ValueError(f"{len(sources)} sources but {len(targets)} parallel targets")
+    if transcripts is not None and len(transcripts) != len(sources):
+      raise ValueError(f"{len(sources)} sources but {len(transcripts)} transcripts")
     self.sources = list(sources)
     self.targets = None if targets is None else list(targets)
+    self.transcripts = [None] * len(self.sources) if transcripts is None else list(transcripts)
+    self.language = language
     self.sample_rate = sample_rate
     self.target_embedding = metrics.speaker_embedding(target_references, sample_rate)
     self.source_embedding = metrics.speaker_embedding(source_references, sample_rate)
     self.baselines = {f"unconverted_{k}": v for k, v in self(self.sources).items()}
     ceiling = self.targets if self.targets is not None else list(held_out_targets)
     if ceiling:
-      scores = self._scores([invert(t) for t in ceiling], self.targets)
+      transcripts = self.transcripts if self.targets is not None else None
+      scores = self._scores([invert(t) for t in ceiling], self.targets, transcripts)
       self.baselines.update({f"ceiling_{k}": v for k, v in scores.items()})
 
   def __call__(self, converted: Sequence[np.ndarray]) -> dict[str, float]:
@@ -63,10 +75,10 @@ class ConversionQuality:
     domain, and mean MCD in dB against the parallel targets if there are any."""
     if len(converted) != len(self.sources):
       raise ValueError(f"expected {len(self.sources)} converted waves, got {len(converted)}")
-    return self._scores(converted, self.targets)
+    return self._scores(converted, self.targets, self.transcripts)
 
-  def _scores(self, waves: Sequence[np.ndarray],
-              targets: Sequence[np.ndarray] | None) -> dict[str, float]:
+  def _scores(self, waves: Sequence[np.ndarray], targets: Sequence[np.ndarray] | None,
+              transcripts: Sequence[str | None] | None = None) -> dict[str, float]:
     similarities = np.array([self._similarities(w) for w in waves])
     scores = dict(target_similarity=float(np.mean(similarities[:, 0])),
                   source_similarity=float(np.mean(similarities[:, 1])))
@@ -74,6 +86,11 @@ class ConversionQuality:
       scores["mcd_db"] = float(np.mean([
           metrics.mel_cepstral_distortion(w, t, self.sample_rate)
           for w, t in zip(waves, targets, strict=True)]))
+    said = [(w, t) for w, t in zip(waves, transcripts or ()) if t]
+    if said:
+      scores["phone_error_rate"] = float(np.mean([
+          intelligibility.phone_error_rate(w, self.sample_rate, t, self.language)
+          for w, t in said]))
     return scores
 
   def _similarities(self, wave: np.ndarray) -> tuple[float, float]:
