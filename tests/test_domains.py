@@ -232,3 +232,88 @@ def test_an_interrupted_preparation_continues_where_it_stopped(tmp_path, monkeyp
   assert resumed.num_shards == 5 and fresh.num_shards == 1
   for i in range(5):
     np.testing.assert_array_equal(resumed[i], fresh[i])
+
+
+def test_an_interrupted_decoding_continues_after_the_last_stored_file(tmp_path, monkeypatch,
+                                                                      capsys):
+  """Skipped files make utterances and files count differently: the store
+  names each utterance's file, so a resumed preparation decodes only the files
+  after the last one stored, gives the same store, and reports the whole split."""
+  spec = write_folder(tmp_path / "voice", [0.6, 0.7, 0.8, 0.9, 1.0, 1.1])
+  root = tmp_path / "voice"
+  (root / "bad.wav").write_bytes(b"not audio")
+  sf.write(root / "short.wav", tone(0.1), 16000)
+  data = data_config(tmp_path / "cache", shard_mb=1e-6)   # a shard per utterance
+  monkeypatch.setattr(domains, "_BLOCK_SAMPLES", 1)       # and a mel batch per utterance
+  order = domains.audio_folder.list_splits(root)["train"]
+  read, decoded = domains.audio_folder.audio.read_source, []
+
+  def read_until_interrupted(path, **kwargs):
+    if len(decoded) == 5:
+      raise KeyboardInterrupt
+    decoded.append(path.name)
+    return read(path, **kwargs)
+  monkeypatch.setattr(domains.audio_folder.audio, "read_source", read_until_interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    domains.mel_store(spec, "train", AUDIO, data)
+  stored = domains.store.Writer(next((tmp_path / "cache" / "mels").iterdir()), 1).names
+  kept = [p for p in order if p not in ("bad.wav", "short.wav")]
+  # Mels run one file behind decoding: of the five files read, the last one
+  # kept waits for its mel; a skipped file lies before the resume point.
+  assert stored == [p for p in order[:5] if p in kept][:-1]
+  assert order.index(stored[-1]) + 1 > len(stored)
+
+  decoded.clear()
+  monkeypatch.setattr(domains.audio_folder.audio, "read_source",
+                      lambda path, **kw: decoded.append(path.name) or read(path, **kw))
+  resumed = domains.mel_store(spec, "train", AUDIO, data)
+  out = capsys.readouterr().out
+  assert decoded == order[order.index(stored[-1]) + 1:]
+  assert (f"train: 6 files, 0.1 min; rates 16000 Hz x 6; 0 clipped; "
+          f"2 skipped: too short x 1, unreadable audio x 1") in out
+
+  fresh = domains.mel_store(spec, "train", AUDIO, data_config(tmp_path / "fresh"))
+  assert resumed.names == fresh.names == kept
+  for i in range(len(fresh)):
+    np.testing.assert_array_equal(resumed[i], fresh[i])
+  assert resumed.meta == fresh.meta
+
+
+def test_a_folder_is_prepared_again_when_its_content_changes(tmp_path, capsys):
+  spec = write_folder(tmp_path / "voice", [0.6, 0.7])
+  data = data_config(tmp_path / "cache")
+  assert len(domains.mel_store(spec, "train", AUDIO, data)) == 2
+  assert "train: 2 files, 0.0 min; rates 16000 Hz x 2" in capsys.readouterr().out
+  assert len(domains.mel_store(spec, "train", AUDIO, data)) == 2
+  assert "rates" not in capsys.readouterr().out   # the report comes with a preparation only
+  sf.write(tmp_path / "voice" / "new.wav", tone(0.8), 16000)
+  assert len(domains.mel_store(spec, "train", AUDIO, data)) == 3
+
+
+def test_split_slices_and_names_of_a_folder(tmp_path):
+  root = tmp_path / "voice"
+  for split, count in [("train", 10), ("test", 2)]:
+    write_folder(root / split, [0.6] * count)
+  (root / "transcripts.tsv").write_text("00\tFirst.\n")
+  spec, data = f"folder:{root}", data_config(tmp_path / "cache")
+  first = domains.mel_store(spec, "train[:80%]", AUDIO, data)
+  rest = domains.mel_store(spec, "train[80%:]", AUDIO, data)
+  assert len(first) == 8 and len(rest) == 2
+  assert sorted(first.names + rest.names) == [f"train/{i:02d}.wav" for i in range(10)]
+  named = domains.load_named_waves(spec, "train[80%:]", AUDIO, data)
+  assert list(named) == rest.names
+  np.testing.assert_array_equal(domains.load_waves(spec, "train[80%:]", AUDIO, data, limit=1)[0],
+                                named[rest.names[0]])
+  assert domains.load_transcripts(spec, "test", data) == {
+      "test/00.wav": "First."}
+  with pytest.raises(domains.audio_folder.AudioFolderError,
+                     match=r"voice: split 'valid': no such split; the folder's splits are "
+                           r"train \(10 files\), test \(2 files\)"):
+    domains.mel_store(spec, "valid", AUDIO, data)
+
+
+def test_a_catalog_dataset_has_no_names_or_transcripts(tmp_path):
+  with tfds.testing.mock_data(as_dataset_fn=vctk_examples):
+    data = data_config(tmp_path)
+    assert domains.load_named_waves("tfds:vctk:speaker=p225", "train", AUDIO, data) is None
+    assert domains.load_transcripts("tfds:vctk:speaker=p225", "train", data) == {}

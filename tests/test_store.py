@@ -28,6 +28,23 @@ def test_round_trip_over_many_shards(tmp_path):
     stored.read(0, 6, 1)
 
 
+def test_names_and_the_preparations_record_are_kept(tmp_path):
+  """Each utterance's name, and what the caller's `meta` says when a shard is
+  written: a partial store has the record of its last shard, a complete one
+  the record at `finish`."""
+  record = {"files": 0}
+  writer = store.Writer(tmp_path / "s", 4 * 20, meta=lambda: dict(record))
+  for i, array in enumerate(utterances([10] * 3, lead=())):
+    record["files"] = i + 1
+    writer.add(array, name=f"u{i}.wav")
+  partial = store.Writer(tmp_path / "s", 4 * 20)
+  assert partial.names == ["u0.wav", "u1.wav"] and partial.saved_meta == {"files": 2}
+  record["files"] = 4
+  stored = writer.finish()
+  assert stored.names == ["u0.wav", "u1.wav", "u2.wav"] and stored.meta == {"files": 4}
+  assert store.write(tmp_path / "unnamed", utterances([3], lead=())).names == [""]
+
+
 def test_interrupted_write_continues_where_it_stopped(tmp_path):
   arrays = utterances([10] * 8, lead=())
   given = []

@@ -19,6 +19,7 @@ from pathlib import Path
 import sys
 
 from jaxvc import files
+from jaxvc.data import transcripts as transcript_files
 from jaxvc.evaluation import scoring
 
 COLUMNS = ["mcd_db", "target_similarity", "source_similarity", "wer", "cer", "dnsmos_sig",
@@ -53,7 +54,7 @@ def _file(value: str) -> Path:
 def evaluate(converted_dir: Path, target_dir: Path, source_dir: Path | None,
              transcripts_file: Path | None) -> dict:
   """The report: per-file figures, skipped files with reasons, averages."""
-  transcripts = scoring.read_transcripts(transcripts_file) if transcripts_file else None
+  transcripts = transcript_files.read_tsv(transcripts_file) if transcripts_file else None
   skipped = []
   target = scoring.load_speaker(target_dir, skipped)
   source = scoring.load_speaker(source_dir, skipped) if source_dir else None

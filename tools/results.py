@@ -75,6 +75,7 @@ from jaxvc.audio import inversion
 from jaxvc.audio import loudness
 from jaxvc.cli import stylize
 from jaxvc.data import demo
+from jaxvc.data import transcripts as transcript_files
 from jaxvc.evaluation import intelligibility
 from jaxvc.evaluation import machine as machine_lib
 from jaxvc.evaluation import scoring
@@ -529,8 +530,8 @@ def folder_of(spec: str) -> Path:
 
 def real_transcripts(root: Path) -> dict[str, str]:
   """A speaker's transcripts: `transcripts.tsv` in its folder, else none."""
-  path = root / "transcripts.tsv"
-  return scoring.read_transcripts(path) if path.is_file() else {}
+  path = root / transcript_files.TSV_NAME
+  return transcript_files.read_tsv(path) if path.is_file() else {}
 
 
 def training_curve(workdir: str) -> list[dict]:

@@ -11,11 +11,16 @@ A domain is one voice, speaker, genre or instrument family:
                              tfds:vctk:speaker=p225, tfds:gtzan:label=jazz,
                              tfds:nsynth:instrument_family=guitar
 
-Every kind goes through TFDS (a catalog dataset's selection and decoding:
+A `demo:` or `folder:` domain is its files, decoded one at a time; a `tfds:`
+one is read through TFDS (a catalog dataset's selection and decoding:
 `jaxvc.data.catalog`). Mels (and, for the vocoder, trimmed waves) are
-prepared once per (spec, split, audio settings, top_db) into a store on disk
-(`jaxvc.data.store`), so restarting a run costs no STFTs and training reads
-crops from disk: a domain need not fit in memory.
+prepared once per (spec, split, the folder's content or the dataset's
+version, audio settings, top_db) straight from them into a store on disk
+(`jaxvc.data.store`), so restarting a run costs no decoding and no STFTs, and
+training reads crops from disk: a domain need not fit in memory. Each
+utterance is stored under its file's relative path, so an interrupted
+preparation continues after the last file it stored, even where files were
+skipped, and gives the same store.
 """
 import dataclasses
 import functools
@@ -28,17 +33,19 @@ import numpy as np
 
 from jaxvc import audio
 from jaxvc import caches
+from jaxvc import files
 from jaxvc._tf import tf  # noqa: F401  (imported before TFDS, see jaxvc._tf)
 from jaxvc.errors import ConfigError
 from jaxvc.data import audio_folder
 from jaxvc.data import catalog
 from jaxvc.data import demo
 from jaxvc.data import store
+from jaxvc.data import transcripts
 from jaxvc.data.specs import Domain
 from jaxvc.data.specs import parse
 import tensorflow_datasets as tfds
 
-_CACHE_VERSION = 2   # bump when the cached mels or waves change meaning
+_CACHE_VERSION = 3   # bump when the cached mels or waves change meaning
 _BLOCK_SAMPLES = 2**24   # samples of waves whose mels are computed at once (17 min at 16 kHz)
 
 
@@ -65,10 +72,8 @@ def load_waves(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg,
   """Float32 mono waves at audio_cfg.sample_rate through the front-end
   (`audio.front_end`: silence trimmed by data_cfg.top_db, loudness brought to
   audio_cfg.loudness_lufs); only the first `limit` if given (the rest are not read)."""
-  domain = parse(spec)
-  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  waves = list(_front_end_waves(spec, domain, builder, split, audio_cfg, data_cfg.top_db,
-                                limit))
+  utterances = _Source.of(spec, data_cfg.cache_dir).utterances(split, audio_cfg, data_cfg.top_db)
+  waves = [wave for _, wave in itertools.islice(utterances, limit)]
   _report(spec, split, len(waves), sum(w.size for w in waves) / audio_cfg.sample_rate, "waves")
   return waves
 
@@ -78,15 +83,23 @@ def load_named_waves(spec: str, split: str, audio_cfg: audio.AudioConfig,
   """`load_waves` keyed by each file's path in its folder (`test/0270.wav`), so
   that two domains' parallel utterances, files of the same name, can be paired;
   None for a TFDS catalog dataset, whose examples share no names across domains."""
-  domain = parse(spec)
-  if domain.kind == "tfds":
+  source = _Source.of(spec, data_cfg.cache_dir)
+  if source.root is None:
     return None
-  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  waves = {ex["path"].decode(): _front_end(ex["audio"], audio_cfg, data_cfg.top_db)
-           for ex in _folder_examples(builder, split)}
+  waves = dict(source.utterances(split, audio_cfg, data_cfg.top_db))
   _report(spec, split, len(waves), sum(w.size for w in waves.values()) / audio_cfg.sample_rate,
           "waves")
   return waves
+
+
+def load_transcripts(spec: str, split: str, data_cfg) -> dict[str, str]:
+  """The split's transcripts keyed like `load_named_waves` (`jaxvc.data.transcripts`:
+  a `.txt` beside a file, or a line of a `transcripts.tsv`); only the files
+  that have one, and none for a TFDS catalog dataset."""
+  source = _Source.of(spec, data_cfg.cache_dir)
+  if source.root is None:
+    return {}
+  return transcripts.find(source.root, source.files(split))
 
 
 def _report(spec: str, split: str, count: int, seconds: float, what: str) -> None:
@@ -97,35 +110,28 @@ def _report(spec: str, split: str, count: int, seconds: float, what: str) -> Non
 
 def mel_store(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> store.Store:
   """The split's normalised mels (n_mels, frames) on disk (`jaxvc.data.store`),
-  computed on first use and cached per (spec, split, audio settings, top_db)."""
-  domain = parse(spec)
-  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  key = [_CACHE_VERSION, spec, split, builder.info.full_name,
-         dataclasses.asdict(audio_cfg), data_cfg.top_db]
+  computed on first use and cached per (spec, split, content, audio settings, top_db)."""
+  source = _Source.of(spec, data_cfg.cache_dir)
+  key = [_CACHE_VERSION, spec, split, source.version(), dataclasses.asdict(audio_cfg),
+         data_cfg.top_db]
 
-  def mels(skip):
-    waves = _front_end_waves(spec, domain, builder, split, audio_cfg, data_cfg.top_db,
-                             skip=skip)
-    for block in _blocks(waves, _BLOCK_SAMPLES):
-      yield from audio.waves_to_mels(block, audio_cfg)
+  def mels(utterances):
+    for block in _blocks(utterances, _BLOCK_SAMPLES):
+      names, waves = zip(*block)
+      yield from zip(names, audio.waves_to_mels(list(waves), audio_cfg))
 
-  return _cached_store("mels", key, mels, spec, split, data_cfg,
+  return _cached_store("mels", key, mels, source, split, audio_cfg, data_cfg,
                        audio_cfg.sample_rate / audio_cfg.hop_length)
 
 
 def wave_store(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> store.Store:
   """The split's waves through the front-end on disk (`jaxvc.data.store`), for
   training crops of a domain of any size; cached like `mel_store`."""
-  domain = parse(spec)
-  builder = _prepared_builder(domain, audio_cfg.sample_rate, data_cfg.cache_dir)
-  key = [_CACHE_VERSION, spec, split, builder.info.full_name, audio_cfg.sample_rate,
+  source = _Source.of(spec, data_cfg.cache_dir)
+  key = [_CACHE_VERSION, spec, split, source.version(), audio_cfg.sample_rate,
          data_cfg.top_db, audio_cfg.loudness_lufs]
-
-  def waves(skip):
-    return _front_end_waves(spec, domain, builder, split, audio_cfg, data_cfg.top_db,
-                            skip=skip)
-
-  return _cached_store("waves", key, waves, spec, split, data_cfg, audio_cfg.sample_rate)
+  return _cached_store("waves", key, lambda utterances: utterances, source, split, audio_cfg,
+                       data_cfg, audio_cfg.sample_rate)
 
 
 def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> list[np.ndarray]:
@@ -135,60 +141,50 @@ def load_mels(spec: str, split: str, audio_cfg: audio.AudioConfig, data_cfg) -> 
   return [mels[i] for i in range(len(mels))]
 
 
-def _cached_store(kind: str, key: list, arrays, spec: str, split: str, data_cfg,
-                  steps_per_second: float) -> store.Store:
+def _cached_store(kind: str, key: list, to_arrays, source: "_Source", split: str,
+                  audio_cfg: audio.AudioConfig, data_cfg, steps_per_second: float) -> store.Store:
   """The store under the cache's `kind/<hash of key>/`, written from
-  `arrays(skip)` (the split's utterances after the first `skip`) if it is not
-  complete, continuing an interrupted preparation. One console line a shard."""
+  `to_arrays` of the split's (name, wave) utterances if it is not complete,
+  continuing an interrupted preparation. One console line a shard, and for a
+  folder the split's `audio_folder.Summary` once prepared."""
+  spec = source.spec
   digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]
   path = caches.cache_root(data_cfg.cache_dir) / kind / digest
   cached = store.is_complete(path)
   if cached:
     prepared = store.Store(path)
   else:
-    writer = store.Writer(path, data_cfg.shard_mb * 2**20)
+    summary = audio_folder.Summary()
+    writer = store.Writer(path, data_cfg.shard_mb * 2**20, meta=summary.to_json)
     if writer.done:
       print(f"data: {spec} {split}: continuing an interrupted preparation after "
             f"{writer.done} utterances", flush=True)
-    for array in arrays(writer.done):
-      if writer.add(array) is not None:
+    utterances = source.utterances(split, audio_cfg, data_cfg.top_db, stored=writer.names,
+                                   summary=summary, saved=writer.saved_meta)
+    for name, array in to_arrays(utterances):
+      if writer.add(array, name) is not None:
         print(f"data: {spec} {split}: {writer.done} utterances, "
               f"{writer.steps / steps_per_second / 60:.1f} min of {kind} prepared so far",
               flush=True)
     prepared = writer.finish()
+    if source.root is not None:
+      print(f"data: {spec} {split}: {summary.line()}", flush=True)
   _report(spec, split, len(prepared), prepared.lengths.sum() / steps_per_second,
           f"{kind} from the cache" if cached else f"{kind} computed and cached")
   return prepared
 
 
-def _blocks(waves, max_samples: int):
-  """Lists of consecutive waves of at most `max_samples` in all (or one longer wave)."""
+def _blocks(utterances, max_samples: int):
+  """Lists of consecutive (name, wave) of at most `max_samples` in all (or one longer wave)."""
   block, samples = [], 0
-  for wave in waves:
+  for name, wave in utterances:
     if block and samples + wave.size > max_samples:
       yield block
       block, samples = [], 0
-    block.append(wave)
+    block.append((name, wave))
     samples += wave.size
   if block:
     yield block
-
-
-def _prepared_builder(domain: Domain, sample_rate: int, cache_dir: str):
-  """The TFDS builder holding the domain's audio, prepared."""
-  _quiet_tfds()
-  if domain.kind == "demo":
-    corpus = demo.ensure_demo_corpus(cache_dir)
-    voices = sorted(p.name for p in corpus.iterdir() if p.is_dir())
-    if domain.name not in voices:
-      raise ConfigError(f"domain 'demo:{domain.name}': no such demo voice; "
-                        f"the demo voices are {', '.join(voices)}")
-    root = corpus / domain.name
-  elif domain.kind == "folder":
-    root = domain.name   # a local folder or a URL (gs://...): audio_folder reads both
-  else:
-    return catalog.find_builder(domain.name)
-  return audio_folder.prepare(root, sample_rate, caches.cache_root(cache_dir))
 
 
 # Waves are read once (and their mels cached by jaxvc), so TFDS's in-memory
@@ -202,19 +198,58 @@ def _front_end(wave: np.ndarray, audio_cfg: audio.AudioConfig, top_db: float) ->
                          loudness_lufs=audio_cfg.loudness_lufs)
 
 
-def _front_end_waves(spec: str, domain: Domain, builder, split: str,
-                     audio_cfg: audio.AudioConfig, top_db: float, limit: int | None = None,
-                     skip: int = 0):
-  """Yields the split's waves through the front-end, from the `skip`-th (the
-  ones before it are read, not processed), the first `limit` if given."""
-  if domain.kind == "tfds":
-    waves = catalog.waves(spec, domain, builder, split, audio_cfg.sample_rate, _READ_ONCE)
-  else:
-    waves = (ex["audio"] for ex in _folder_examples(builder, split))
-  stop = None if limit is None else skip + limit
-  return (_front_end(w, audio_cfg, top_db) for w in itertools.islice(waves, skip, stop))
+@dataclasses.dataclass(frozen=True)
+class _Source:
+  """Where a domain's audio comes from: a folder (`demo:`, `folder:`; `root`)
+  or a TFDS catalog dataset (`tfds:`; `builder`)."""
+  spec: str
+  domain: Domain
+  root: object = None      # an epath.Path
+  builder: object = None   # a tfds.core.DatasetBuilder
 
+  @classmethod
+  def of(cls, spec: str, cache_dir: str) -> "_Source":
+    domain = parse(spec)
+    if domain.kind == "tfds":
+      _quiet_tfds()
+      return cls(spec, domain, builder=catalog.find_builder(domain.name))
+    if domain.kind == "demo":
+      corpus = demo.ensure_demo_corpus(cache_dir)
+      voices = sorted(p.name for p in corpus.iterdir() if p.is_dir())
+      if domain.name not in voices:
+        raise ConfigError(f"domain 'demo:{domain.name}': no such demo voice; "
+                          f"the demo voices are {', '.join(voices)}")
+      return cls(spec, domain, root=files.location(corpus / domain.name))
+    return cls(spec, domain, root=files.location(domain.name))   # local, or a URL (gs://...)
 
-def _folder_examples(builder, split: str):
-  """The examples of a `demo:` or `folder:` domain's split (jaxvc.data.audio_folder)."""
-  return tfds.as_numpy(builder.as_dataset(split=split, read_config=_READ_ONCE))
+  def version(self) -> str:
+    """What changes when the audio does: the folder's content fingerprint, the
+    dataset's name and version."""
+    if self.root is None:
+      return self.builder.info.full_name
+    return audio_folder.fingerprint(self.root)
+
+  def files(self, split: str) -> list[str]:
+    """A folder's files in `split` (a spec such as `train[90%:]`), relative, in order."""
+    return audio_folder.select(self.root, audio_folder.list_splits(self.root), split)
+
+  def utterances(self, split: str, audio_cfg: audio.AudioConfig, top_db: float, *,
+                 stored: list[str] = (), summary: audio_folder.Summary | None = None,
+                 saved: list | None = None):
+    """Yields the split's (name, wave through the front-end) after the `stored`
+    ones (a partial store's names), one at a time: a folder's file decoded (its
+    outcome added to `summary`, which starts as the `saved` record of the
+    files before the first one decoded), a catalog example ("" for its name)."""
+    if self.root is None:
+      waves = catalog.waves(self.spec, self.domain, self.builder, split,
+                            audio_cfg.sample_rate, _READ_ONCE)
+      named = (("", wave) for wave in itertools.islice(waves, len(stored), None))
+    else:
+      paths = self.files(split)
+      start = paths.index(stored[-1]) + 1 if stored else 0
+      summary = summary if summary is not None else audio_folder.Summary()
+      summary.files[:] = audio_folder.Summary.from_json(saved or []).files[:start]
+      named = ((d.path, d.wave) for d in audio_folder.decode(
+          self.root, paths, audio_cfg.sample_rate, summary, start=start,
+          label=f"data: {self.spec} {split}"))
+    return ((name, _front_end(wave, audio_cfg, top_db)) for name, wave in named)

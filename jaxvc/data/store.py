@@ -3,8 +3,10 @@
 A store is a folder of shard files and an index. Each shard holds whole
 utterances, time-major (`(length, *lead)`: a wave's samples, a mel's frames of
 n_mels values), concatenated along time in one `.npy` file of about
-`shard_bytes`; the index (`index.npz`) gives each utterance's shard, start and
-length. Time-major order makes a crop one contiguous read (`os.pread`, no
+`shard_bytes`; the index (`index.npz`) gives each utterance's shard, start, length and
+name (a folder's file, so a preparation knows where it stopped even when it
+skipped files), and a record of the preparation (`meta`, JSON: what a
+folder's preparation found, so an interrupted one still reports it whole). Time-major order makes a crop one contiguous read (`os.pread`, no
 memory map), so a training process holds only the crops in flight, however
 large the domain, and the page cache is the operating system's to manage.
 
@@ -12,12 +14,14 @@ Writing is resumable: each shard is written whole and atomically, then the
 progress (`progress.npz`, the index so far); the index itself is written once,
 after the last shard, so a store with an index is complete and never changes.
 A writer that finds a partial store continues after the utterances it already
-holds, so an interrupted preparation of a large folder restarts where it
-stopped (the utterances come in a fixed order, so the result is the same; two
-processes preparing the same store at once write the same files).
+holds (`done`, `names`), so an interrupted preparation of a large folder
+restarts where it stopped (the utterances come in a fixed order, so the result
+is the same; two processes preparing the same store at once write the same
+files).
 """
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 import itertools
+import json
 import os
 from pathlib import Path
 import threading
@@ -45,6 +49,8 @@ class Store:
     with np.load(self.path / INDEX) as index:
       self.lead = tuple(int(n) for n in index["lead"])
       self.lengths = index["length"]
+      self.names = index["name"].tolist()
+      self.meta = json.loads(str(index["meta"]))
       self._shard = index["shard"]
       self._start = index["start"]
     self._row = int(np.prod(self.lead, dtype=np.int64))  # values per time step
@@ -110,23 +116,31 @@ def is_complete(path) -> bool:
 class Writer:
   """Appends utterances to a store at `path`, continuing a partial one.
 
-  `done` is how many utterances the folder already holds: the caller skips
-  that many of its (fixed-order) input and `add`s the rest, then `finish`es.
+  `done` is how many utterances the folder already holds and `names` theirs:
+  the caller continues its (fixed-order) input after them and `add`s the
+  rest, then `finish`es. `meta`, if given, is called whenever a shard or the
+  index is written, and its JSON-able value is kept with them (`saved_meta`
+  is what a partial store kept): the caller's record of the preparation.
   """
 
-  def __init__(self, path, shard_bytes: int):
+  def __init__(self, path, shard_bytes: int, meta: Callable[[], object] | None = None):
     self.path = Path(path)
     self.shard_bytes = max(1, int(shard_bytes))
-    self._lengths, self._shards, self._starts = [], [], []
+    self._meta = meta or (lambda: None)
+    self._lengths, self._shards, self._starts, self.names = [], [], [], []
     self._lead = None
+    self.saved_meta = None
     if (self.path / PROGRESS).is_file():
       with np.load(self.path / PROGRESS) as index:
         self._lead = tuple(int(n) for n in index["lead"])
         self._lengths = index["length"].tolist()
         self._shards = index["shard"].tolist()
         self._starts = index["start"].tolist()
+        self.names = index["name"].tolist()
+        self.saved_meta = json.loads(str(index["meta"]))
     self._next_shard = self._shards[-1] + 1 if self._shards else 0
     self._pending: list[np.ndarray] = []
+    self._pending_names: list[str] = []
     self._pending_bytes = 0
 
   @property
@@ -139,9 +153,9 @@ class Writer:
     """Time steps already stored (samples or frames)."""
     return int(sum(self._lengths))
 
-  def add(self, array: np.ndarray) -> int | None:
-    """Queues one utterance (*lead, length); returns the number of a shard it
-    completed and wrote, else None."""
+  def add(self, array: np.ndarray, name: str = "") -> int | None:
+    """Queues one utterance (*lead, length) named `name`; returns the number
+    of a shard it completed and wrote, else None."""
     lead = tuple(array.shape[:-1])
     if self._lead is None:
       self._lead = lead
@@ -151,6 +165,7 @@ class Writer:
     # C order: concatenating transposed views would otherwise give a Fortran-order
     # file, whose time steps are not contiguous.
     self._pending.append(np.ascontiguousarray(np.moveaxis(np.asarray(array, _DTYPE), -1, 0)))
+    self._pending_names.append(name)
     self._pending_bytes += array.size * _DTYPE.itemsize
     if self._pending_bytes >= self.shard_bytes:
       return self._flush()
@@ -172,11 +187,12 @@ class Writer:
       self._shards.append(k)
       self._starts.append(start)
       start += values.shape[0]
+    self.names += self._pending_names
     with files.atomic_path(self.path / _shard_name(k)) as tmp:
       with open(tmp, "wb") as f:
         np.save(f, np.concatenate(self._pending) if self._pending
                 else np.zeros((0, *(self._lead or ())), _DTYPE))
-    self._pending, self._pending_bytes = [], 0
+    self._pending, self._pending_names, self._pending_bytes = [], [], 0
     self._next_shard += 1
     self._write_index(PROGRESS)
     return k
@@ -187,7 +203,9 @@ class Writer:
         np.savez(f, lead=np.array(self._lead or (), np.int64),
                  length=np.array(self._lengths, np.int64),
                  shard=np.array(self._shards, np.int64),
-                 start=np.array(self._starts, np.int64))
+                 start=np.array(self._starts, np.int64),
+                 name=np.array(self.names, dtype=str),
+                 meta=np.array(json.dumps(self._meta())))
 
 
 def write(path, arrays: Iterable[np.ndarray], shard_bytes: int = 64 << 20) -> Store:

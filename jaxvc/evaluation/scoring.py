@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from jaxvc import audio
+from jaxvc.data import transcripts as transcript_files
 from jaxvc.evaluation import metrics
 
 SAMPLE_RATE = metrics.MODEL_RATE
@@ -67,29 +68,10 @@ def match(key: str, keys) -> str | None:
   return same_stem[0] if len(same_stem) == 1 else None
 
 
-def read_transcripts(path: Path) -> dict[str, str]:
-  """Texts keyed by relative path less extension, from `relative_path<TAB>text` lines."""
-  transcripts = {}
-  try:
-    lines = path.read_text(encoding="utf-8").splitlines()
-  except UnicodeDecodeError:
-    raise ValueError(f"{path}: not UTF-8 text") from None
-  for number, line in enumerate(lines, 1):
-    if not line.strip():
-      continue
-    name, tab, text = line.partition("\t")
-    if not tab or not name.strip() or not text.strip():
-      raise ValueError(f"{path}:{number}: expected 'relative_path<TAB>text', got {line!r}")
-    transcripts[PurePosixPath(name.strip()).with_suffix("").as_posix()] = text.strip()
-  return transcripts
-
-
 def sidecar_text(*waves: Path | None) -> str | None:
   """The text of the first .txt file beside one of `waves`, if any."""
-  for wave in waves:
-    if wave is not None and wave.with_suffix(".txt").is_file():
-      return wave.with_suffix(".txt").read_text(encoding="utf-8").strip()
-  return None
+  texts = (transcript_files.sidecar(wave) for wave in waves if wave is not None)
+  return next((text for text in texts if text is not None), None)
 
 
 @dataclasses.dataclass(frozen=True)
