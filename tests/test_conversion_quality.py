@@ -6,6 +6,7 @@ import pytest
 from jaxvc import audio
 from jaxvc import config as config_lib
 from jaxvc import methods
+from jaxvc.errors import ConfigError
 from jaxvc.evaluation import conversion_quality
 from jaxvc.melganvc import evaluator as evaluator_lib
 from jaxvc.melganvc import method as melganvc_method
@@ -83,12 +84,14 @@ def test_phone_error_rate_where_the_sources_have_transcripts(demo_corpus):
                                          invert=lambda wave: wave, transcripts=transcripts[:2])
 
 
-def test_melganvc_eval_logs_similarity_and_mcd(tiny_config_path):
-  config = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=2"])
+def test_melganvc_eval_logs_similarity_mcd_and_phone_error_rate(tiny_config_path):
+  config = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=2",
+                                                   "--config.eval_language=en"])
   evaluator = evaluator_lib.Evaluator(config)
   assert len(evaluator.quality.sources) == 2 and len(evaluator.quality.targets) == 2
+  assert all(evaluator.quality.transcripts)   # the demo corpus's .txt files
   scores = evaluator.evaluate(step_lib.init_state(config))
-  for name in ("target_similarity", "source_similarity", "mcd_db"):
+  for name in ("target_similarity", "source_similarity", "mcd_db", "phone_error_rate"):
     for prefix in ("", "unconverted_", "ceiling_"):
       assert math.isfinite(scores[f"eval/{prefix}{name}"])
   # Griffin-Lim keeps the target's voice; an untrained generator does not make it.
@@ -97,6 +100,13 @@ def test_melganvc_eval_logs_similarity_and_mcd(tiny_config_path):
   assert scores["eval/quality_seconds"] > 0
   line = methods.format_scores(scores, melganvc_method.METHOD.console_scores)
   assert "target_similarity" in line and "mcd_db" in line
+
+  # the words of espeak's voices read better unconverted than an untrained generator's noise
+  assert scores["eval/unconverted_phone_error_rate"] < scores["eval/phone_error_rate"]
+  unknown = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=2",
+                                                    "--config.eval_language=xx-nowhere"])
+  with pytest.raises(ConfigError, match="eval_language: espeak-ng has no voice 'xx-nowhere'"):
+    evaluator_lib.Evaluator(unknown)
 
   off = config_lib.from_file(tiny_config_path, ["--config.eval_quality_utterances=0"])
   evaluator = evaluator_lib.Evaluator(off)

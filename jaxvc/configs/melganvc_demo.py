@@ -35,6 +35,7 @@ def get_config():
   c.augment.mask_frames = 12
   c.augment.gain = 0.1
   c.generator_ema = 0.995
+  c.eval_language = "en-us"     # the demo voices' transcripts: the in-loop phone error rate
   c.num_steps = 2000
   c.log_every = 25
   c.eval_every = 250

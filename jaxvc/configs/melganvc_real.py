@@ -34,4 +34,5 @@ def get_config():
   c.data.domain_b = "folder:corpus/realspeech/cs_fillets_small"
   c.data.train_split = "train"
   c.data.eval_split = "train[90%:]"
+  c.eval_language = "cs"        # the realspeech pair's transcripts.tsv: in-loop phone error rate
   return c

@@ -85,6 +85,10 @@ def defaults() -> ml_collections.ConfigDict:
   # speaker similarity (and MCD against parallel targets) when the eval extra
   # is installed; 0 turns it off.
   c.eval_quality_utterances = 8
+  # The language (an espeak-ng voice: "en", "cs", ...) of domain a's
+  # transcripts: those utterances then also get the phone error rate
+  # (`evaluation.intelligibility`), converted and unconverted. "" = off.
+  c.eval_language = ""
   # A jaxvc vocoder workdir that renders the TensorBoard samples ("" -> Griffin-Lim);
   # it must have been trained on the same config.audio.
   c.vocoder = ""

@@ -9,8 +9,10 @@ extra is installed, every eval also converts `config.eval_quality_utterances`
 held-out source utterances to audio and scores them
 (`evaluation.conversion_quality`): speaker similarity to each domain and,
 where the held-out files of both domains share names (parallel corpora such
-as the demo's), MCD against the parallel target. The audio is rendered by the
-vocoder that `config.vocoder` names, else Griffin-Lim.
+as the demo's), MCD against the parallel target, and where the source files
+have transcripts and `config.eval_language` is set, the phone error rate of
+the sources and of their conversions (`evaluation.intelligibility`). The
+audio is rendered by the vocoder that `config.vocoder` names, else Griffin-Lim.
 """
 import time
 
@@ -21,7 +23,9 @@ from jaxvc import audio
 from jaxvc import methods
 from jaxvc import plotting
 from jaxvc.audio import inversion
+from jaxvc.errors import ConfigError
 from jaxvc.evaluation import conversion_quality
+from jaxvc.evaluation import intelligibility
 from jaxvc.evaluation import mel_statistics
 from jaxvc.melganvc import input_pipeline
 from jaxvc.melganvc import step as step_lib
@@ -48,6 +52,7 @@ def quality_eval(config, cfg: audio.AudioConfig,
     return None
   d = config.data
   named = {k: input_pipeline.domain_named_waves(config, k, d.eval_split) for k in "ab"}
+  transcripts = None
   if named["a"] is None:
     sources, targets = input_pipeline.domain_waves(config, "a", d.eval_split, n), None
   else:
@@ -55,6 +60,13 @@ def quality_eval(config, cfg: audio.AudioConfig,
     keys = (parallel or sorted(named["a"]))[:n]
     sources = [named["a"][k] for k in keys]
     targets = [named["b"][k] for k in keys] if parallel else None
+    if config.eval_language:
+      try:
+        intelligibility.reference_phones("a", config.eval_language)
+      except ValueError as e:
+        raise ConfigError(f"eval_language: {e}") from None
+      said = input_pipeline.domain_transcripts(config, "a", d.eval_split)
+      transcripts = [said.get(k) for k in keys]
   held_out_targets = () if targets is not None else (
       [named["b"][k] for k in sorted(named["b"])[:n]] if named["b"] is not None
       else input_pipeline.domain_waves(config, "b", d.eval_split, n))
@@ -63,7 +75,7 @@ def quality_eval(config, cfg: audio.AudioConfig,
   return conversion_quality.ConversionQuality(
       sources, targets, target_references=references["b"], source_references=references["a"],
       sample_rate=cfg.sample_rate, invert=lambda w: invert(np.asarray(audio.wave_to_mel(w, cfg))),
-      held_out_targets=held_out_targets)
+      held_out_targets=held_out_targets, transcripts=transcripts, language=config.eval_language)
 
 
 class Evaluator:

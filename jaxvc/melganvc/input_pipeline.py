@@ -60,6 +60,13 @@ def domain_named_waves(config, name: str, split: str) -> dict[str, np.ndarray] |
   return _loaded(config, name, split, domains.load_named_waves)
 
 
+def domain_transcripts(config, name: str, split: str) -> dict[str, str]:
+  """What the files of domain `name` say, keyed like `domain_named_waves`
+  (`domains.load_transcripts`); only the files that have a transcript."""
+  return _loaded(config, name, split,
+                 lambda spec, split, _, data: domains.load_transcripts(spec, split, data))
+
+
 def domain_mels(config, name: str, split: str) -> list[np.ndarray]:
   """Mels of domain `name`, each at least one crop long (`fit_to_crop`); any
   problem with it is a ConfigError naming its key."""

@@ -49,5 +49,5 @@ METHOD = methods.Method(
         "eval/stats_distance_converted", "eval/stats_distance_source",
         "eval/target_similarity", "eval/unconverted_target_similarity",
         "eval/source_similarity", "eval/mcd_db", "eval/unconverted_mcd_db",
-        "eval/ceiling_mcd_db"),
+        "eval/ceiling_mcd_db", "eval/phone_error_rate", "eval/unconverted_phone_error_rate"),
 )
