@@ -109,7 +109,9 @@ LOSS_PANELS = [
                                            "eval/stats_distance_source": "source"}),
     ("similarity to target (eval)", {"eval/target_similarity": "converted",
                                      "eval/unconverted_target_similarity": "source",
-                                     "eval/ceiling_target_similarity": "ceiling"}),
+                                     "eval/ceiling_target_similarity": "ceiling",
+          "eval/phone_error_rate": "phone_error_rate",
+          "eval/unconverted_phone_error_rate": "unconverted_phone_error_rate"}),
     ("MCD dB (eval)", {"eval/mcd_db": "converted", "eval/unconverted_mcd_db": "source",
                        "eval/ceiling_mcd_db": "ceiling"}),
 ]
@@ -538,7 +540,9 @@ def training_curve(workdir: str) -> list[dict]:
   """The run's in-loop evaluation, one row per eval step."""
   tags = {"eval/target_similarity": "converted", "eval/source_similarity": "to_source",
           "eval/unconverted_target_similarity": "unconverted",
-          "eval/ceiling_target_similarity": "ceiling"}
+          "eval/ceiling_target_similarity": "ceiling",
+          "eval/phone_error_rate": "phone_error_rate",
+          "eval/unconverted_phone_error_rate": "unconverted_phone_error_rate"}
   by_step = {}
   for tag, (steps, values) in read_scalars(workdir, tags).items():
     for step, value in zip(steps, values):
@@ -569,12 +573,15 @@ def real_markdown(report: dict) -> str:
   ways = [f"{label}: {way:.0%}" for label, way in (
       ("Griffin-Lim", way_to_ceiling(report, "melganvc", "vocoded")),
       ("vocoder", way_to_ceiling(report, "melganvc_neural", "neural_vocoded"))) if way is not None]
-  curve = ["", "| step | similarity to target | to source | unconverted | ceiling |",
-           "| ---: | ---: | ---: | ---: | ---: |"]
+  curve_columns = {"converted": "similarity to target", "to_source": "to source",
+                   "unconverted": "unconverted", "ceiling": "ceiling"}
+  if any("phone_error_rate" in row for row in report["curve"]):
+    curve_columns.update(phone_error_rate="PER", unconverted_phone_error_rate="PER unconverted")
+  curve = ["", "| step | " + " | ".join(curve_columns.values()) + " |",
+           "| ---: |" + " ---: |" * len(curve_columns)]
   for row in report["curve"]:
     curve.append(f"| {row['step']} | " + " | ".join(
-        f"{row[k]:.3f}" if k in row else "–"
-        for k in ("converted", "to_source", "unconverted", "ceiling")) + " |")
+        f"{row[k]:.3f}" if k in row else "–" for k in curve_columns) + " |")
   caption = (
       f"Means over the first {report['utterances_per_speaker']} test utterances of each "
       f"speaker ({report['domain_a']} → {report['domain_b']}, not parallel: each says "
@@ -600,7 +607,9 @@ def real_markdown(report: dict) -> str:
   curve_caption = ("*The run's in-loop evaluation (Griffin-Lim, on its carve-out of the "
                    "train split): similarity of the conversions to the target and to the "
                    "source, of the unconverted source, and of the target's own held-out "
-                   "utterances through the same inversion (ceiling).*")
+                   "utterances through the same inversion (ceiling); where the run logged "
+                   "it, the phone error rate of the conversions and of the unconverted "
+                   "sources (PER).*")
   return ("\n".join(lines) + f"\n\n*{caption}*\n" + "\n".join(curve) + "\n\n"
           + curve_caption + "\n")
 
