@@ -34,9 +34,9 @@ from jaxvc.audio.stft import to_blocks
 class PitchSettings:
   """The analysis' settings; frozen and hashable, jit's static argument."""
   # The search range. 50 Hz is below a low male voice's floor (creak aside),
-  # 1000 Hz above a child's or a soprano's sung notes; a wider range costs
-  # little (the longest lag sets the frame length) but gives octave errors
-  # more room.
+  # 1000 Hz above a child's voice and most of a soprano's sung range, so one
+  # setting serves every speaker; a wider range costs little (the longest lag
+  # sets the frame length) but gives octave errors more room.
   fmin: float = 50.0
   fmax: float = 1000.0
   # The integration window: the samples compared with their shifted copy.
