@@ -8,6 +8,8 @@
                distance in JAX (librosa's definitions)
   mel.py       normalised log-mels (one wave, or a list of any lengths), their
                inversion (Griffin-Lim, gradient descent), and a mel's band limit
+  pitch.py     F0 and voicing at the mel's frames (YIN in JAX; the choice:
+               docs/results/pitch.md)
 
 Callers use the names below (`from jaxvc import audio; audio.wave_to_mel(...)`);
 the modules import each other directly.
