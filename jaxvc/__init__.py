@@ -10,7 +10,7 @@ Where things are:
   config.py, configs/     config loading and checks; the shipped configs
                           (configs/ at the top is a link to jaxvc/configs/)
   infer.py, cli/          `python -m jaxvc.infer convert | stylize`
-  audio/                  the shared front-end: files, STFT, mels, inversion
+  audio/                  the shared front-end: files, loudness, STFT, mels, inversion, F0
   data/                   domains (demo corpus, folders, TFDS), the on-disk store of
                           prepared utterances, and stateless crops
   melganvc/               MelGAN-VC: config, networks, losses, step, input
