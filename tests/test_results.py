@@ -118,6 +118,15 @@ def test_real_pair_needs_folders_with_a_test_split(results, tmp_path):
   assert results.folder_of(f"folder:{tmp_path}") == tmp_path
 
 
+def test_real_pair_transcripts_by_stem_from_a_table_or_beside_the_file(results, tmp_path):
+  (tmp_path / "test").mkdir()
+  paths = [tmp_path / "test" / f"{stem}.wav" for stem in ("a1", "b.2", "c3")]
+  (tmp_path / "transcripts.tsv").write_text("a1\tfrom the table\nb.2\ttable too\n")
+  (tmp_path / "test" / "b.2.txt").write_text("beside the file\n")
+  assert results.real_transcripts(tmp_path, paths) == {"a1": "from the table",
+                                                        "b.2": "beside the file"}
+
+
 def test_copy_synthesis_table_rows_cells_and_caption(results):
   scores = dict(mcd_db=4.016, target_similarity=0.9268, dnsmos_sig=3.276, dnsmos_bak=2.489,
                 dnsmos_ovrl=2.2316, dnsmos_p808=3.019, wer=0.75, cer=math.nan)

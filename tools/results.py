@@ -530,10 +530,12 @@ def folder_of(spec: str) -> Path:
   return root
 
 
-def real_transcripts(root: Path) -> dict[str, str]:
-  """A speaker's transcripts: `transcripts.tsv` in its folder, else none."""
-  path = root / transcript_files.TSV_NAME
-  return transcript_files.read_tsv(path) if path.is_file() else {}
+def real_transcripts(root: Path, paths: list[Path]) -> dict[str, str]:
+  """The texts of a speaker's files `paths` (under `root`) by stem, found as
+  the data layer finds them (`jaxvc.data.transcripts`: a `.txt` beside a
+  file, else a `transcripts.tsv` of its split folder or of `root`)."""
+  found = transcript_files.find(root, [p.relative_to(root).as_posix() for p in paths])
+  return {Path(name).stem: text for name, text in found.items()}
 
 
 def training_curve(workdir: str) -> list[dict]:
@@ -644,7 +646,7 @@ def run_real(args: argparse.Namespace) -> dict:
       print(f"{name}: {len(paths)} utterances in {seconds[name]:.0f} s", flush=True)
   skipped = []
   speakers = {k: scoring.load_speaker(root / "train", skipped) for k, root in roots.items()}
-  transcripts = {k: real_transcripts(root) for k, root in roots.items()}
+  transcripts = {k: real_transcripts(root, inputs[k]) for k, root in roots.items()}
   content, content_columns = real_content(args.language)
   scores = {}
   for name in systems:

@@ -1,5 +1,6 @@
 """MelGAN-VC for real recorded voices: the demo's recipe with the identity
-term loosened and the front-end's loudness normalisation on.
+term loosened, the front-end's loudness normalisation on, and band-limited
+sources in training.
 
   python -m jaxvc.train --config melganvc_real --workdir runs/real \
       --config.data.domain_a=folder:/data/alice --config.data.domain_b=folder:/data/bob
