@@ -24,6 +24,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxvc.audio import mel as mel_lib
 from jaxvc.audio.settings import AudioConfig
 # By name: the package's `stft` is the function, which hides the module once
 # jaxvc.audio has loaded.
@@ -178,3 +179,16 @@ def log_f0_statistics(f0_hz: jax.Array, voiced: jax.Array) -> tuple[jax.Array, j
   mean = jnp.sum(jnp.where(voiced, log_f0, 0.0), axis=-1) / count
   variance = jnp.sum(jnp.where(voiced, (log_f0 - mean[..., None]) ** 2, 0.0), axis=-1) / count
   return mean, jnp.sqrt(variance)
+
+
+def mel_f0(mel, cfg: AudioConfig,
+           settings: PitchSettings = PitchSettings()) -> tuple[jax.Array, jax.Array]:
+  """(F0 in Hz, voiced), each (frames,), of a normalised mel (n_mels, frames)
+  with no wave behind it (a converted mel): `f0` of its Griffin-Lim
+  rendering. The rendering's phases are rough, but its harmonics lie where
+  the mel's do, and their spacing is what YIN reads (docs/results/pitch.md
+  measures the agreement with the analysis of the wave itself)."""
+  frames = mel.shape[-1]
+  wave = mel_lib.mel_to_wave(mel, cfg, length=frames * cfg.hop_length)
+  hz, voiced = f0(wave, cfg, settings)
+  return hz[..., :frames], voiced[..., :frames]

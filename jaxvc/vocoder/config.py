@@ -39,6 +39,9 @@ def defaults() -> ml_collections.ConfigDict:
       num_layers=8,
       kernel_size=7,              # depthwise conv width, and the input conv's
       n_fft=768,                  # the inverse-STFT head's frame (4 hops, as Vocos)
+      # Condition on the F0 (jaxvc.audio.pitch): log-F0 and voicing as inputs, and a
+      # filtered pulse train at F0 added to the output (generator.py, excitation.py).
+      pitch=False,
   ))
 
   c.discriminator = ml_collections.ConfigDict(dict(

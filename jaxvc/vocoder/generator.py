@@ -8,6 +8,13 @@ layer; at equal quality the frame-rate model costs far fewer FLOPs on a CPU
 and its matmuls are large and dense on accelerators. The comparison measured
 for jaxvc is in docs/results (vocoder design).
 
+With `model.pitch` the generator is also given the F0 (`excitation.py`): the
+log-F0 and the voicing join the mel as input channels, and a second head
+predicts a complex gain per frequency bin and frame for the STFT of a pulse
+train at that F0 (a source-filter model in the STFT domain), added to the
+Vocos spectrum. The harmonics then lie where the F0 puts them; the network
+shapes them and supplies the noise.
+
 Receptive field: `context_frames(config)` mel frames on each side of a sample decide
 it, so rendering a long mel in windows with that much context on each side
 gives the one-shot result (`inference.Vocoder`).
@@ -20,6 +27,7 @@ import jax.numpy as jnp
 
 from jaxvc import audio
 from jaxvc import layers
+from jaxvc.vocoder import excitation
 
 MAX_MAGNITUDE = 1e2   # the head's exp(magnitude) is clipped here, as Vocos
 
@@ -53,25 +61,38 @@ class ConvNeXtBlock(nnx.Module):
 
 
 class Generator(nnx.Module):
-  """Normalised mel (B, n_mels, T) -> waveform (B, T * hop)."""
+  """Normalised mel (B, n_mels, T) [and pitch rows (B, 3, T)] -> waveform (B, T * hop)."""
 
   def __init__(self, cfg: audio.AudioConfig, *, dim: int, intermediate_dim: int,
-               num_layers: int, kernel_size: int, n_fft: int, rngs: nnx.Rngs):
+               num_layers: int, kernel_size: int, n_fft: int, pitch: bool = False,
+               rngs: nnx.Rngs):
     self.cfg = cfg
     self.n_fft = n_fft
     self.kernel_size = kernel_size
+    self.pitch = pitch
+    channels = cfg.n_mels + (2 if pitch else 0)
     self.embed = nnx.Param(jax.nn.initializers.lecun_normal()(
-        rngs.params(), (kernel_size, cfg.n_mels, dim)))
+        rngs.params(), (kernel_size, channels, dim)))
     self.embed_bias = nnx.Param(jnp.zeros((dim,)))
     self.embed_norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
     self.blocks = nnx.List([ConvNeXtBlock(dim, intermediate_dim, kernel_size, 1 / num_layers,
                                           rngs=rngs) for _ in range(num_layers)])
     self.final_norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
     self.head = nnx.Linear(dim, n_fft + 2, rngs=rngs)
+    # Log-gain and phase of the filter applied to the pulse train's STFT.
+    self.harmonic_head = nnx.Linear(dim, n_fft + 2, rngs=rngs) if pitch else None
 
-  def spectrum(self, mel: jax.Array) -> jax.Array:
+  def _require_pitch(self, pitch: jax.Array | None) -> None:
+    if self.pitch != (pitch is not None):
+      raise ValueError("this vocoder was trained with model.pitch: it needs the F0 (pitch rows)"
+                       if self.pitch else "this vocoder takes no F0 (model.pitch is off)")
+
+  def spectrum(self, mel: jax.Array, pitch: jax.Array | None = None) -> jax.Array:
     """The predicted complex spectrum (B, n_fft // 2 + 1, T)."""
-    x = jnp.swapaxes(mel, 1, 2)   # (B, T, n_mels): mel bins are channels
+    self._require_pitch(pitch)
+    if pitch is not None:
+      mel = jnp.concatenate([mel, excitation.log_f0_channels(pitch)], axis=1)
+    x = jnp.swapaxes(mel, 1, 2)   # (B, T, channels): mel bins are channels
     pad = self.kernel_size // 2
     x = layers.conv(x, self.embed[...], (1,), ((pad, pad),)) + self.embed_bias[...]
     x = self.embed_norm(x)
@@ -79,19 +100,41 @@ class Generator(nnx.Module):
       x = block(x)
     log_magnitude, phase = jnp.split(self.head(self.final_norm(x)), 2, axis=-1)
     magnitude = jnp.minimum(jnp.exp(log_magnitude), MAX_MAGNITUDE)
-    return jnp.swapaxes(magnitude * jnp.exp(1j * phase), 1, 2)
+    spectrum = magnitude * jnp.exp(1j * phase)
+    if pitch is not None:
+      log_gain, gain_phase = jnp.split(self.harmonic_head(self.final_norm(x)), 2, axis=-1)
+      gain = jnp.minimum(jnp.exp(log_gain), MAX_MAGNITUDE) * jnp.exp(1j * gain_phase)
+      spectrum = spectrum + gain * jnp.swapaxes(self.source_spectrum(pitch), 1, 2)
+    return jnp.swapaxes(spectrum, 1, 2)
 
-  def __call__(self, mel: jax.Array) -> jax.Array:
+  def source_spectrum(self, pitch: jax.Array) -> jax.Array:
+    """The pulse train's STFT (B, n_fft // 2 + 1, T) on the head's frames, scaled
+    so that a harmonic of amplitude 1 peaks near 1 (a Hann window sums to n_fft / 2)."""
+    hop, frames = self.cfg.hop_length, pitch.shape[-1]
+    wave = excitation.excitation(pitch, hop, self.cfg.sample_rate)
+    spec = audio.stft(wave, n_fft=self.n_fft, hop_length=hop, win_length=self.n_fft)
+    return spec[..., :frames] / (self.n_fft / 4)
+
+  def __call__(self, mel: jax.Array, pitch: jax.Array | None = None) -> jax.Array:
     frames = mel.shape[-1]
-    return audio.istft(self.spectrum(mel), n_fft=self.n_fft, hop_length=self.cfg.hop_length,
-                       win_length=self.n_fft, length=frames * self.cfg.hop_length)
+    return audio.istft(self.spectrum(mel, pitch), n_fft=self.n_fft,
+                       hop_length=self.cfg.hop_length, win_length=self.n_fft,
+                       length=frames * self.cfg.hop_length)
+
+
+def uses_pitch(config) -> bool:
+  """Whether the vocoder is F0-conditioned (configs saved before model.pitch are not)."""
+  return bool(config.model.get("pitch", False))
 
 
 def context_frames(config) -> int:
   """Mel frames on either side of a sample's frame that can change it: the
-  convolutions' half-widths, and the inverse STFT's half frame."""
+  convolutions' half-widths, and the inverse STFT's half frame; with the F0,
+  also the pulse train's analysis frame and the frame after a sample's."""
   m, hop = config.model, config.audio.hop_length
-  return (1 + m.num_layers) * (m.kernel_size // 2) + -(-m.n_fft // (2 * hop))
+  half_frame = -(-m.n_fft // (2 * hop))
+  context = (1 + m.num_layers) * (m.kernel_size // 2) + half_frame
+  return context + half_frame + 1 if uses_pitch(config) else context
 
 
 def create(config) -> Generator:
@@ -100,4 +143,5 @@ def create(config) -> Generator:
   return layers.created(lambda: Generator(
       audio.AudioConfig.from_config(config.audio), dim=m.dim,
       intermediate_dim=m.intermediate_dim, num_layers=m.num_layers,
-      kernel_size=m.kernel_size, n_fft=m.n_fft, rngs=nnx.Rngs(config.seed)))
+      kernel_size=m.kernel_size, n_fft=m.n_fft, pitch=uses_pitch(config),
+      rngs=nnx.Rngs(config.seed)))

@@ -11,6 +11,12 @@ the whole mel: the joins are exact up to float rounding (the tests bound it).
 Beyond the mel's ends the generator hears silence (`audio.SILENCE`) for
 `context` frames, so the output does not depend on how a window was padded.
 Long mels are rendered in windows of `window_frames`, so memory stays bounded.
+
+An F0-conditioned vocoder (`model.pitch`) takes the F0 and voicing per mel
+frame besides the mel; its oscillator's phases are summed once over the
+whole mel in float64 (`excitation.pitch_rows`), so its windows join exactly
+too. Given no F0, it reads one off the mel itself (`pitch.mel_f0`: the
+analysis of a Griffin-Lim rendering), which is what the mel's harmonics say.
 """
 import functools
 
@@ -23,7 +29,9 @@ from jaxvc import checkpoints
 from jaxvc import buckets
 from jaxvc import workdirs
 from jaxvc.audio import inversion
+from jaxvc.audio import pitch as pitch_lib
 from jaxvc.errors import ConfigError
+from jaxvc.vocoder import excitation
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import step as step_lib
 
@@ -31,9 +39,10 @@ WINDOW_FRAMES = 1024   # frames rendered per call (12 s at the default settings)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _render(graphdef, params, mel: jax.Array) -> jax.Array:
-  """The generator on (B, n_mels, T); compiled once per architecture and size."""
-  return step_lib.generator_fn(graphdef, params)(mel)
+def _render(graphdef, params, *inputs: jax.Array) -> jax.Array:
+  """The generator on (B, n_mels, T) [and (B, 3, T) pitch rows]; compiled once
+  per architecture and size."""
+  return step_lib.generator_fn(graphdef, params)(*inputs)
 
 
 class Vocoder:
@@ -46,6 +55,7 @@ class Vocoder:
     self._graphdef = step_lib.graph_definitions(config)["generator"]
     self._params = params
     self.context = generator_lib.context_frames(config)
+    self.uses_pitch = generator_lib.uses_pitch(config)
     if window_frames < 1:
       raise ValueError(f"window_frames must be positive, got {window_frames}")
     self.window_frames = window_frames
@@ -63,29 +73,62 @@ class Vocoder:
   def sample_rate(self) -> int:
     return self.cfg.sample_rate
 
-  def __call__(self, mel: np.ndarray) -> np.ndarray:
-    """Normalised mel (n_mels, T) or (B, n_mels, T) -> wave (..., T * hop)."""
+  def __call__(self, mel: np.ndarray, f0_hz: np.ndarray | None = None,
+               voiced: np.ndarray | None = None, start_phase: float = 0.0) -> np.ndarray:
+    """Normalised mel (n_mels, T) or (B, n_mels, T) -> wave (..., T * hop).
+
+    An F0-conditioned vocoder renders the harmonics at `f0_hz` (..., T), 0 or
+    `voiced` False where unvoiced, its oscillator at `start_phase` at frame 0
+    (a caller rendering a stream in pieces passes on `excitation.frame_phases`'s
+    phase); without them, at the mel's own F0 (`pitch.mel_f0`). A mel-only
+    vocoder given an F0 raises ValueError: it could not follow it.
+    """
     mel = np.asarray(mel, np.float32)
     if mel.ndim not in (2, 3) or mel.shape[-2] != self.cfg.n_mels:
       raise ValueError(f"mel must be (n_mels={self.cfg.n_mels}, frames) or batched, "
                        f"got shape {mel.shape}")
     batched = mel if mel.ndim == 3 else mel[None]
+    inputs = [batched]
+    if self.uses_pitch:
+      inputs.append(self._pitch_rows(batched, f0_hz, voiced, start_phase))
+    elif f0_hz is not None:
+      raise ValueError("this vocoder takes no F0 (trained without model.pitch): render "
+                       "the F0 into the mel instead (jaxvc.audio.pitch_shift)")
     frames, hop, c = batched.shape[-1], self.cfg.hop_length, self.context
     parts = []
     for start in range(0, max(frames, 1), self.window_frames):
       stop = min(start + self.window_frames, frames)
       lo, hi = max(0, start - c), min(frames, stop + c)
-      window = batched[..., lo:hi]
       # Silence beyond the mel's ends, and up to a bucket so lengths share programs.
       left = c - (start - lo)
       padded = buckets.bucket(left + (hi - lo) + c)
-      window = np.pad(window, ((0, 0), (0, 0), (left, padded - left - (hi - lo))),
-                      constant_values=audio.SILENCE)
-      wave = np.asarray(_render(self._graphdef, self._params, window))
+      pad = ((0, 0), (0, 0), (left, padded - left - (hi - lo)))
+      window = [np.pad(batched[..., lo:hi], pad, constant_values=audio.SILENCE)]
+      if self.uses_pitch:   # unvoiced beyond the ends (F0 held, so the rows stay smooth)
+        window.append(np.pad(inputs[1][..., lo:hi], pad, mode="edge")
+                      * np.array([1, 0, 1], np.float32)[:, None])
+        window[1][..., 1, left:left + hi - lo] = inputs[1][..., 1, lo:hi]
+      wave = np.asarray(_render(self._graphdef, self._params, *window))
       first = (left + start - lo) * hop
       parts.append(wave[:, first:first + (stop - start) * hop])
     wave = np.concatenate(parts, axis=-1)
     return wave if mel.ndim == 3 else wave[0]
+
+  def _pitch_rows(self, mel: np.ndarray, f0_hz, voiced, start_phase: float) -> np.ndarray:
+    """The generator's pitch rows (B, 3, T) for `mel` (B, n_mels, T)."""
+    if f0_hz is None:
+      if voiced is not None:
+        raise ValueError("voiced without f0_hz")
+      f0_hz, voiced = zip(*(pitch_lib.mel_f0(m, self.cfg) for m in mel))
+    f0_hz = np.asarray(f0_hz, np.float64)
+    if f0_hz.shape[-1] != mel.shape[-1]:
+      raise ValueError(f"f0_hz has {f0_hz.shape[-1]} frames, the mel {mel.shape[-1]}")
+    f0_hz = np.broadcast_to(f0_hz, mel.shape[:1] + mel.shape[2:])
+    voiced = f0_hz > 0 if voiced is None else np.asarray(voiced, bool) & (f0_hz > 0)
+    if not np.isfinite(f0_hz).all() or (f0_hz < 0).any():
+      raise ValueError("f0_hz must be finite and not negative (0 where unvoiced)")
+    return excitation.pitch_rows(f0_hz, voiced, self.cfg.hop_length, self.cfg.sample_rate,
+                                 start_phase, xp=np)
 
 
 def from_config_key(config: ml_collections.ConfigDict, cfg: audio.AudioConfig,

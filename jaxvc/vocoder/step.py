@@ -22,7 +22,9 @@ import optax
 
 from jaxvc import audio
 from jaxvc import layers
+from jaxvc.audio import pitch
 from jaxvc.vocoder import discriminators as discriminators_lib
+from jaxvc.vocoder import excitation
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import losses
 
@@ -87,18 +89,19 @@ def init_state(config: ml_collections.ConfigDict) -> TrainState:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def apply(graphdef, params, x):
+def apply(graphdef, params, *inputs):
   """Runs one network from its split parameters.
 
   A jit of its own inside the jitted step: the discriminators judge real and
   generated segments of one shape in both updates, and JAX traces such calls
   once and reuses the trace; XLA inlines them, so the compiled step is unchanged.
   """
-  return nnx.merge(graphdef, params)(x)
+  return nnx.merge(graphdef, params)(*inputs)
 
 
 def generator_fn(graphdef, params):
-  """The generator as a function: normalised mel (B, n_mels, T) -> wave (B, T * hop)."""
+  """The generator as a function: normalised mel (B, n_mels, T) [, pitch rows
+  (B, 3, T) if model.pitch] -> wave (B, T * hop)."""
   return functools.partial(apply, graphdef, params)
 
 
@@ -109,6 +112,16 @@ def segment_mel(wave: jax.Array, cfg: audio.AudioConfig) -> jax.Array:
   return audio.normalise_mel(audio.mel_power(wave, cfg, frames), cfg)
 
 
+def segment_pitch(wave: jax.Array, cfg: audio.AudioConfig) -> jax.Array:
+  """The pitch rows (B, 3, T) of a segment's T frames (`excitation.pitch_rows`),
+  from the one F0 analysis (`jaxvc.audio.pitch`); the oscillator starts at
+  phase 0 (the loss compares magnitudes, so the start is immaterial)."""
+  frames = wave.shape[-1] // cfg.hop_length
+  f0_hz, voiced = pitch.f0(wave, cfg)
+  return excitation.pitch_rows(f0_hz[..., :frames], voiced[..., :frames], cfg.hop_length,
+                               cfg.sample_rate)
+
+
 def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
   """Returns the pure step `(state, batch) -> (state, metrics)`; `batch["wave"]`
   is (batch, segment_frames * hop) float32."""
@@ -116,8 +129,9 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
   w = config.loss
   generator_tx, discriminator_tx = optimizers(config)
 
-  def generate(params, mel):
-    return generator_fn(graphdefs["generator"], params)(mel)
+  def generate(params, inputs):
+    """`inputs`: (normalised mel,), or (mel, pitch rows) with model.pitch."""
+    return generator_fn(graphdefs["generator"], params)(*inputs)
 
   def judge(params, wave):
     return apply(graphdefs["discriminators"], params, wave)
@@ -138,8 +152,8 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
       total += w.stft_weight * terms["stft"]
     return total, terms
 
-  def generator_loss(g_params, d_params, real, mel):
-    fake = generate(g_params, mel)
+  def generator_loss(g_params, d_params, real, inputs):
+    fake = generate(g_params, inputs)
     (p_real, r_real), (p_fake, r_fake) = judge(d_params, real), judge(d_params, fake)
     weighted, terms = reconstruction(fake, real)
     adversarial = (losses.generator_hinge(p_fake)
@@ -150,31 +164,31 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     return total, dict(generator_loss=total, **terms, adversarial=adversarial,
                        feature_matching=features)
 
-  def reconstruction_loss(g_params, real, mel):
-    total, terms = reconstruction(generate(g_params, mel), real)
+  def reconstruction_loss(g_params, real, inputs):
+    total, terms = reconstruction(generate(g_params, inputs), real)
     return total, dict(generator_loss=total, **terms)
 
-  def gan_step(state, real, mel):
+  def gan_step(state, real, inputs):
     g_params, d_params = state.params["generator"], state.params["discriminators"]
-    fake = jax.lax.stop_gradient(generate(g_params, mel))
+    fake = jax.lax.stop_gradient(generate(g_params, inputs))
     (d_loss, d_metrics), d_grads = jax.value_and_grad(discriminator_loss, has_aux=True)(
         d_params, real, fake)
     d_updates, d_opt = discriminator_tx.update(d_grads, state.discriminator_opt, d_params)
     d_params = optax.apply_updates(d_params, d_updates)
     (_, g_metrics), g_grads = jax.value_and_grad(generator_loss, has_aux=True)(
-        g_params, d_params, real, mel)
+        g_params, d_params, real, inputs)
     g_updates, g_opt = generator_tx.update(g_grads, state.generator_opt, g_params)
     g_params = optax.apply_updates(g_params, g_updates)
     return (dict(generator=g_params, discriminators=d_params), g_opt, d_opt,
             dict(discriminator_loss=d_loss, **d_metrics, **g_metrics))
 
-  def reconstruction_step(state, real, mel):
+  def reconstruction_step(state, real, inputs):
     """Before loss.gan_start_step: the generator on reconstruction alone, the
     discriminators neither run nor trained (the cost of each step is measured by
     `tools/benchmark.py --only vocoder_training`)."""
     g_params = state.params["generator"]
     (_, g_metrics), g_grads = jax.value_and_grad(reconstruction_loss, has_aux=True)(
-        g_params, real, mel)
+        g_params, real, inputs)
     g_updates, g_opt = generator_tx.update(g_grads, state.generator_opt, g_params)
     zero = jnp.zeros((), jnp.float32)
     metrics = dict(discriminator_loss=zero, discriminator_period=zero,
@@ -185,15 +199,17 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
 
   def train_step(state: TrainState, batch: dict):
     real = batch["wave"]
-    mel = segment_mel(real, cfg)
+    inputs = (segment_mel(real, cfg),)
+    if generator_lib.uses_pitch(config):
+      inputs += (segment_pitch(real, cfg),)
     if w.gan_start_step >= config.num_steps:
       # No GAN step in this run: the discriminators stay out of the program.
-      params, g_opt, d_opt, metrics = reconstruction_step(state, real, mel)
+      params, g_opt, d_opt, metrics = reconstruction_step(state, real, inputs)
     elif w.gan_start_step > 0:
       params, g_opt, d_opt, metrics = jax.lax.cond(
-          state.step >= w.gan_start_step, gan_step, reconstruction_step, state, real, mel)
+          state.step >= w.gan_start_step, gan_step, reconstruction_step, state, real, inputs)
     else:
-      params, g_opt, d_opt, metrics = gan_step(state, real, mel)
+      params, g_opt, d_opt, metrics = gan_step(state, real, inputs)
     return state.replace(step=state.step + 1, params=params, generator_opt=g_opt,
                          discriminator_opt=d_opt), metrics
 
