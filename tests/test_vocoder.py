@@ -51,6 +51,14 @@ def test_generator_shapes_and_parameter_count():
   expected = (k * n_mels * d + d + 2 * d + m.num_layers * block + 2 * d
               + d * (m.n_fft + 2) + m.n_fft + 2)
   assert _count(g) == expected
+  # F0-conditioned: two more input channels and the pulse train's filter head.
+  c.model.pitch = True
+  g = generator_lib.create(c)
+  assert _count(g) == expected + k * 2 * d + d * (m.n_fft + 2) + m.n_fft + 2
+  pitch = jnp.zeros((3, 3, 20))
+  assert jax.eval_shape(g, mel, pitch).shape == (3, 20 * c.audio.hop_length)
+  with pytest.raises(ValueError, match="needs the F0"):
+    g(mel)
 
 
 def test_discriminator_shapes_and_parameter_count():
@@ -151,6 +159,7 @@ def test_resumed_run_equals_uninterrupted_run(demo_corpus, tmp_path, monkeypatch
   # crosses both, and the console shows what each phase trained.
   c = tiny_config(domain=f"folder:{demo_corpus}/speaker_b", cache_dir=str(tmp_path / "cache"))
   c.loss.update(gan_start_step=2, stft_weight=1.0)
+  c.model.pitch = True   # the F0 analysis runs inside the step, in both phases
   c.update(num_steps=4, log_every=1, eval_every=4, sample_every=4, checkpoint_every=2)
   # Built once for the three runs (each would trace the same step again).
   parallel = train.data_parallel(vocoder_method.METHOD, c)

@@ -129,12 +129,15 @@ def uses_pitch(config) -> bool:
 
 def context_frames(config) -> int:
   """Mel frames on either side of a sample's frame that can change it: the
-  convolutions' half-widths, and the inverse STFT's half frame; with the F0,
-  also the pulse train's analysis frame and the frame after a sample's."""
+  convolutions' half-widths, and the inverse STFT's half frame. With the F0,
+  a spectrum frame also hears the pulse train over its analysis frame, which
+  the pitch rows of that frame's span and of the next frame decide."""
   m, hop = config.model, config.audio.hop_length
   half_frame = -(-m.n_fft // (2 * hop))
-  context = (1 + m.num_layers) * (m.kernel_size // 2) + half_frame
-  return context + half_frame + 1 if uses_pitch(config) else context
+  heard = (1 + m.num_layers) * (m.kernel_size // 2)
+  if uses_pitch(config):
+    heard = max(heard, half_frame + 1)
+  return heard + half_frame
 
 
 def create(config) -> Generator:
