@@ -108,6 +108,53 @@ def test_f0_of_a_tone_and_of_two_voices(speech):
   assert all(math.isnan(v) for v in evaluation.f0_statistics(np.zeros(SR), SR).values())
 
 
+def voice(contour, seconds: float) -> np.ndarray:
+  """A harmonic voice at `SR` whose F0 is contour(u) Hz, u = t / seconds in
+  [0, 1), behind two moving formants: the same utterance at any speed."""
+  n = int(seconds * SR)
+  u = np.arange(n) / n
+  f0 = contour(u)
+  phase = 2 * np.pi * np.cumsum(f0) / SR
+  f1 = 500 + 300 * np.sin(2 * np.pi * 3 * u)
+  f2 = 1500 + 600 * np.sin(2 * np.pi * 2 * u + 1)
+  wave = np.zeros(n)
+  for k in range(1, 40):
+    fk = k * f0
+    envelope = 1 + 4 * np.exp(-((fk - f1) / 200) ** 2) + 2 * np.exp(-((fk - f2) / 300) ** 2)
+    wave += (fk < SR / 2 - 500) * envelope / k * np.sin(k * phase)
+  return (0.3 * wave / np.abs(wave).max()).astype(np.float32)
+
+
+def intonation(u):
+  """A contour that moves: half an octave either side of 150 Hz."""
+  return 150 * 2 ** (0.5 * np.sin(2 * np.pi * 1.5 * u))
+
+
+def test_f0_agreement_of_the_same_voice_and_an_octave_up():
+  wave = voice(intonation, 1.5)
+  same = evaluation.f0_agreement(wave, wave, SR)
+  assert same == dict(f0_rmse_cents=0.0, f0_correlation=pytest.approx(1.0), voicing_error=0.0)
+  octave = evaluation.f0_agreement(voice(lambda u: 2 * intonation(u), 1.5), wave, SR)
+  assert octave["f0_rmse_cents"] == pytest.approx(1200, abs=20)
+  assert octave["f0_correlation"] > 0.99
+  assert octave["voicing_error"] < 0.02
+
+
+def test_f0_agreement_aligns_a_slower_utterance():
+  # Paired frame by frame instead, the contours are hundreds of cents apart.
+  slow = evaluation.f0_agreement(voice(intonation, 2.0), voice(intonation, 1.5), SR)
+  assert slow["f0_rmse_cents"] < 30 and slow["f0_correlation"] > 0.99
+  assert slow["voicing_error"] < 0.02
+
+
+def test_f0_agreement_of_unvoiced_waves_is_nan():
+  noise = np.random.default_rng(0).standard_normal((2, SR)).astype(np.float32) * 0.1
+  for converted, target in ((noise[0], noise[1]), (np.zeros(SR), voice(intonation, 1.0))):
+    scores = evaluation.f0_agreement(converted, target, SR)
+    assert math.isnan(scores["f0_rmse_cents"]) and math.isnan(scores["f0_correlation"])
+    assert 0 <= scores["voicing_error"] <= 1
+
+
 def write(path: Path, wave: np.ndarray, rate: int = SR, text: str | None = None) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
   sf.write(path, wave, rate)
@@ -142,11 +189,14 @@ def test_cli_scores_matched_files_and_reports_the_rest(cli, tmp_path, capsys):
   assert unconverted["source_similarity"] > unconverted["target_similarity"] + 0.15
   assert perfect["wer"] <= 0.25 and perfect["transcript"] == CLEAR_TEXT
   assert perfect["source_log_f0_mean"] < perfect["converted_log_f0_mean"]
+  # The same voice resampled against its original; speaker_a is over an octave below.
+  assert perfect["f0_rmse_cents"] < 50 and perfect["voicing_error"] < 0.05
+  assert unconverted["f0_rmse_cents"] > 900
   assert report["averages"]["mcd_db"] == pytest.approx(
       (perfect["mcd_db"] + unconverted["mcd_db"]) / 2)
   assert len(report["skipped"]) == 1 and "0003.wav: no parallel target" in report["skipped"][0]
   console = capsys.readouterr().out
-  assert "skipped" in console and "average of 2" in console
+  assert "skipped" in console and "average of 2" in console and "F0 ¢" in console
 
 
 def test_cli_rejects_a_malformed_transcript_file(cli, tmp_path, capsys):

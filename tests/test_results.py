@@ -21,10 +21,11 @@ def results(load_tool):
 
 def report(n_utterances: int) -> dict:
   """A results.json-shaped report with known averages."""
-  scores = dict(mcd_db=7.134, target_similarity=0.8, source_similarity=0.5, wer=0.25, cer=0.1,
+  scores = dict(mcd_db=7.134, f0_rmse_cents=41.6, f0_correlation=0.874, voicing_error=0.123,
+                target_similarity=0.8, source_similarity=0.5, wer=0.25, cer=0.1,
                 dnsmos_sig=3.1, dnsmos_ovrl=2.504, converted_log_f0_mean=math.log(200.0),
-                target_log_f0_mean=math.log(220.0),
-                source_log_f0_mean=math.log(110.0))
+                converted_log_f0_median=math.log(205.0), target_log_f0_mean=math.log(220.0),
+                target_log_f0_median=math.log(225.0), source_log_f0_mean=math.log(110.0))
   systems = {name: dict(files={}, skipped=[], averages=dict(scores)) for name in
              ("source", "vocoded", "neural_vocoded", "melganvc_baseline", "melganvc",
               "melganvc_neural", "style_transfer")}
@@ -51,12 +52,13 @@ def test_results_table_rows_cells_and_caption(results):
   assert header[0] == "system" and len(header) == 1 + len(results.COLUMNS)
   assert set(rule) == {"---", "---:"}
   assert [r[0] for r in rows] == list(results.SYSTEMS.values())
-  assert rows[0][1:] == ["7.13", "0.800", "0.500", "25%", "10%", "3.10", "–", "2.50", "–",
-                          "200"]
-  assert rows[6][4:6] == ["–", "–"]  # missing and NaN figures
+  assert rows[0][1:] == ["7.13", "42", "0.87", "12%", "0.800", "0.500", "25%", "10%", "3.10",
+                          "–", "2.50", "–", "200", "205"]
+  assert rows[6][7:9] == ["–", "–"]  # missing and NaN figures
   caption = markdown.split("\n\n")[1]
   for expected in ("the first 4 of the 30 test sentences", "style transfer takes 40 s a sentence",
-                   "step 1000", "target 220 Hz, source 110 Hz", "300 lbfgs steps",
+                   "step 1000", "target 220 Hz and 225 Hz, source 110 Hz",
+                   "`jaxvc.audio.pitch`", "300 lbfgs steps",
                    "the vocoder `runs/vocoder` at step 7000",
                    "(c0) the run `runs/old` at step 1000",
                    "Test CPU 3000, 2 cores, JAX 0.10.2 on cpu"):
@@ -128,7 +130,8 @@ def test_real_pair_transcripts_by_stem_from_a_table_or_beside_the_file(results, 
 
 
 def test_copy_synthesis_table_rows_cells_and_caption(results):
-  scores = dict(mcd_db=4.016, target_similarity=0.9268, dnsmos_sig=3.276, dnsmos_bak=2.489,
+  scores = dict(mcd_db=4.016, f0_rmse_cents=23.4, f0_correlation=0.951, voicing_error=0.052,
+                target_similarity=0.9268, dnsmos_sig=3.276, dnsmos_bak=2.489,
                 dnsmos_ovrl=2.2316, dnsmos_p808=3.019, wer=0.75, cer=math.nan)
   systems = {"griffinlim": dict(label="Griffin-Lim, 32 iterations", averages=scores),
              "vocoder_14000": dict(label="vocoder, step 14000 (GAN)",
@@ -140,9 +143,9 @@ def test_copy_synthesis_table_rows_cells_and_caption(results):
   header, rule, *rows = table_rows(markdown)
   assert header[0] == "inversion" and len(header) == 1 + len(results.COPY_COLUMNS)
   assert set(rule) == {"---", "---:"}
-  assert rows[0] == ["Griffin-Lim, 32 iterations", "4.02", "0.927", "3.28", "2.49", "2.23",
-                     "3.02", "75%", "–"]
-  assert rows[1][0] == "vocoder, step 14000 (GAN)" and rows[1][5] == "2.50"
+  assert rows[0] == ["Griffin-Lim, 32 iterations", "4.02", "23", "0.95", "5%", "0.927", "3.28",
+                     "2.49", "2.23", "3.02", "75%", "–"]
+  assert rows[1][0] == "vocoder, step 14000 (GAN)" and rows[1][8] == "2.50"
   caption = markdown.split("\n\n")[1]
   for expected in ("the first 2 of the 30 speaker_b test utterances", "`runs/v`",
                    "12000 steps on the mel L1 and the multi-resolution STFT loss alone",

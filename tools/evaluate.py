@@ -1,4 +1,4 @@
-"""Scores converted speech against parallel targets: MCD, speaker similarity, WER, F0, DNSMOS.
+"""Scores converted speech against parallel targets: MCD, F0, speaker similarity, WER, DNSMOS.
 
   python tools/evaluate.py --converted DIR --target DIR [--source DIR]
       [--transcripts FILE] [--json OUT]
@@ -9,10 +9,13 @@ same name stem; one with no parallel target is reported and skipped. Speaker
 similarity compares each converted file with the mean embedding of all of
 --target's files (and of --source's). The reference text comes from
 --transcripts (TSV lines `relative_path<TAB>text`, matched the same way) or
-else from a .txt file beside the target or source wave. All audio is analysed
-at 16 kHz. Averages are means over the files that have the figure. The
-scoring itself is `jaxvc.evaluation.scoring`. Needs the evaluation extra:
-pip install -e ".[eval]".
+else from a .txt file beside the target or source wave. F0 is jaxvc.audio.pitch
+(the analysis training and conversion use): against the target, the RMS
+error in cents over DTW-aligned frames voiced in both, the correlation of log
+F0 over them and the share of aligned frames voiced in one only; and each
+wave's mean and median F0. All audio is analysed at 16 kHz. Averages are
+means over the files that have the figure. The scoring itself is
+`jaxvc.evaluation.scoring`. Needs the evaluation extra: pip install -e ".[eval]".
 """
 import argparse
 from pathlib import Path
@@ -22,9 +25,10 @@ from jaxvc import files
 from jaxvc.data import transcripts as transcript_files
 from jaxvc.evaluation import scoring
 
-COLUMNS = ["mcd_db", "target_similarity", "source_similarity", "wer", "cer", "dnsmos_sig",
-           "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "converted_log_f0_mean",
-           "target_log_f0_mean", "source_log_f0_mean"]
+COLUMNS = ["mcd_db", "f0_rmse_cents", "f0_correlation", "voicing_error", "target_similarity",
+           "source_similarity", "wer", "cer", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
+           "dnsmos_p808", "converted_log_f0_mean", "target_log_f0_mean", "source_log_f0_mean",
+           "converted_log_f0_median", "target_log_f0_median"]
 
 
 def header() -> str:

@@ -94,8 +94,14 @@ SYSTEMS = {
     "style_transfer": "(d) style transfer",
 }
 # Results table columns: figures of jaxvc.evaluation.scoring.
-COLUMNS = ["mcd_db", "target_similarity", "source_similarity", "wer", "cer", "dnsmos_sig",
-           "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "converted_log_f0_mean"]
+COLUMNS = ["mcd_db", "f0_rmse_cents", "f0_correlation", "voicing_error", "target_similarity",
+           "source_similarity", "wer", "cer", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
+           "dnsmos_p808", "converted_log_f0_mean", "converted_log_f0_median"]
+# What the F0 agreement columns are, for the captions of the tables that
+# have a parallel reference.
+F0_AGREEMENT = ("F0 by `jaxvc.audio.pitch`, against the reference's over DTW-aligned frames: "
+                "error the RMS in cents over the frames voiced in both, correlation of "
+                "log F0 over them, voicing error the share voiced in one only")
 # losses.png panels: (title, {TensorBoard tag: line label}).
 LOSS_PANELS = [
     ("critic loss", {"train/critic_loss": None}),
@@ -248,9 +254,10 @@ def results_markdown(report: dict) -> str:
       f"features on {nst['representation']}), the style a different {TARGET} sentence "
       "from the train split. Similarity: cosine of Resemblyzer speaker embeddings to "
       "each speaker's train split. WER/CER: pocketsphinx against the transcripts (it "
-      "mishears espeak-ng speech, so only differences between rows count). F0: "
-      f"geometric mean (target {cell('target_log_f0_mean', source)} Hz, "
-      f"source {cell('source_log_f0_mean', source)} Hz). Machine: "
+      f"mishears espeak-ng speech, so only differences between rows count). {F0_AGREEMENT}; "
+      "F0 Hz and median: geometric means of each utterance's mean and median (target "
+      f"{cell('target_log_f0_mean', source)} Hz and {cell('target_log_f0_median', source)} "
+      f"Hz, source {cell('source_log_f0_mean', source)} Hz). Machine: "
       f"{machine_lib.describe(report['machine'])}. Regenerate: `python tools/results.py "
       f"--workdir WORKDIR{f' --limit {n}' if n < total else ''}`.")
   return "\n".join(lines) + f"\n\n*{caption}*\n"
@@ -427,8 +434,9 @@ def write_benchmark(benchmark_json: str, out: Path) -> None:
 # The vocoder alone: copy-synthesis.
 
 # Copy-synthesis table columns (no source: the target is both input and reference).
-COPY_COLUMNS = ["mcd_db", "target_similarity", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
-                "dnsmos_p808", "wer", "cer"]
+COPY_COLUMNS = ["mcd_db", "f0_rmse_cents", "f0_correlation", "voicing_error",
+                "target_similarity", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808",
+                "wer", "cer"]
 
 
 def _schedule(report: dict) -> str:
@@ -454,8 +462,9 @@ def copy_synthesis_markdown(report: dict) -> str:
   caption = (
       f"Copy-synthesis of {sentences} {TARGET} test utterances of the demo corpus: "
       "the original through its mel and back, scored against the original (MCD with "
-      "DTW; similarity of Resemblyzer embeddings to the train split; DNSMOS P.835 and "
-      "P.808 from `speechmos`, no reference; WER/CER of pocketsphinx, relative only). "
+      f"DTW; {F0_AGREEMENT}; similarity of Resemblyzer embeddings to the train split; "
+      "DNSMOS P.835 and P.808 from `speechmos`, no reference; WER/CER of pocketsphinx, "
+      "relative only). "
       f"The vocoder: `{report['vocoder']}`, trained on {TARGET}'s train split "
       f"({_schedule(report)}). Machine: {machine_lib.describe(report['machine'])}. "
       "Regenerate: `python tools/results.py --copy-synthesis --vocoder VOCODER_WORKDIR"
@@ -595,7 +604,7 @@ def real_markdown(report: dict) -> str:
          "broad classes) ranks systems on the same sentences only, and depends on the "
          "voice too: compare a conversion with the target's own row as well as the "
          "source's" if report.get("content_columns") else "")
-      + ". F0: median over WORLD's voiced frames, geometric mean over "
+      + ". F0: median over `jaxvc.audio.pitch`'s voiced frames, geometric mean over "
       f"utterances. MelGAN-VC: `{report['workdir']}` at step {report['checkpoint_step']}, "
       f"Griffin-Lim {report['griffin_lim_iters']} iterations"
       + (f"; the vocoder `{report['vocoder']}` at step {report['vocoder_step']}, trained on "

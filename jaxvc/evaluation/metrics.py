@@ -1,12 +1,15 @@
 """Objective speech metrics: MCD, speaker similarity, WER/CER, F0, DNSMOS, STFT distance.
 
 Pure functions of mono float waves in [-1, 1] and their sample rates, so
-that any tool's output can be scored the same way. The libraries behind them
-(pyworld, pysptk, resemblyzer with torch, pocketsphinx, jiwer, speechmos with
-onnxruntime) come from the `eval` extra and are imported on first use:
-`import jaxvc` never needs them. The pretrained models (Resemblyzer's GE2E
-encoder, pocketsphinx's US English recogniser, DNSMOS P.835 and P.808) ship
-inside their wheels, so nothing is downloaded.
+that any tool's output can be scored the same way. F0 is `jaxvc.audio.pitch`,
+the analysis training and conversion use, so that a figure here means what
+it means there; WORLD (pyworld) remains only inside MCD, for its envelope.
+The libraries behind them (pyworld, pysptk, resemblyzer with torch,
+pocketsphinx, jiwer, speechmos with onnxruntime) come from the `eval` extra
+and are imported on first use: `import jaxvc` never needs them. The
+pretrained models (Resemblyzer's GE2E encoder, pocketsphinx's US English
+recogniser, DNSMOS P.835 and P.808) ship inside their wheels, so nothing is
+downloaded.
 
   pip install -e ".[eval]"
 """
@@ -18,14 +21,26 @@ import warnings
 
 import librosa
 import numpy as np
+import scipy.fft
 import soxr
 
 from jaxvc import audio
+from jaxvc import buckets
+from jaxvc.audio import pitch
 
 MCEP_ORDER = 24            # mel-cepstral coefficients c1..c24 (c0 is dropped)
 FRAME_PERIOD_MS = 5.0      # WORLD analysis hop
 SILENCE_DB = -20.0         # frames this far below the mean frame power are silence
 MODEL_RATE = 16000         # what Resemblyzer and pocketsphinx's acoustic model expect
+# The mel settings whose frames F0 is analysed on: the default front-end's, as
+# a run's unless its config changes them.
+PITCH_CONFIG = audio.AudioConfig()
+_MIN_PITCH_BUCKET = 2**14  # the shortest padded length for pitch.f0, in samples
+# Fewer frame pairs voiced in both than this leave F0 error and correlation
+# NaN: about 0.1 s, a short vowel; below it one octave jump or a few frames of
+# onset decide the figure.
+MIN_VOICED_PAIRS = 10
+_CENTS_PER_NEPER = 1200 / math.log(2)
 _DB_PER_NEPER = 10 / math.log(10)
 
 
@@ -108,6 +123,15 @@ def cepstral_distortion_db(cepstra: np.ndarray, reference: np.ndarray) -> np.nda
   return _DB_PER_NEPER * np.sqrt(2 * squared)
 
 
+def dtw_path(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
+  """(pairs, 2) frame indices into `features` (frames, d) and `reference`
+  (frames', d) along their DTW alignment (librosa.sequence.dtw, Euclidean
+  cost, steps (1, 1), (0, 1), (1, 0)): how the figures of two parallel
+  utterances spoken at different speeds are paired frame by frame."""
+  _, path = librosa.sequence.dtw(X=features.T, Y=reference.T, metric="euclidean")
+  return path
+
+
 def mel_cepstral_distortion(converted: np.ndarray, target: np.ndarray, sr: int) -> float:
   """MCD in dB between a converted utterance and its parallel target.
 
@@ -121,7 +145,7 @@ def mel_cepstral_distortion(converted: np.ndarray, target: np.ndarray, sr: int) 
   """
   a = mel_cepstra(converted, sr)[:, 1:]
   b = mel_cepstra(target, sr)[:, 1:]
-  _, path = librosa.sequence.dtw(X=a.T, Y=b.T, metric="euclidean")
+  path = dtw_path(a, b)
   return float(np.mean(cepstral_distortion_db(a[path[:, 0]], b[path[:, 1]])))
 
 
@@ -201,16 +225,77 @@ def error_rates(reference: str, hypothesis: str) -> dict[str, float]:
   return dict(wer=jiwer.wer(reference, hypothesis), cer=jiwer.cer(reference, hypothesis))
 
 
-def f0_statistics(wave: np.ndarray, sr: int) -> dict[str, float]:
-  """Mean, median and standard deviation of ln(F0 / Hz) over WORLD's voiced
-  frames. NaN for each when no frame is voiced.
+def pitch_track(wave: np.ndarray, sr: int,
+                cfg: audio.AudioConfig = PITCH_CONFIG) -> tuple[np.ndarray, np.ndarray]:
+  """`pitch.f0` of `wave` at `cfg.sample_rate`: (F0 in Hz, 0 where unvoiced;
+  voiced), one value per frame of `cfg`'s mel.
+
+  The wave is zero-padded to a length bucket (jaxvc.buckets) and the frames
+  of the padding cut off, so that utterances of many lengths compile a few
+  programs; the frames before the padding are those of the unpadded wave.
   """
-  f0, _ = world_f0(wave, sr)
-  log_f0 = np.log(f0[f0 > 0])
+  wave = _resampled(wave, sr, cfg.sample_rate)
+  padded = buckets.pad_to(wave, buckets.bucket(wave.size, _MIN_PITCH_BUCKET))
+  hz, voiced = pitch.f0(padded, cfg)
+  n = cfg.n_frames(wave.size)
+  return np.asarray(hz)[:n], np.asarray(voiced)[:n]
+
+
+def f0_statistics(wave: np.ndarray, sr: int) -> dict[str, float]:
+  """Mean, median and standard deviation of ln(F0 / Hz) over `pitch_track`'s
+  voiced frames. NaN for each when no frame is voiced.
+  """
+  f0, voiced = pitch_track(wave, sr)
+  log_f0 = np.log(f0[voiced])
   if log_f0.size == 0:
     return dict(log_f0_mean=math.nan, log_f0_median=math.nan, log_f0_std=math.nan)
   return dict(log_f0_mean=float(log_f0.mean()), log_f0_median=float(np.median(log_f0)),
               log_f0_std=float(log_f0.std()))
+
+
+def log_mel_cepstra(wave: np.ndarray, cfg: audio.AudioConfig = PITCH_CONFIG) -> np.ndarray:
+  """(frames, MCEP_ORDER) cepstra c1..c24 of `cfg`'s normalised log-mel of
+  `wave` (at `cfg.sample_rate`), on the frames `pitch_track` gives.
+
+  The DCT of the log-mel over its bands: the low coefficients follow the
+  spectral envelope (what is being said) rather than the harmonics (the F0
+  being compared), and without c0 a level difference does not enter.
+  """
+  mel = audio.waves_to_mels([_mono(wave, np.float32)], cfg)[0]
+  return scipy.fft.dct(mel, type=2, norm="ortho", axis=0)[1:MCEP_ORDER + 1].T
+
+
+def f0_agreement(converted: np.ndarray, target: np.ndarray, sr: int,
+                 cfg: audio.AudioConfig = PITCH_CONFIG) -> dict[str, float]:
+  """How the converted utterance's F0 follows its parallel target's.
+
+  Both are analysed by `pitch_track` and their frames paired by `dtw_path` on
+  `log_mel_cepstra`, so that different speaking rates and pauses do not count
+  as F0 error. Over the pairs voiced in both: `f0_rmse_cents`, the RMS of
+  1200 log2(F0 / target F0), and `f0_correlation`, the Pearson correlation of
+  log F0 (whether the contour rises and falls with the target's, whatever
+  its key); both NaN below MIN_VOICED_PAIRS such pairs, and the correlation
+  NaN where either contour is flat. `voicing_error`: the fraction of all
+  aligned pairs, silences included, whose voicing decisions differ.
+  """
+  converted = _resampled(converted, sr, cfg.sample_rate)
+  target = _resampled(target, sr, cfg.sample_rate)
+  (f0_a, voiced_a), (f0_b, voiced_b) = (pitch_track(w, cfg.sample_rate, cfg)
+                                        for w in (converted, target))
+  i, j = dtw_path(log_mel_cepstra(converted, cfg), log_mel_cepstra(target, cfg)).T
+  voiced_a, voiced_b = voiced_a[i], voiced_b[j]
+  scores = dict(f0_rmse_cents=math.nan, f0_correlation=math.nan,
+                voicing_error=float(np.mean(voiced_a != voiced_b)))
+  both = voiced_a & voiced_b
+  if both.sum() < MIN_VOICED_PAIRS:
+    return scores
+  log_a, log_b = np.log(f0_a[i][both]), np.log(f0_b[j][both])
+  scores["f0_rmse_cents"] = float(_CENTS_PER_NEPER * np.sqrt(np.mean((log_a - log_b) ** 2)))
+  log_a, log_b = log_a - log_a.mean(), log_b - log_b.mean()
+  spread = math.sqrt(np.sum(log_a ** 2) * np.sum(log_b ** 2))
+  if spread > 0:
+    scores["f0_correlation"] = float(np.sum(log_a * log_b) / spread)
+  return scores
 
 
 STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))   # (n_fft, hop) at 16 kHz
@@ -251,12 +336,15 @@ def utterance_scores(converted: np.ndarray, target: np.ndarray | None, sr: int, 
   """Every figure for one converted utterance, keyed by name.
 
   `target` is its parallel target utterance (None where there is none: no
-  MCD then), `source` (optional) the
+  MCD and no F0 agreement then), `source` (optional) the
   utterance it was converted from; `*_speaker` are speaker_embedding()s of
   each speaker's references; `transcript` (optional) is what was said.
   Figures whose inputs are missing are left out.
   """
-  scores = {} if target is None else dict(mcd_db=mel_cepstral_distortion(converted, target, sr))
+  scores = {}
+  if target is not None:
+    scores["mcd_db"] = mel_cepstral_distortion(converted, target, sr)
+    scores.update(f0_agreement(converted, target, sr))
   embedding = speaker_embedding([converted], sr)
   scores["target_similarity"] = speaker_similarity(embedding, target_speaker)
   if source_speaker is not None:

@@ -27,16 +27,22 @@ class Figure:
   heading: str
   fmt: str
   better: str = ""   # "↓" lower is better, "↑" higher is better, "" neither
+  # The value is a natural log, shown as what it is the log of: log-F0
+  # statistics are averaged as logs (geometric means) but read in Hz.
+  log: bool = False
 
   def format(self, value) -> str:
-    """The value as shown ('-' if missing); log-F0 figures are shown in Hz."""
+    """The value as shown ('–' if missing)."""
     if value is None or not math.isfinite(value):
       return "–"
-    return self.fmt.format(math.exp(value) if self.short.startswith("F0") else value)
+    return self.fmt.format(math.exp(value) if self.log else value)
 
 
 FIGURES = {
     "mcd_db": Figure("MCD dB", "MCD dB", "{:.2f}", "↓"),
+    "f0_rmse_cents": Figure("F0 ¢", "F0 error cents", "{:.0f}", "↓"),
+    "f0_correlation": Figure("F0 r", "F0 correlation", "{:.2f}", "↑"),
+    "voicing_error": Figure("V err", "voicing error", "{:.0%}", "↓"),
     "target_similarity": Figure("sim tgt", "similarity to target", "{:.3f}", "↑"),
     "source_similarity": Figure("sim src", "similarity to source", "{:.3f}", "↓"),
     "wer": Figure("WER", "WER", "{:.0%}", "↓"),
@@ -46,10 +52,11 @@ FIGURES = {
     "dnsmos_bak": Figure("BAK", "DNSMOS BAK", "{:.2f}", "↑"),
     "dnsmos_ovrl": Figure("OVRL", "DNSMOS OVRL", "{:.2f}", "↑"),
     "dnsmos_p808": Figure("P.808", "DNSMOS P.808", "{:.2f}", "↑"),
-    "converted_log_f0_mean": Figure("F0 conv", "F0 Hz", "{:.0f}"),
-    "converted_log_f0_median": Figure("F0 med", "F0 median Hz", "{:.0f}"),
-    "target_log_f0_mean": Figure("F0 tgt", "target F0 Hz", "{:.0f}"),
-    "source_log_f0_mean": Figure("F0 src", "source F0 Hz", "{:.0f}"),
+    "converted_log_f0_mean": Figure("F0 conv", "F0 Hz", "{:.0f}", log=True),
+    "converted_log_f0_median": Figure("F0 med", "F0 median Hz", "{:.0f}", log=True),
+    "target_log_f0_mean": Figure("F0 tgt", "target F0 Hz", "{:.0f}", log=True),
+    "target_log_f0_median": Figure("med tgt", "target F0 median Hz", "{:.0f}", log=True),
+    "source_log_f0_mean": Figure("F0 src", "source F0 Hz", "{:.0f}", log=True),
 }
 
 
