@@ -59,6 +59,11 @@ def write_untrained(workdir: str, config: ml_collections.ConfigDict) -> str:
   return str(workdir)
 
 
+def root(path: str) -> epath.Path:
+  """The workdir of a workdir path or of one checkpoint WORKDIR/checkpoints/STEP."""
+  return _locate(path, None)[0]
+
+
 def _locate(path: str, step: int | None) -> tuple[epath.Path, int | None]:
   """(workdir, step) of a workdir path or one checkpoint WORKDIR/checkpoints/STEP."""
   path = files.location(path)

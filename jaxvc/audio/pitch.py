@@ -23,7 +23,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxvc import buckets
 from jaxvc.audio import mel as mel_lib
 from jaxvc.audio.settings import AudioConfig
 # By name: the package's `stft` is the function, which hides the module once
@@ -168,6 +170,58 @@ def f0(wave: jax.Array, cfg: AudioConfig,
                       loud & (aperiodicity < settings.voicing_extend))
   hz = jnp.where(voiced, cfg.sample_rate / jnp.maximum(period, 1.0), 0.0)
   return hz.astype(jnp.float32), voiced
+
+
+MIN_BUCKET = 2**14   # the shortest padded length `track` analyses, in samples
+
+
+def track(wave: np.ndarray, cfg: AudioConfig,
+          settings: PitchSettings = PitchSettings()) -> tuple[np.ndarray, np.ndarray]:
+  """`f0` of one wave of any length at cfg.sample_rate, as NumPy arrays.
+
+  The wave is zero-padded to a length bucket (jaxvc.buckets) and the frames
+  of the padding cut off, so that utterances of many lengths compile a few
+  programs; the frames before the padding are those of the unpadded wave.
+  """
+  wave = np.asarray(wave, np.float32)
+  hz, voiced = f0(buckets.pad_to(wave, buckets.bucket(wave.size, MIN_BUCKET)), cfg, settings)
+  n = cfg.n_frames(wave.size)
+  return np.asarray(hz)[:n], np.asarray(voiced)[:n]
+
+
+@dataclasses.dataclass(frozen=True)
+class LogF0Statistics:
+  """A voice's ln(F0 / Hz) over its voiced frames: what the classic linear
+  transform of log F0 between two speakers maps (`map_log_f0`)."""
+  mean: float
+  std: float
+  voiced_frames: int
+
+  @classmethod
+  def of_waves(cls, waves, cfg: AudioConfig) -> "LogF0Statistics":
+    """Over every voiced frame of `waves` (at cfg.sample_rate); ValueError if
+    none is voiced (nothing to say what the voice's pitch is)."""
+    log_f0 = [np.log(hz[voiced]) for hz, voiced in (track(w, cfg) for w in waves)]
+    log_f0 = np.concatenate(log_f0) if log_f0 else np.zeros(0)
+    if log_f0.size == 0:
+      raise ValueError("no voiced frame: the F0 statistics of unvoiced or silent audio are undefined")
+    return cls(float(log_f0.mean()), float(log_f0.std()), int(log_f0.size))
+
+  @property
+  def median_hz(self) -> float:
+    """exp(mean): the geometric mean F0, the centre of the voice's range."""
+    return math.exp(self.mean)
+
+
+def map_log_f0(f0_hz: np.ndarray, voiced: np.ndarray, source: LogF0Statistics,
+               target: LogF0Statistics) -> np.ndarray:
+  """The voiced frames' F0 moved from `source`'s range to `target`'s:
+  ln f' = mean_t + (std_t / std_s) (ln f - mean_s), 0 where unvoiced. The
+  contour keeps its shape, in the target's key and spread."""
+  f0_hz, voiced = np.asarray(f0_hz, np.float64), np.asarray(voiced, bool)
+  scale = target.std / source.std if source.std > 0 else 1.0
+  log_f0 = target.mean + scale * (np.log(np.where(voiced, f0_hz, 1.0)) - source.mean)
+  return np.where(voiced, np.exp(log_f0), 0.0)
 
 
 def log_f0_statistics(f0_hz: jax.Array, voiced: jax.Array) -> tuple[jax.Array, jax.Array]:

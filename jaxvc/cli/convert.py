@@ -22,6 +22,8 @@ from jaxvc import checkpoints
 from jaxvc.audio import inversion
 from jaxvc.errors import ConfigError
 from jaxvc.melganvc import chunking
+from jaxvc.melganvc.inference import MAX_PITCH_SHIFT
+from jaxvc.melganvc.inference import PITCH_MODES
 from jaxvc.melganvc.inference import Converter
 from jaxvc.vocoder.inference import Vocoder
 
@@ -46,6 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "default) or the original's gradient descent")
   parser.add_argument("--iters", type=int,
                       help="inversion iterations (default: 32 for griffinlim, 500 for gradient)")
+  parser.add_argument("--pitch", choices=PITCH_MODES, default="model",
+                      help="the output's F0: the converted mel's own ('model', the default), or "
+                           "'auto', the source's F0 contour moved onto the target voice's range "
+                           "(its log-F0 mean and spread over the run's training data, computed "
+                           "on first use and kept in the workdir). With an F0-conditioned "
+                           "vocoder (model.pitch) it renders at that F0; with any other "
+                           "renderer the converted mel's harmonics are moved there, keeping "
+                           "its envelope, on the frames voiced in both")
+  parser.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
+                      help="then raise (or lower, if negative) the F0 by this many semitones, "
+                           f"at most {MAX_PITCH_SHIFT:g} either way; the formants stay")
   parser.add_argument("--sample-rate", type=int,
                       help="output sample rate (default: the model's)")
   parser.add_argument("--tail", choices=chunking.TAIL_MODES, default="pad",
@@ -63,7 +76,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
       raise _UsageError(f"convert takes no config overrides (the model's config comes from "
                         f"its checkpoint): {' '.join(overrides)}")
     jobs = _jobs(args)
-    options = dict(inversion=args.inversion or "griffinlim", n_iter=args.iters, tail=args.tail)
+    options = dict(inversion=args.inversion or "griffinlim", n_iter=args.iters, tail=args.tail,
+                   pitch=args.pitch, pitch_shift=args.pitch_shift)
     if args.vocoder:
       options["vocoder"] = Vocoder.from_workdir(args.vocoder)
     if args.workdir:
@@ -86,6 +100,9 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
     raise _UsageError("--step needs --workdir")
   if args.vocoder and (args.inversion or args.iters is not None):
     raise _UsageError("--vocoder renders the mels itself: drop --inversion/--iters")
+  if not abs(args.pitch_shift) <= MAX_PITCH_SHIFT:
+    raise _UsageError(f"--pitch-shift {args.pitch_shift:g}: at most {MAX_PITCH_SHIFT:g} semitones "
+                      "either way (an octave, what the renderers were measured to follow)")
   if args.iters is not None and args.iters < 1:
     raise _UsageError(f"--iters: must be at least 1, got {args.iters}")
   if args.sample_rate is not None and args.sample_rate <= 0:

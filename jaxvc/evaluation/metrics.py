@@ -25,7 +25,6 @@ import scipy.fft
 import soxr
 
 from jaxvc import audio
-from jaxvc import buckets
 from jaxvc.audio import pitch
 
 MCEP_ORDER = 24            # mel-cepstral coefficients c1..c24 (c0 is dropped)
@@ -35,7 +34,6 @@ MODEL_RATE = 16000         # what Resemblyzer and pocketsphinx's acoustic model 
 # The mel settings whose frames F0 is analysed on: the default front-end's, as
 # a run's unless its config changes them.
 PITCH_CONFIG = audio.AudioConfig()
-_MIN_PITCH_BUCKET = 2**14  # the shortest padded length for pitch.f0, in samples
 # Fewer frame pairs voiced in both than this leave F0 error and correlation
 # NaN: about 0.1 s, a short vowel; below it one octave jump or a few frames of
 # onset decide the figure.
@@ -227,18 +225,9 @@ def error_rates(reference: str, hypothesis: str) -> dict[str, float]:
 
 def pitch_track(wave: np.ndarray, sr: int,
                 cfg: audio.AudioConfig = PITCH_CONFIG) -> tuple[np.ndarray, np.ndarray]:
-  """`pitch.f0` of `wave` at `cfg.sample_rate`: (F0 in Hz, 0 where unvoiced;
-  voiced), one value per frame of `cfg`'s mel.
-
-  The wave is zero-padded to a length bucket (jaxvc.buckets) and the frames
-  of the padding cut off, so that utterances of many lengths compile a few
-  programs; the frames before the padding are those of the unpadded wave.
-  """
-  wave = _resampled(wave, sr, cfg.sample_rate)
-  padded = buckets.pad_to(wave, buckets.bucket(wave.size, _MIN_PITCH_BUCKET))
-  hz, voiced = pitch.f0(padded, cfg)
-  n = cfg.n_frames(wave.size)
-  return np.asarray(hz)[:n], np.asarray(voiced)[:n]
+  """`pitch.track` of `wave` resampled to `cfg.sample_rate`: (F0 in Hz, 0 where
+  unvoiced; voiced), one value per frame of `cfg`'s mel."""
+  return pitch.track(_resampled(wave, sr, cfg.sample_rate), cfg)
 
 
 def f0_statistics(wave: np.ndarray, sr: int) -> dict[str, float]:

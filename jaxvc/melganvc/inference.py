@@ -23,6 +23,16 @@ bounded from a fraction of a second to hours:
   renderings' measured correlation, after flipping the incoming window's sign
   if they are anti-correlated (a phase-retrieved signal's sign is arbitrary).
 
+Pitch (`pitch`, `pitch_shift`): the F0 the output is rendered at is the
+converted mel's own ("model", what the generator made) or the source's F0
+contour moved onto the target voice's range ("auto", `pitch.map_log_f0`
+with the run's `pitch_statistics`), times 2 ** (pitch_shift / 12). An
+F0-conditioned vocoder is given that F0 (its oscillator carried across
+windows by `excitation.Oscillator`, so the joins stay exact); any other
+renderer gets the mel with its harmonics moved there (`audio.shift_mel_pitch`,
+which keeps the envelope), measured against the converted mel's own F0
+(`pitch.mel_f0`). Frames unvoiced in either are left alone.
+
 Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
 so any number of files of any length compile a bounded set of programs.
 Reading and writing files is in `file_conversion.py`.
@@ -42,13 +52,20 @@ from jaxvc import buckets
 from jaxvc import workdirs
 from jaxvc.audio import inversion as inversion_lib
 from jaxvc.audio import loudness
+from jaxvc.audio import pitch as pitch_lib
 from jaxvc.melganvc import file_conversion
 from jaxvc.melganvc import chunking
+from jaxvc.melganvc import pitch_statistics as pitch_statistics_lib
 from jaxvc.melganvc import step as step_lib
 from jaxvc.melganvc.windows import WindowPlan
+from jaxvc.vocoder import excitation
 
 # Chunks per G call: short inputs, and the rest (48 is a default window whole).
 GENERATOR_BATCHES = (4, 48)
+PITCH_MODES = ("model", "auto")
+# The furthest a shift goes, in semitones either way: an octave, what the
+# renderers were measured to follow (docs/results/pitch.md).
+MAX_PITCH_SHIFT = 12.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,15 +157,30 @@ class Converter:
   `vocoder` (a trained `jaxvc.Vocoder`) if given, else through `inversion`
   ("griffinlim", or "gradient" descent as the original) in `n_iter`
   iterations (default 32 or 500); `tail` is how the last chunk is filled
-  (chunking.TAIL_MODES); `window_seconds` sizes the streaming windows.
+  (chunking.TAIL_MODES); `window_seconds` sizes the streaming windows;
+  `pitch` ("model" or "auto") and `pitch_shift` (semitones) set the output's
+  F0 (see the module's docstring); "auto" needs `pitch_statistics` (by
+  domain, `pitch_statistics.load_or_compute`; `from_workdir` fetches them).
   """
 
   def __init__(self, config: ml_collections.ConfigDict,
                generator: Callable[[np.ndarray], jax.Array], *,
                inversion: str = "griffinlim", n_iter: int | None = None, tail: str = "pad",
-               window_seconds: float = 10.0, vocoder: inversion_lib.Inversion | None = None):
+               window_seconds: float = 10.0, vocoder: inversion_lib.Inversion | None = None,
+               pitch: str = "model", pitch_shift: float = 0.0,
+               pitch_statistics: dict[str, pitch_lib.LogF0Statistics] | None = None):
     if tail not in chunking.TAIL_MODES:
       raise ValueError(f"tail must be one of {chunking.TAIL_MODES}, got {tail!r}")
+    if pitch not in PITCH_MODES:
+      raise ValueError(f"pitch must be one of {PITCH_MODES}, got {pitch!r}")
+    if not (math.isfinite(pitch_shift) and abs(pitch_shift) <= MAX_PITCH_SHIFT):
+      raise ValueError(f"pitch_shift {pitch_shift} semitones: beyond the +-{MAX_PITCH_SHIFT:g} "
+                       "(an octave either way) that the renderers follow")
+    if pitch == "auto" and pitch_statistics is None:
+      raise ValueError("pitch 'auto' needs the run's pitch_statistics (Converter.from_workdir "
+                       "reads or computes them)")
+    self.pitch, self.pitch_shift = pitch, float(pitch_shift)
+    self.pitch_statistics = pitch_statistics
     self.config = config
     self.audio = audio.AudioConfig.from_config(config.audio)
     if vocoder is None:
@@ -175,6 +207,8 @@ class Converter:
     """The run's latest checkpoint (or `step`); raises checkpoints.CheckpointError."""
     config, generator, trained_step = workdirs.load_inference(
         workdir, step, method="melganvc")
+    if options.get("pitch") == "auto" and options.get("pitch_statistics") is None:
+      options["pitch_statistics"] = pitch_statistics_lib.load_or_compute(workdir, config)
     converter = cls.from_generator_state(config, generator, **options)
     converter.step = trained_step
     return converter
@@ -217,6 +251,7 @@ class Converter:
     plan, hop = self.plan, self.audio.hop_length
     samples = _Samples(blocks)
     join = None   # (first sample of the coming fade, the previous window's rendering of it)
+    oscillator = excitation.Oscillator(hop, self.sample_rate)
     for k in itertools.count():
       core = k * plan.window
       samples.fill((core + plan.window + plan.context) * hop + plan.margin)
@@ -224,9 +259,12 @@ class Converter:
         return
       n_frames = self.audio.n_frames(samples.end) if samples.ended else math.inf
       start, stop, last = plan.span(k, n_frames)
-      source_mel = self._source_mel(samples, start, stop)
+      segment = self._source_segment(samples, start, stop)
+      source_mel = self._source_mel(segment, stop - start)
       converted = self.convert_mel(source_mel)
-      rendered = self._invert(converted)
+      converted, f0 = self._pitched(segment, converted)
+      rows = None if f0 is None else oscillator.rows(*f0, start, core)
+      rendered = self._invert(converted, rows)
       offset = start * hop   # rendered[i] is output sample offset + i
 
       parts, emit_from = [], core * hop
@@ -262,16 +300,54 @@ class Converter:
     touched = np.convolve(power, np.ones(2 * reach + 1), mode="valid")
     return lo + int(np.argmin(touched))
 
-  def _source_mel(self, samples: _Samples, start: int, stop: int) -> np.ndarray:
-    """The file's mel frames [start, stop), from the samples they cover."""
+  def _source_segment(self, samples: _Samples, start: int, stop: int) -> np.ndarray:
+    """The samples that the file's frames [start, stop) cover, with the
+    margin their analysis needs on both sides, padded to a few sizes."""
     hop, margin = self.audio.hop_length, self.plan.margin
     padded = self.plan.padded_frames(stop - start)
-    segment = samples.take(start * hop - margin, padded * hop + 2 * margin)
-    mel = audio.wave_to_mel(segment, self.audio)
-    return np.asarray(mel)[:, margin // hop:margin // hop + stop - start]
+    return samples.take(start * hop - margin, padded * hop + 2 * margin)
 
-  def _invert(self, mel: np.ndarray) -> np.ndarray:
-    """Converted mel frames -> their wave, frame t centred on sample t * hop.
+  def _frames_of(self, segment_frames: np.ndarray, frames: int) -> np.ndarray:
+    """Of the frames of a `_source_segment`, those of the window itself."""
+    first = self.plan.margin // self.audio.hop_length
+    return segment_frames[..., first:first + frames]
+
+  def _source_mel(self, segment: np.ndarray, frames: int) -> np.ndarray:
+    """The file's mel frames of the window, from the samples they cover."""
+    return self._frames_of(np.asarray(audio.wave_to_mel(segment, self.audio)), frames)
+
+  @property
+  def _renders_f0(self) -> bool:
+    """Whether the renderer takes the F0 (an F0-conditioned vocoder)."""
+    return getattr(self.inversion, "uses_pitch", False)
+
+  def _pitched(self, segment: np.ndarray,
+               converted: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """(the mel to render, the (F0, voiced) to render it at or None): see
+    the module's docstring."""
+    factor = 2.0 ** (self.pitch_shift / 12)
+    if self.pitch == "model" and factor == 1.0 and not self._renders_f0:
+      return converted, None
+    own_f0, own_voiced = (np.asarray(x) for x in pitch_lib.mel_f0(converted, self.audio))
+    if self.pitch == "auto":
+      f0, voiced = self._frames_of(np.stack(pitch_lib.track(segment, self.audio)),
+                                   converted.shape[1])
+      voiced = voiced.astype(bool)
+      stats = self.pitch_statistics
+      f0 = pitch_lib.map_log_f0(f0, voiced, stats["a"], stats["b"])
+    else:
+      f0, voiced = own_f0, own_voiced
+    f0 = f0 * factor
+    if self._renders_f0:
+      return converted, (f0, voiced)
+    both = voiced & own_voiced
+    ratio = np.where(both, f0 / np.where(both, own_f0, 1.0), 1.0)
+    ratio = np.clip(ratio, 2.0 ** (-MAX_PITCH_SHIFT / 12), 2.0 ** (MAX_PITCH_SHIFT / 12))
+    return np.asarray(audio.shift_mel_pitch(converted, ratio, self.audio)), None
+
+  def _invert(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Converted mel frames [and their pitch rows] -> their wave, frame t
+    centred on sample t * hop.
 
     Padded with silence to a few sizes; for an exact inversion by at least its
     context, so that the last frames render as in a one-shot `Vocoder` call.
@@ -280,7 +356,11 @@ class Converter:
     extra = 0 if self.inversion.context is None else self.inversion.context
     padded = buckets.pad_to(np.asarray(mel, np.float32), self.plan.padded_frames(frames + extra),
                            value=audio.SILENCE)
-    return self.inversion(padded)[:frames * self.audio.hop_length]
+    if rows is None:
+      return self.inversion(padded)[:frames * self.audio.hop_length]
+    rows = np.pad(rows, ((0, 0), (0, padded.shape[1] - frames)), mode="edge")
+    rows[1, frames:] = 0.0   # unvoiced where the mel is padded with silence
+    return self.inversion.render(padded[None], rows[None])[0, :frames * self.audio.hop_length]
 
   # --------------------------------------------------------------------------
   # Files.

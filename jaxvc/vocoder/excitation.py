@@ -34,9 +34,9 @@ HARMONICS = 96           # oscillator harmonics: up to Nyquist at 16 kHz from F0
 REFERENCE_HZ = 150.0     # the log-F0 input channel is log2(F0 / this)
 
 
-def held_f0(f0_hz, voiced, xp=jnp):
+def held_f0(f0_hz, voiced, xp=jnp, before: float = 0.0):
   """F0 held through unvoiced frames: each frame takes the F0 of the last
-  voiced frame at or before it (0 before the first). (..., frames)."""
+  voiced frame at or before it (`before` ahead of the first). (..., frames)."""
   frames = f0_hz.shape[-1]
   index = xp.where(voiced, xp.arange(frames), -1)
   if xp is np:
@@ -44,30 +44,61 @@ def held_f0(f0_hz, voiced, xp=jnp):
   else:
     last = jax.lax.cummax(index, axis=index.ndim - 1)
   held = xp.take_along_axis(f0_hz, xp.maximum(last, 0), axis=-1)
-  return xp.where(last >= 0, held, 0.0)
+  return xp.where(last >= 0, held, before)
 
 
-def frame_phases(f0_held, hop: int, sample_rate: int, start: float = 0.0, xp=jnp):
-  """The oscillator's phase at each frame's centre (..., frames), frame 0 at
-  `start`, modulo 2 pi. Over the hop from frame i to i + 1 the F0 is linear,
+def frame_phases(f0_held, hop: int, sample_rate: int, start: float = 0.0, xp=jnp,
+                 anchor: int = 0):
+  """The oscillator's phase at each frame's centre (..., frames), frame
+  `anchor` at `start`, modulo 2 pi. Over the hop from frame i to i + 1 the F0 is linear,
   f_i + (f_{i+1} - f_i) j / hop at sample j, so the phase advances by
   2 pi / rate * (hop f_i + (f_{i+1} - f_i) (hop - 1) / 2), as `excitation` sums."""
   f, following = f0_held[..., :-1], f0_held[..., 1:]
   advance = 2 * math.pi / sample_rate * (hop * f + (following - f) * (hop - 1) / 2)
   zero = xp.zeros_like(f0_held[..., :1])
-  return xp.mod(start + xp.concatenate([zero, xp.cumsum(advance, axis=-1)], axis=-1),
-                2 * math.pi)
+  summed = xp.concatenate([zero, xp.cumsum(advance, axis=-1)], axis=-1)
+  return xp.mod(start + summed - summed[..., anchor:anchor + 1], 2 * math.pi)
 
 
-def pitch_rows(f0_hz, voiced, hop: int, sample_rate: int, start: float = 0.0, xp=jnp):
+def pitch_rows(f0_hz, voiced, hop: int, sample_rate: int, start: float = 0.0, xp=jnp, *,
+               anchor: int = 0, held_before: float = 0.0):
   """(F0 in Hz, 0 where unvoiced; voiced) of shape (..., frames) -> the
-  generator's pitch rows (..., ROWS, frames). With xp=np (inference) the
-  phases are summed in float64, so they do not drift over hours of audio."""
+  generator's pitch rows (..., ROWS, frames), the oscillator at phase `start`
+  at frame `anchor` and holding `held_before` ahead of the first voiced
+  frame. With xp=np (inference) the phases are summed in float64, so they do
+  not drift over hours of audio."""
   dtype = np.float64 if xp is np else jnp.float32
   f0_hz, voiced = xp.asarray(f0_hz, dtype), xp.asarray(voiced, bool)
-  held = held_f0(f0_hz, voiced, xp)
-  phases = frame_phases(held, hop, sample_rate, start, xp)
+  held = held_f0(f0_hz, voiced, xp, held_before)
+  phases = frame_phases(held, hop, sample_rate, start, xp, anchor)
   return xp.stack([held, voiced.astype(dtype), phases], axis=-2).astype(np.float32)
+
+
+class Oscillator:
+  """One pulse train carried across the overlapping windows of a stream.
+
+  `rows(f0_hz, voiced, start, anchor)` gives the pitch rows of the window of
+  frames [start, start + len) so that from frame `anchor` on (the first frame
+  the window emits) the oscillator continues the previous window's exactly:
+  its phase there and the F0 it held before `start` come from the previous
+  window's rows. Windows come in order, each starting within the last.
+  """
+
+  def __init__(self, hop: int, sample_rate: int):
+    self.hop, self.sample_rate = hop, sample_rate
+    self._start, self._rows = None, None
+
+  def rows(self, f0_hz: np.ndarray, voiced: np.ndarray, start: int, anchor: int) -> np.ndarray:
+    phase, held = 0.0, 0.0
+    if self._rows is not None:
+      if not (self._start < start and anchor < self._start + self._rows.shape[-1]):
+        raise ValueError(f"window at frame {start} does not overlap the previous one")
+      phase = float(self._rows[2, anchor - self._start])
+      held = float(self._rows[0, start - 1 - self._start])
+    rows = pitch_rows(f0_hz, voiced, self.hop, self.sample_rate, phase, np, anchor=anchor - start,
+                      held_before=held)
+    self._start, self._rows = start, rows
+    return rows
 
 
 def log_f0_channels(rows: jax.Array) -> jax.Array:

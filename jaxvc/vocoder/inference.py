@@ -79,8 +79,8 @@ class Vocoder:
 
     An F0-conditioned vocoder renders the harmonics at `f0_hz` (..., T), 0 or
     `voiced` False where unvoiced, its oscillator at `start_phase` at frame 0
-    (a caller rendering a stream in pieces passes on `excitation.frame_phases`'s
-    phase); without them, at the mel's own F0 (`pitch.mel_f0`). A mel-only
+    (a stream rendered in pieces carries it with `excitation.Oscillator` and
+    `render`); without them, at the mel's own F0 (`pitch.mel_f0`). A mel-only
     vocoder given an F0 raises ValueError: it could not follow it.
     """
     mel = np.asarray(mel, np.float32)
@@ -88,12 +88,22 @@ class Vocoder:
       raise ValueError(f"mel must be (n_mels={self.cfg.n_mels}, frames) or batched, "
                        f"got shape {mel.shape}")
     batched = mel if mel.ndim == 3 else mel[None]
-    inputs = [batched]
+    rows = None
     if self.uses_pitch:
-      inputs.append(self._pitch_rows(batched, f0_hz, voiced, start_phase))
+      rows = self.pitch_rows(batched, f0_hz, voiced, start_phase)
     elif f0_hz is not None:
       raise ValueError("this vocoder takes no F0 (trained without model.pitch): render "
-                       "the F0 into the mel instead (jaxvc.audio.pitch_shift)")
+                       "the F0 into the mel instead (jaxvc.audio.shift_mel_pitch)")
+    wave = self.render(batched, rows)
+    return wave if mel.ndim == 3 else wave[0]
+
+  def render(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """(B, n_mels, T) mels [and their (B, 3, T) pitch rows, `excitation.pitch_rows`]
+    -> (B, T * hop) waves, in windows of `window_frames`."""
+    batched = np.asarray(mel, np.float32)
+    if self.uses_pitch != (rows is not None):
+      raise ValueError("this vocoder needs pitch rows" if self.uses_pitch
+                       else "this vocoder takes no pitch rows")
     frames, hop, c = batched.shape[-1], self.cfg.hop_length, self.context
     parts = []
     for start in range(0, max(frames, 1), self.window_frames):
@@ -104,17 +114,16 @@ class Vocoder:
       padded = buckets.bucket(left + (hi - lo) + c)
       pad = ((0, 0), (0, 0), (left, padded - left - (hi - lo)))
       window = [np.pad(batched[..., lo:hi], pad, constant_values=audio.SILENCE)]
-      if self.uses_pitch:   # unvoiced beyond the ends (F0 held, so the rows stay smooth)
-        window.append(np.pad(inputs[1][..., lo:hi], pad, mode="edge")
+      if rows is not None:   # unvoiced beyond the ends (F0 held, so the rows stay smooth)
+        window.append(np.pad(rows[..., lo:hi], pad, mode="edge")
                       * np.array([1, 0, 1], np.float32)[:, None])
-        window[1][..., 1, left:left + hi - lo] = inputs[1][..., 1, lo:hi]
+        window[1][..., 1, left:left + hi - lo] = rows[..., 1, lo:hi]
       wave = np.asarray(_render(self._graphdef, self._params, *window))
       first = (left + start - lo) * hop
       parts.append(wave[:, first:first + (stop - start) * hop])
-    wave = np.concatenate(parts, axis=-1)
-    return wave if mel.ndim == 3 else wave[0]
+    return np.concatenate(parts, axis=-1)
 
-  def _pitch_rows(self, mel: np.ndarray, f0_hz, voiced, start_phase: float) -> np.ndarray:
+  def pitch_rows(self, mel: np.ndarray, f0_hz, voiced, start_phase: float = 0.0) -> np.ndarray:
     """The generator's pitch rows (B, 3, T) for `mel` (B, n_mels, T)."""
     if f0_hz is None:
       if voiced is not None:

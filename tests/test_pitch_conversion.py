@@ -1,0 +1,119 @@
+"""Pitch at conversion: the shift and the automatic key through Griffin-Lim and
+through an F0-conditioned vocoder, the voices' F0 statistics kept in the
+workdir, and the options a user can get wrong."""
+import json
+
+from flax import nnx
+import numpy as np
+import pytest
+
+import jaxvc
+from jaxvc import audio
+from jaxvc.audio import pitch
+from jaxvc.errors import ConfigError
+from jaxvc.melganvc import pitch_statistics
+from jaxvc.vocoder import generator as generator_lib
+from jaxvc.vocoder import inference as vocoder_inference
+from test_converter import tiny_config
+from test_converter import write_workdir
+from test_vocoder import tiny_config as tiny_vocoder_config
+
+CFG = audio.AudioConfig()
+LOW = pitch.LogF0Statistics(mean=np.log(110.0), std=0.2, voiced_frames=1000)
+HIGH = pitch.LogF0Statistics(mean=np.log(220.0), std=0.1, voiced_frames=1000)
+
+
+def identity(chunks):
+  return chunks
+
+
+def median_f0(wave) -> float:
+  hz, voiced = pitch.track(wave, CFG)
+  return float(np.median(hz[voiced]))
+
+
+@pytest.fixture(scope="module")
+def pitch_vocoder():
+  c = tiny_vocoder_config()
+  c.model.pitch = True
+  return vocoder_inference.Vocoder(c, nnx.split(generator_lib.create(c))[1], window_frames=64)
+
+
+def test_map_log_f0_moves_the_range_and_keeps_the_contour():
+  f0 = np.array([100.0, 0.0, 121.0, 90.0])
+  voiced = f0 > 0
+  mapped = pitch.map_log_f0(f0, voiced, LOW, HIGH)
+  assert mapped[1] == 0
+  expected = np.exp(HIGH.mean + 0.5 * (np.log(f0[voiced]) - LOW.mean))
+  np.testing.assert_allclose(mapped[voiced], expected)
+  assert pitch.map_log_f0(np.array([110.0]), np.array([True]), LOW, HIGH)[0] == pytest.approx(220)
+
+
+def test_automatic_key_through_an_f0_vocoder_joins_windows_exactly(pitch_vocoder, speech):
+  """Windows of 3 s over 14 s render what the vocoder renders of the whole
+  mel at the whole source's mapped F0: the oscillator is carried across."""
+  wave, rate = speech
+  medium = np.tile(wave, 4)[:14 * rate + 77]
+  conv = jaxvc.Converter(tiny_config(), identity, window_seconds=3.0, vocoder=pitch_vocoder,
+                         pitch="auto", pitch_statistics=dict(a=LOW, b=HIGH), pitch_shift=-2)
+  out = np.concatenate([w.wave for w in conv.convert_stream([medium])])
+  mel = np.asarray(audio.wave_to_mel(medium, CFG))
+  hz, voiced = pitch.track(medium, CFG)
+  f0 = pitch.map_log_f0(hz, voiced, LOW, HIGH) * 2 ** (-2 / 12)
+  one_shot = pitch_vocoder(mel, f0, voiced)[:medium.size]
+  assert out.shape == one_shot.shape
+  np.testing.assert_allclose(out, one_shot, atol=2e-4 * np.abs(one_shot).max())
+
+
+@pytest.mark.parametrize("semitones", [12, -5])
+def test_shift_through_griffin_lim_moves_the_median_f0(speech, semitones):
+  wave, rate = speech
+  plain = jaxvc.Converter(tiny_config(), identity).convert(wave, rate)
+  shifted = jaxvc.Converter(tiny_config(), identity, pitch_shift=semitones).convert(wave, rate)
+  assert median_f0(shifted) / median_f0(plain) == pytest.approx(2 ** (semitones / 12), rel=0.03)
+
+
+def test_unvoiced_input_is_converted_unchanged_in_pitch(pitch_vocoder):
+  noise = 0.05 * np.random.RandomState(0).randn(CFG.sample_rate).astype(np.float32)
+  for options in (dict(vocoder=pitch_vocoder), dict()):
+    conv = jaxvc.Converter(tiny_config(), identity, pitch="auto",
+                           pitch_statistics=dict(a=LOW, b=HIGH), pitch_shift=3, **options)
+    out = conv.convert(noise, CFG.sample_rate)
+    assert out.shape == noise.shape and np.isfinite(out).all()
+
+
+def test_bad_pitch_options_are_value_errors():
+  with pytest.raises(ValueError, match="pitch must be one of"):
+    jaxvc.Converter(tiny_config(), identity, pitch="high")
+  with pytest.raises(ValueError, match=r"pitch_shift 13 semitones: beyond the \+-12"):
+    jaxvc.Converter(tiny_config(), identity, pitch_shift=13)
+  with pytest.raises(ValueError, match="needs the run's pitch_statistics"):
+    jaxvc.Converter(tiny_config(), identity, pitch="auto")
+
+
+def test_statistics_are_computed_once_saved_and_redone_for_other_data(demo_corpus, tmp_path):
+  config = tiny_config()
+  config.data.update(domain_a=f"folder:{demo_corpus}/speaker_a",
+                     domain_b=f"folder:{demo_corpus}/speaker_b",
+                     cache_dir=str(tmp_path / "cache"))
+  workdir = write_workdir(tmp_path / "run", config)
+  stats = pitch_statistics.load_or_compute(workdir, config)
+  saved = json.loads((tmp_path / "run" / pitch_statistics.FILE).read_text())
+  assert saved["a"]["mean"] == stats["a"].mean and saved["provenance"]["split"] == "train"
+  # The demo's two voices: speaker_b is the higher one.
+  assert stats["b"].median_hz > stats["a"].median_hz and stats["a"].voiced_frames > 100
+  # A checkpoint directory finds its run's file; nothing is recomputed.
+  (tmp_path / "run" / pitch_statistics.FILE).write_text(
+      json.dumps(dict(saved, a=dict(saved["a"], mean=1.0))))
+  assert pitch_statistics.load_or_compute(
+      str(tmp_path / "run" / "checkpoints" / "0"), config)["a"].mean == 1.0
+  converter = jaxvc.Converter.from_workdir(workdir, pitch="auto")
+  assert converter.pitch_statistics["a"].mean == 1.0
+  # Other data: computed again; data that cannot be read: one line saying why.
+  config.data.train_split = "train[:50%]"
+  assert pitch_statistics.load_or_compute(workdir, config)["a"].mean != 1.0
+  config.data.domain_b = f"folder:{tmp_path}/nowhere"
+  (tmp_path / "run" / pitch_statistics.FILE).unlink()
+  with pytest.raises(ConfigError, match=r"pitch_statistics.json is missing and the run's voices "
+                                        r"cannot be analysed.*domain_b"):
+    pitch_statistics.load_or_compute(workdir, config)
