@@ -136,9 +136,11 @@ def test_copy_synthesis_table_rows_cells_and_caption(results):
   systems = {"griffinlim": dict(label="Griffin-Lim, 32 iterations", averages=scores),
              "vocoder_14000": dict(label="vocoder, step 14000 (GAN)",
                                    averages=dict(scores, dnsmos_ovrl=2.5))}
-  report = dict(test_sentences=30, utterances=["0270", "0271"], vocoder="runs/v",
-                steps=[12000, 14000], gan_start_step=12000, num_steps=14000, stft_weight=45.0,
-                machine=MACHINE, systems=systems)
+  vocoder = dict(workdir="runs/v", step=14000, pitch=False, gan_start_step=12000,
+                 num_steps=14000, stft_weight=45.0)
+  report = dict(test_set="the demo corpus's speaker_b", domain="demo:speaker_b",
+                test_sentences=30, utterances=["0270", "0271"], vocoders=[vocoder],
+                steps=[12000, 14000], out="docs/results", machine=MACHINE, systems=systems)
   markdown = results.copy_synthesis_markdown(report)
   header, rule, *rows = table_rows(markdown)
   assert header[0] == "inversion" and len(header) == 1 + len(results.COPY_COLUMNS)
@@ -147,12 +149,16 @@ def test_copy_synthesis_table_rows_cells_and_caption(results):
                      "2.49", "2.23", "3.02", "75%", "–"]
   assert rows[1][0] == "vocoder, step 14000 (GAN)" and rows[1][8] == "2.50"
   caption = markdown.split("\n\n")[1]
-  for expected in ("the first 2 of the 30 speaker_b test utterances", "`runs/v`",
-                   "12000 steps on the mel L1 and the multi-resolution STFT loss alone",
-                   "to step 14000", "--steps 12000 14000 --limit 2", "Test CPU 3000, 2 cores"):
+  for expected in ("the first 2 of the 30 test utterances of the demo corpus's speaker_b",
+                   "`runs/v`", "12000 steps on the mel L1 and the multi-resolution STFT loss alone",
+                   "to step 14000", "--vocoder runs/v --steps 12000 14000 --limit 2",
+                   "Test CPU 3000, 2 cores"):
     assert expected in caption
-  no_gan = results.copy_synthesis_markdown(dict(report, gan_start_step=14000, stft_weight=0.0))
-  assert "14000 steps on the mel L1, no GAN steps" in no_gan
+  assert "F0-conditioned)" not in caption
+  pitched = dict(vocoder, workdir="runs/p", gan_start_step=14000, stft_weight=0.0, pitch=True)
+  both = results.copy_synthesis_markdown(dict(report, vocoders=[vocoder, pitched], steps=None))
+  assert "`runs/p` (14000 steps on the mel L1, no GAN steps, F0-conditioned)" in both
+  assert "--vocoder runs/v runs/p --limit 2" in both
 
 
 def test_copy_synthesis_arguments_are_checked(results, capsys):
@@ -272,7 +278,8 @@ def test_one_sentence_end_to_end(results, tmp_path):
   assert results.main(["--copy-synthesis", "--vocoder", vocoder, "--out", str(out),
                        "--limit", "1", "--audio", str(tmp_path / "copy")]) == 0
   report = json.loads((out / "vocoder_copy_synthesis.json").read_text())
-  assert list(report["systems"]) == ["griffinlim", "vocoder_0"] and report["steps"] == [0]
+  assert list(report["systems"])[0] == "griffinlim" and len(report["systems"]) == 2
+  assert [v["step"] for v in report["vocoders"]] == [0]
   griffin_lim = report["systems"]["griffinlim"]["averages"]
   assert griffin_lim["mcd_db"] < scores["source"]["mcd_db"]
   assert griffin_lim["target_similarity"] > scores["source"]["target_similarity"] + 0.1

@@ -73,6 +73,7 @@ from jaxvc import plotting
 from jaxvc._tf import tf
 from jaxvc.audio import inversion
 from jaxvc.audio import loudness
+from jaxvc.audio import pitch
 from jaxvc.cli import stylize
 from jaxvc.data import demo
 from jaxvc.data import transcripts as transcript_files
@@ -154,12 +155,14 @@ def unchanged(u: Utterance) -> tuple[np.ndarray, int]:
 
 
 def copy_synthesis(invert: inversion.Inversion, path: Path) -> tuple[np.ndarray, int]:
-  """`path` through the front-end's loudness, its mel and back by `invert`."""
+  """`path` through the front-end's loudness, its mel and back by `invert`;
+  an F0-conditioned vocoder is also given the wave's F0 (`pitch.track`)."""
   rate = invert.cfg.sample_rate
   wave = loudness.normalise_loudness(audio.load_audio(path, rate), rate,
                                      invert.cfg.loudness_lufs)
-  mel = audio.wave_to_mel(wave, invert.cfg)
-  return invert(np.asarray(mel))[:wave.size], rate
+  mel = np.asarray(audio.wave_to_mel(wave, invert.cfg))
+  f0 = pitch.track(wave, invert.cfg) if getattr(invert, "uses_pitch", False) else ()
+  return invert(mel, *f0)[:wave.size], rate
 
 
 def vocoded(invert: inversion.Inversion, u: Utterance) -> tuple[np.ndarray, int]:
@@ -459,53 +462,84 @@ def copy_synthesis_markdown(report: dict) -> str:
                  + " | ".join(cell(c, system["averages"]) for c in COPY_COLUMNS) + " |")
   n, total = len(report["utterances"]), report["test_sentences"]
   sentences = f"all {total}" if n == total else f"the first {n} of the {total}"
+  vocoders = "; ".join(f"`{v['workdir']}` ({_schedule(v)}"
+                       f"{', F0-conditioned' if v['pitch'] else ''})" for v in report["vocoders"])
   caption = (
-      f"Copy-synthesis of {sentences} {TARGET} test utterances of the demo corpus: "
+      f"Copy-synthesis of {sentences} test utterances of {report['test_set']}: "
       "the original through its mel and back, scored against the original (MCD with "
       f"DTW; {F0_AGREEMENT}; similarity of Resemblyzer embeddings to the train split; "
       "DNSMOS P.835 and P.808 from `speechmos`, no reference; WER/CER of pocketsphinx, "
-      "relative only). "
-      f"The vocoder: `{report['vocoder']}`, trained on {TARGET}'s train split "
-      f"({_schedule(report)}). Machine: {machine_lib.describe(report['machine'])}. "
-      "Regenerate: `python tools/results.py --copy-synthesis --vocoder VOCODER_WORKDIR"
-      f" --steps {' '.join(str(s) for s in report['steps'])}"
-      f"{f' --limit {n}' if n < total else ''}`.")
+      "relative only, English). An F0-conditioned vocoder is given the original's F0 "
+      f"(`jaxvc.audio.pitch`). The vocoders, trained on {report['domain']}: {vocoders}. "
+      f"Machine: {machine_lib.describe(report['machine'])}. "
+      "Regenerate: `python tools/results.py --copy-synthesis --vocoder "
+      + " ".join(v["workdir"] for v in report["vocoders"])
+      + (f" --steps {' '.join(str(s) for s in report['steps'])}" if report.get("steps") else "")
+      + f"{f' --limit {n}' if n < total else ''} --out {report['out']}`.")
   return "\n".join(lines) + f"\n\n*{caption}*\n"
 
 
+def _copy_synthesis_set(domain: str, limit: int | None, cache_dir: str | None,
+                        skipped: list[str]) -> tuple[str, list[Path], int, scoring.Speaker]:
+  """(what it is, the test files, how many the split has, their speaker with
+  the train split's embedding) of a vocoder's domain: the demo's target voice,
+  or a `folder:` domain's test/ and train/."""
+  if domain.startswith("folder:"):
+    root = folder_of(domain)
+    paths = sorted((root / "test").glob("*.wav"))
+    return (f"`{root}`", paths[:limit], len(paths),
+            scoring.load_speaker(root / "test", skipped, reference=root / "train"))
+  corpus = demo.ensure_demo_corpus(cache_dir)
+  paths = [u.target for u in scored_utterances(corpus, limit)]
+  return (f"the demo corpus's {TARGET}", paths,
+          len(list((corpus / TARGET / "test").glob("*.wav"))),
+          reference_speaker(corpus, TARGET, skipped))
+
+
 def run_copy_synthesis(args: argparse.Namespace) -> dict:
-  """Renders and scores Griffin-Lim and the vocoder at each of --steps; writes
-  vocoder.md and vocoder_copy_synthesis.json; returns the report."""
-  vocoders = [load_vocoder(args.vocoder, step) for step in args.steps or [None]]
+  """Renders and scores Griffin-Lim and each --vocoder (at each of --steps,
+  given one vocoder) on the test split of their domain; writes vocoder.md
+  and vocoder_copy_synthesis.json to --out; returns the report."""
+  if len(args.vocoder) > 1 and args.steps:
+    raise ValueError("--steps goes with one --vocoder")
+  runs = [(w, step) for w in args.vocoder for step in args.steps or [None]]
+  vocoders = [load_vocoder(w, step) for w, step in runs]
+  domains = {v.config.data.domain for v in vocoders}
+  if len(domains) > 1:
+    raise ValueError(f"the vocoders were trained on different voices: {sorted(domains)}")
   config = vocoders[-1].config
-  corpus = demo.ensure_demo_corpus(config.data.cache_dir or None)
-  utterances = scored_utterances(corpus, args.limit)
+  skipped = []
+  test_set, paths, total, target = _copy_synthesis_set(
+      config.data.domain, args.limit, config.data.cache_dir or None, skipped)
   griffin_lim = inversion.GriffinLim(vocoders[-1].cfg)
   systems = {"griffinlim": (f"Griffin-Lim, {griffin_lim.n_iter} iterations", griffin_lim)}
-  for vocoder in vocoders:
-    phase = "reconstruction only" if vocoder.step <= config.loss.gan_start_step else "GAN"
-    systems[f"vocoder_{vocoder.step}"] = (f"vocoder, step {vocoder.step} ({phase})", vocoder)
-  audio_dir = Path(args.audio or os.path.join(args.vocoder, "copy_synthesis_audio"))
-  skipped = []
-  target = reference_speaker(corpus, TARGET, skipped)
-  keys = [u.key for u in utterances]
+  for (workdir, _), vocoder in zip(runs, vocoders):
+    c = vocoder.config
+    phase = "reconstruction only" if vocoder.step <= c.loss.gan_start_step else "GAN"
+    pitched = ", F0-conditioned" if vocoder.uses_pitch else ""
+    systems[f"{Path(workdir).name}_{vocoder.step}"] = (
+        f"vocoder `{Path(workdir).name}`, step {vocoder.step} ({phase}{pitched})", vocoder)
+  audio_dir = Path(args.audio or os.path.join(args.vocoder[-1], "copy_synthesis_audio"))
+  keys = [p.stem for p in paths]
   scores, seconds = {}, {}
   for name, (label, invert) in systems.items():
-    seconds[name] = render(functools.partial(vocoded, invert), utterances, audio_dir / name)
-    print(f"{name}: {len(utterances)} utterances in {seconds[name]:.0f} s", flush=True)
+    seconds[name] = render(functools.partial(copy_synthesis, invert), paths, audio_dir / name,
+                           key=lambda p: p.stem)
+    print(f"{name}: {len(paths)} utterances in {seconds[name]:.0f} s", flush=True)
     scores[name] = dict(label=label, **score_system(name, audio_dir / name, keys, target, None,
                                                     COPY_COLUMNS))
   report = dict(
-      corpus=str(corpus), test_sentences=len(list((corpus / TARGET / "test").glob("*.wav"))),
-      utterances=keys, vocoder=args.vocoder, steps=[v.step for v in vocoders],
-      gan_start_step=config.loss.gan_start_step, num_steps=config.num_steps,
-      stft_weight=config.loss.get("stft_weight", 0.0),
-      machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
-      skipped_references=skipped, systems=scores)
+      test_set=test_set, domain=config.data.domain, test_sentences=total, utterances=keys,
+      vocoders=[dict(workdir=w, step=v.step, pitch=v.uses_pitch,
+                     gan_start_step=v.config.loss.gan_start_step, num_steps=v.config.num_steps,
+                     stft_weight=v.config.loss.get("stft_weight", 0.0))
+                for (w, _), v in zip(runs, vocoders)],
+      steps=args.steps, out=args.out, machine=machine_lib.machine(), seconds=seconds,
+      audio=str(audio_dir), skipped_references=skipped, systems=scores)
   out = Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   files.write_json(out / "vocoder_copy_synthesis.json", report)
-  files.write_text(out / "vocoder.md", "# Neural vocoder: copy-synthesis on the demo test split"
+  files.write_text(out / "vocoder.md", f"# Neural vocoder: copy-synthesis on {test_set}"
                    "\n\n" + copy_synthesis_markdown(report))
   return report
 
@@ -702,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--steps", type=int, nargs="+",
                       help="with --copy-synthesis: the vocoder checkpoints to score "
                       "(default the latest)")
-  parser.add_argument("--vocoder", help="a jaxvc.train vocoder run on the demo's "
+  parser.add_argument("--vocoder", nargs="+", help="a jaxvc.train vocoder run on the demo's "
                       f"{TARGET} (vocoder_demo): adds its copy-synthesis and conversion rows")
   parser.add_argument("--baseline", help="an earlier jaxvc.train run on the demo config, "
                       "scored beside --workdir (its row kept for comparison)")
@@ -728,6 +762,10 @@ def main(argv: list[str] | None = None) -> int:
     args.limit = REAL_LIMIT if args.real else DEFAULT_LIMIT
   if args.limit < 1:
     parser.error("--limit must be at least 1")
+  if args.vocoder and len(args.vocoder) > 1 and not args.copy_synthesis:
+    parser.error("several --vocoder runs are compared by --copy-synthesis only")
+  if args.vocoder and not args.copy_synthesis:
+    args.vocoder = args.vocoder[0]
   if args.copy_synthesis and not args.vocoder:
     parser.error("--copy-synthesis needs --vocoder")
   if not (args.copy_synthesis or args.workdir or args.benchmark_json):
