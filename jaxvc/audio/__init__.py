@@ -10,6 +10,9 @@
                inversion (Griffin-Lim, gradient descent), and a mel's band limit
   pitch.py     F0 and voicing at the mel's frames (YIN in JAX; the choice:
                docs/results/pitch.md)
+  pitch_shift.py  a mel's F0 moved by a factor, its spectral envelope kept,
+               for renderers that take only a mel (Griffin-Lim, a mel-only
+               vocoder)
 
 Callers use the names below (`from jaxvc import audio; audio.wave_to_mel(...)`);
 the modules import each other directly.
@@ -39,6 +42,7 @@ from jaxvc.audio.mel import mel_to_wave
 from jaxvc.audio.mel import normalise_mel
 from jaxvc.audio.mel import wave_to_mel
 from jaxvc.audio.mel import waves_to_mels
+from jaxvc.audio.pitch_shift import shift_mel_pitch
 from jaxvc.audio.settings import AudioConfig
 from jaxvc.audio.stft import griffin_lim
 from jaxvc.audio.stft import istft
@@ -50,6 +54,6 @@ __all__ = [
     "denormalise_mel", "file_info", "front_end", "griffin_lim", "invert_mel_gradient", "is_audio_file",
     "istft", "list_audio_files", "load_audio", "mel_power", "mel_to_wave",
     "multi_resolution_stft_distance", "normalise_mel", "read_blocks", "require_audible",
-    "require_finite", "resample", "save_audio", "stft", "trim_silence", "wave_to_mel",
-    "waves_to_mels",
+    "require_finite", "resample", "save_audio", "shift_mel_pitch", "stft", "trim_silence",
+    "wave_to_mel", "waves_to_mels",
 ]
