@@ -125,6 +125,7 @@ def test_unusable_models_and_arguments_exit_2(workdir, clip, tmp_path, capsys):
       (["--workdir", workdir, "--step", "5"], "no checkpoint at step 5"),
       (["--workdir", workdir, "--config.seed=3"], "takes no config overrides"),
       (["--workdir", workdir, "--sample-rate", "0"], "--sample-rate: must be positive"),
+      (["--workdir", workdir, "--pitch-shift", "-13"], "--pitch-shift -13: at most 12 semitones"),
   ]
   for extra, message in cases:
     argv = ["convert", *extra, "--input", str(tmp_path / "in.wav"),

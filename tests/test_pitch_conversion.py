@@ -117,3 +117,11 @@ def test_statistics_are_computed_once_saved_and_redone_for_other_data(demo_corpu
   with pytest.raises(ConfigError, match=r"pitch_statistics.json is missing and the run's voices "
                                         r"cannot be analysed.*domain_b"):
     pitch_statistics.load_or_compute(workdir, config)
+
+
+def test_running_median_ignores_an_octave_error_and_unvoiced_frames():
+  from jaxvc.melganvc.inference import _running_median   # noqa: PLC0415
+  values = np.log(np.array([1.5, 1.5, 3.0, 1.5, 9.0, 1.5, 1.5]))
+  keep = np.array([True, True, True, True, False, True, True])
+  np.testing.assert_allclose(np.exp(_running_median(values, keep, 5)), 1.5)
+  assert np.isnan(_running_median(values, np.zeros(7, bool), 5)).all()

@@ -41,6 +41,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 
 import jax
@@ -66,6 +67,11 @@ PITCH_MODES = ("model", "auto")
 # The furthest a shift goes, in semitones either way: an octave, what the
 # renderers were measured to follow (docs/results/pitch.md).
 MAX_PITCH_SHIFT = 12.0
+PITCH_RATIO_RANGE = (2.0 ** (-MAX_PITCH_SHIFT / 12), 2.0 ** (MAX_PITCH_SHIFT / 12))
+# A mel's harmonics are moved by the median ratio of this many frames around
+# each (those voiced in both), so that a frame whose F0 one analysis reads an
+# octave off is not moved an octave too far.
+RATIO_MEDIAN_FRAMES = 15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +96,16 @@ def _generator_batch(n_chunks: int) -> int:
   """The smallest of GENERATOR_BATCHES that needs at most four calls, else the
   largest: little padding for short inputs, efficient calls for long ones."""
   return next((b for b in GENERATOR_BATCHES if 4 * b >= n_chunks), GENERATOR_BATCHES[-1])
+
+
+def _running_median(values: np.ndarray, keep: np.ndarray, width: int) -> np.ndarray:
+  """The median of the `keep` values among the `width` around each (NaN where none)."""
+  half = width // 2
+  padded = np.pad(np.where(keep, values, np.nan), half, constant_values=np.nan)
+  windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+  with np.errstate(all="ignore"), warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN windows: unvoiced stretches
+    return np.nanmedian(windows, axis=-1)
 
 
 class _Samples:
@@ -341,8 +357,9 @@ class Converter:
     if self._renders_f0:
       return converted, (f0, voiced)
     both = voiced & own_voiced
-    ratio = np.where(both, f0 / np.where(both, own_f0, 1.0), 1.0)
-    ratio = np.clip(ratio, 2.0 ** (-MAX_PITCH_SHIFT / 12), 2.0 ** (MAX_PITCH_SHIFT / 12))
+    log_ratio = _running_median(np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0)),
+                                both, RATIO_MEDIAN_FRAMES)
+    ratio = np.where(both, np.exp(np.clip(log_ratio, *np.log(PITCH_RATIO_RANGE))), 1.0)
     return np.asarray(audio.shift_mel_pitch(converted, ratio, self.audio)), None
 
   def _invert(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
