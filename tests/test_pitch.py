@@ -149,13 +149,16 @@ def test_speech_is_voiced_where_it_should_be(clip_16k):
   assert 70 < np.median(f0_hz[voiced]) < 160
 
 
-def test_log_f0_statistics():
-  f0_hz = np.array([[100.0, 0.0, 200.0, 400.0], [0.0, 0.0, 0.0, 0.0]], np.float32)
-  voiced = f0_hz > 0
-  mean, std = map(np.asarray, pitch.log_f0_statistics(f0_hz, voiced))
-  np.testing.assert_allclose(mean[0], np.log([100, 200, 400]).mean(), rtol=1e-6)
-  np.testing.assert_allclose(std[0], np.log([100, 200, 400]).std(), rtol=1e-5)
-  assert np.isnan(mean[1]) and np.isnan(std[1])
+def test_log_f0_statistics_are_robust_to_an_octave_error(monkeypatch):
+  """Median and scaled MAD: one frame read an octave low moves neither much."""
+  tracks = iter([(np.array([200.0, 0.0, 210.0, 190.0, 100.0]), None),
+                 (np.array([205.0, 195.0]), None)])
+  monkeypatch.setattr(pitch, "track", lambda w, cfg: (lambda hz: (hz, hz > 0))(next(tracks)[0]))
+  stats = pitch.LogF0Statistics.of_waves([None, None], pitch.AudioConfig())
+  assert stats.voiced_frames == 6 and stats.median_hz == pytest.approx(200)
+  assert stats.spread < 0.1 < np.log([200, 210, 190, 100, 205, 195]).std()
+  with pytest.raises(ValueError, match="no voiced frame"):
+    pitch.LogF0Statistics.of_waves([np.zeros(16000, np.float32)], pitch.AudioConfig())
 
 
 @pytest.fixture(scope="module")

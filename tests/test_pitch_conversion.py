@@ -19,8 +19,8 @@ from test_converter import write_workdir
 from test_vocoder import tiny_config as tiny_vocoder_config
 
 CFG = audio.AudioConfig()
-LOW = pitch.LogF0Statistics(mean=np.log(110.0), std=0.2, voiced_frames=1000)
-HIGH = pitch.LogF0Statistics(mean=np.log(220.0), std=0.1, voiced_frames=1000)
+LOW = pitch.LogF0Statistics(centre=np.log(110.0), spread=0.2, voiced_frames=1000)
+HIGH = pitch.LogF0Statistics(centre=np.log(220.0), spread=0.1, voiced_frames=1000)
 
 
 def identity(chunks):
@@ -44,7 +44,7 @@ def test_map_log_f0_moves_the_range_and_keeps_the_contour():
   voiced = f0 > 0
   mapped = pitch.map_log_f0(f0, voiced, LOW, HIGH)
   assert mapped[1] == 0
-  expected = np.exp(HIGH.mean + 0.5 * (np.log(f0[voiced]) - LOW.mean))
+  expected = np.exp(HIGH.centre + 0.5 * (np.log(f0[voiced]) - LOW.centre))
   np.testing.assert_allclose(mapped[voiced], expected)
   assert pitch.map_log_f0(np.array([110.0]), np.array([True]), LOW, HIGH)[0] == pytest.approx(220)
 
@@ -99,19 +99,19 @@ def test_statistics_are_computed_once_saved_and_redone_for_other_data(demo_corpu
   workdir = write_workdir(tmp_path / "run", config)
   stats = pitch_statistics.load_or_compute(workdir, config)
   saved = json.loads((tmp_path / "run" / pitch_statistics.FILE).read_text())
-  assert saved["a"]["mean"] == stats["a"].mean and saved["provenance"]["split"] == "train"
+  assert saved["a"]["centre"] == stats["a"].centre and saved["provenance"]["split"] == "train"
   # The demo's two voices: speaker_b is the higher one.
   assert stats["b"].median_hz > stats["a"].median_hz and stats["a"].voiced_frames > 100
   # A checkpoint directory finds its run's file; nothing is recomputed.
   (tmp_path / "run" / pitch_statistics.FILE).write_text(
-      json.dumps(dict(saved, a=dict(saved["a"], mean=1.0))))
+      json.dumps(dict(saved, a=dict(saved["a"], centre=1.0))))
   assert pitch_statistics.load_or_compute(
-      str(tmp_path / "run" / "checkpoints" / "0"), config)["a"].mean == 1.0
+      str(tmp_path / "run" / "checkpoints" / "0"), config)["a"].centre == 1.0
   converter = jaxvc.Converter.from_workdir(workdir, pitch="auto")
-  assert converter.pitch_statistics["a"].mean == 1.0
+  assert converter.pitch_statistics["a"].centre == 1.0
   # Other data: computed again; data that cannot be read: one line saying why.
   config.data.train_split = "train[:50%]"
-  assert pitch_statistics.load_or_compute(workdir, config)["a"].mean != 1.0
+  assert pitch_statistics.load_or_compute(workdir, config)["a"].centre != 1.0
   config.data.domain_b = f"folder:{tmp_path}/nowhere"
   (tmp_path / "run" / pitch_statistics.FILE).unlink()
   with pytest.raises(ConfigError, match=r"pitch_statistics.json is missing and the run's voices "

@@ -348,13 +348,15 @@ def load_converter(workdir: str) -> tuple[jaxvc.Converter, int]:
   return converter, converter.step
 
 
-def load_vocoder(workdir: str, step: int | None = None) -> jaxvc.Vocoder:
-  """The vocoder run's latest checkpoint (or `step`); it must not have heard the test split."""
+def load_vocoder(workdir: str, step: int | None = None,
+                 domain: str | None = f"demo:{TARGET}") -> jaxvc.Vocoder:
+  """The vocoder run's latest checkpoint (or `step`), trained on `domain`
+  (any, if None); it must not have heard the test split."""
   vocoder = jaxvc.Vocoder.from_workdir(workdir, step)
   data = vocoder.config.data
-  if data.domain != f"demo:{TARGET}" or data.train_split != "train":
+  if (domain and data.domain != domain) or not data.train_split.startswith("train"):
     raise ValueError(f"{workdir}: trained on {data.domain} split {data.train_split!r}, "
-                     f"not the demo corpus's {TARGET} train split")
+                     f"not {domain or 'a domain'}'s train split")
   return vocoder
 
 
@@ -503,7 +505,7 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
   if len(args.vocoder) > 1 and args.steps:
     raise ValueError("--steps goes with one --vocoder")
   runs = [(w, step) for w in args.vocoder for step in args.steps or [None]]
-  vocoders = [load_vocoder(w, step) for w, step in runs]
+  vocoders = [load_vocoder(w, step, domain=None) for w, step in runs]
   domains = {v.config.data.domain for v in vocoders}
   if len(domains) > 1:
     raise ValueError(f"the vocoders were trained on different voices: {sorted(domains)}")

@@ -191,10 +191,16 @@ def track(wave: np.ndarray, cfg: AudioConfig,
 
 @dataclasses.dataclass(frozen=True)
 class LogF0Statistics:
-  """A voice's ln(F0 / Hz) over its voiced frames: what the classic linear
-  transform of log F0 between two speakers maps (`map_log_f0`)."""
-  mean: float
-  std: float
+  """A voice's ln(F0 / Hz) over its voiced frames: the centre and spread
+  that the linear transform of log F0 between two voices maps (`map_log_f0`).
+
+  The median and the scaled median absolute deviation rather than the mean
+  and standard deviation: the few frames any analysis reads an octave off
+  (creak, the ends of voicing) would pull a mean and widen a deviation, and
+  on a normal distribution the two pairs agree.
+  """
+  centre: float
+  spread: float
   voiced_frames: int
 
   @classmethod
@@ -205,34 +211,27 @@ class LogF0Statistics:
     log_f0 = np.concatenate(log_f0) if log_f0 else np.zeros(0)
     if log_f0.size == 0:
       raise ValueError("no voiced frame: the F0 statistics of unvoiced or silent audio are undefined")
-    return cls(float(log_f0.mean()), float(log_f0.std()), int(log_f0.size))
+    centre = float(np.median(log_f0))
+    return cls(centre, float(MAD_TO_STD * np.median(np.abs(log_f0 - centre))), int(log_f0.size))
 
   @property
   def median_hz(self) -> float:
-    """exp(mean): the geometric mean F0, the centre of the voice's range."""
-    return math.exp(self.mean)
+    return math.exp(self.centre)
+
+
+MAD_TO_STD = 1.4826   # a normal distribution's standard deviation over its median absolute deviation
 
 
 def map_log_f0(f0_hz: np.ndarray, voiced: np.ndarray, source: LogF0Statistics,
                target: LogF0Statistics) -> np.ndarray:
   """The voiced frames' F0 moved from `source`'s range to `target`'s:
-  ln f' = mean_t + (std_t / std_s) (ln f - mean_s), 0 where unvoiced. The
-  contour keeps its shape, in the target's key and spread."""
+  ln f' = c_t + (s_t / s_s) (ln f - c_s) with each voice's centre c and
+  spread s, 0 where unvoiced. The contour keeps its shape, in the target's
+  key and spread."""
   f0_hz, voiced = np.asarray(f0_hz, np.float64), np.asarray(voiced, bool)
-  scale = target.std / source.std if source.std > 0 else 1.0
-  log_f0 = target.mean + scale * (np.log(np.where(voiced, f0_hz, 1.0)) - source.mean)
+  scale = target.spread / source.spread if source.spread > 0 else 1.0
+  log_f0 = target.centre + scale * (np.log(np.where(voiced, f0_hz, 1.0)) - source.centre)
   return np.where(voiced, np.exp(log_f0), 0.0)
-
-
-def log_f0_statistics(f0_hz: jax.Array, voiced: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Mean and standard deviation of ln(F0 / Hz) over the voiced frames of
-  each item (..., frames) -> (...), (...): what a log-F0 linear transform
-  between two speakers needs. NaN where an item has no voiced frame."""
-  log_f0 = jnp.log(jnp.where(voiced, f0_hz, 1.0))
-  count = jnp.sum(voiced, axis=-1)
-  mean = jnp.sum(jnp.where(voiced, log_f0, 0.0), axis=-1) / count
-  variance = jnp.sum(jnp.where(voiced, (log_f0 - mean[..., None]) ** 2, 0.0), axis=-1) / count
-  return mean, jnp.sqrt(variance)
 
 
 def mel_f0(mel, cfg: AudioConfig,

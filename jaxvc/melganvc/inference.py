@@ -30,8 +30,8 @@ with the run's `pitch_statistics`), times 2 ** (pitch_shift / 12). An
 F0-conditioned vocoder is given that F0 (its oscillator carried across
 windows by `excitation.Oscillator`, so the joins stay exact); any other
 renderer gets the mel with its harmonics moved there (`audio.shift_mel_pitch`,
-which keeps the envelope), measured against the converted mel's own F0
-(`pitch.mel_f0`). Frames unvoiced in either are left alone.
+which keeps the envelope): by the shift alone on every frame, or for "auto"
+by the wanted F0's ratio to the converted mel's own (`pitch.mel_f0`).
 
 Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
 so any number of files of any length compile a bounded set of programs.
@@ -342,8 +342,11 @@ class Converter:
     """(the mel to render, the (F0, voiced) to render it at or None): see
     the module's docstring."""
     factor = 2.0 ** (self.pitch_shift / 12)
-    if self.pitch == "model" and factor == 1.0 and not self._renders_f0:
-      return converted, None
+    if self.pitch == "model" and not self._renders_f0:
+      if factor == 1.0:
+        return converted, None
+      # Every frame: moving an unvoiced frame's fine structure leaves it noise.
+      return np.asarray(audio.shift_mel_pitch(converted, factor, self.audio)), None
     own_f0, own_voiced = (np.asarray(x) for x in pitch_lib.mel_f0(converted, self.audio))
     if self.pitch == "auto":
       f0, voiced = self._frames_of(np.stack(pitch_lib.track(segment, self.audio)),
@@ -356,10 +359,16 @@ class Converter:
     f0 = f0 * factor
     if self._renders_f0:
       return converted, (f0, voiced)
+    # Moved by the ratio of the wanted F0 to the mel's own, as a running
+    # median over the frames voiced in both; elsewhere by the window's median
+    # (nothing to move where no frame is voiced in both).
     both = voiced & own_voiced
-    log_ratio = _running_median(np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0)),
-                                both, RATIO_MEDIAN_FRAMES)
-    ratio = np.where(both, np.exp(np.clip(log_ratio, *np.log(PITCH_RATIO_RANGE))), 1.0)
+    if not both.any():
+      return converted, None
+    log_ratio = np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0))
+    local = _running_median(log_ratio, both, RATIO_MEDIAN_FRAMES)
+    log_ratio = np.where(np.isnan(local), np.median(log_ratio[both]), local)
+    ratio = np.exp(np.clip(log_ratio, *np.log(PITCH_RATIO_RANGE)))
     return np.asarray(audio.shift_mel_pitch(converted, ratio, self.audio)), None
 
   def _invert(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""Pitch at conversion, measured: what `--pitch auto` and `--pitch-shift` do to
+a trained run's conversions (docs/results/pitch.md, "Pitch at conversion").
+
+  python tools/pitch_conversion_check.py --workdir RUN [--vocoder VOCODER]
+      [--split test] [--utterances 30] [--json OUT]
+
+Converts the first N utterances of the run's source-domain split (default
+its test split: this reports, it tunes nothing) with each setting and
+prints, per setting: the median F0 of the outputs over all their voiced
+frames (the one analysis, `jaxvc.audio.pitch`), its factor against the
+plain conversion's (for shifts: what the shift asked for), its distance from
+the target voice's median (its train split's files, for `auto`), and the
+mean speaker similarity to the target (Resemblyzer, 60 train files) and
+DNSMOS SIG / OVRL, so that a pitch option that costs similarity or
+naturalness shows. The mapping's statistics come from the run's train split
+(`pitch_statistics.json` in the workdir, made on first use).
+"""
+import argparse
+import json
+
+import numpy as np
+
+import jaxvc
+from jaxvc.audio import pitch
+from jaxvc.data import domains
+from jaxvc.evaluation import metrics
+
+SETTINGS = {   # name -> Converter options
+    "plain": dict(),
+    "auto": dict(pitch="auto"),
+    "shift +12": dict(pitch_shift=12.0),
+    "shift -5": dict(pitch_shift=-5.0),
+    "auto, shift +3": dict(pitch="auto", pitch_shift=3.0),
+}
+EXPECTED_FACTOR = {"shift +12": 2.0, "shift -5": 2 ** (-5 / 12)}
+REFERENCES = 60   # target train files for the speaker embedding and its median F0
+
+
+def pooled_median_f0(waves, cfg) -> float:
+  """The median F0 over every voiced frame of `waves` (Hz)."""
+  voiced_f0 = [hz[voiced] for hz, voiced in (pitch.track(w, cfg) for w in waves)]
+  return float(np.median(np.concatenate(voiced_f0)))
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--workdir", required=True)
+  parser.add_argument("--vocoder", help="a vocoder workdir to render with (else Griffin-Lim)")
+  parser.add_argument("--split", default="test", help="the source domain's split to convert")
+  parser.add_argument("--utterances", type=int, default=30)
+  parser.add_argument("--json", help="write the figures to this file")
+  args = parser.parse_args(argv)
+  vocoder = jaxvc.Vocoder.from_workdir(args.vocoder) if args.vocoder else None
+  plain = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
+  config, cfg, rate = plain.config, plain.audio, plain.sample_rate
+  sources = domains.load_waves(config.data.domain_a, args.split, cfg, config.data,
+                               limit=args.utterances)
+  references = domains.load_waves(config.data.domain_b, config.data.train_split, cfg,
+                                  config.data, limit=REFERENCES)
+  target = metrics.speaker_embedding(references, rate)
+  target_median = pooled_median_f0(references, cfg)
+  source_median = pooled_median_f0(sources, cfg)
+  print(f"source ({args.split}, {len(sources)} files) median F0 {source_median:.1f} Hz; "
+        f"target (train, {len(references)} files) {target_median:.1f} Hz", flush=True)
+  results = dict(workdir=args.workdir, vocoder=args.vocoder, split=args.split,
+                 utterances=len(sources), source_median_hz=source_median,
+                 target_median_hz=target_median, settings={})
+  for name, options in SETTINGS.items():
+    converter = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder, **options)
+    outputs = [converter.convert(w, rate) for w in sources]
+    dnsmos = [metrics.dnsmos(o, rate) for o in outputs]
+    row = dict(
+        median_hz=pooled_median_f0(outputs, cfg),
+        similarity=float(np.mean([metrics.speaker_similarity(
+            metrics.speaker_embedding([o], rate), target) for o in outputs])),
+        dnsmos_sig=float(np.mean([d["dnsmos_sig"] for d in dnsmos])),
+        dnsmos_ovrl=float(np.mean([d["dnsmos_ovrl"] for d in dnsmos])))
+    plain_median = results["settings"].get("plain", row)["median_hz"]
+    row.update(factor=row["median_hz"] / plain_median,
+               from_target=row["median_hz"] / target_median - 1,
+               expected_factor=EXPECTED_FACTOR.get(name))
+    results["settings"][name] = row
+    print(f"{name}: median F0 {row['median_hz']:.1f} Hz (x{row['factor']:.3f} of plain"
+          + (f", asked x{row['expected_factor']:.3f}" if row["expected_factor"] else "")
+          + f"; {100 * row['from_target']:+.1f}% from the target's), similarity "
+          f"{row['similarity']:.3f}, DNSMOS SIG {row['dnsmos_sig']:.2f} OVRL "
+          f"{row['dnsmos_ovrl']:.2f}", flush=True)
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+  main()
