@@ -157,6 +157,7 @@ def test_log_f0_statistics_are_robust_to_an_octave_error(monkeypatch):
   stats = pitch.LogF0Statistics.of_waves([None, None], pitch.AudioConfig())
   assert stats.voiced_frames == 6 and stats.median_hz == pytest.approx(200, rel=0.02)
   assert stats.spread < 0.1 < np.log([200, 210, 190, 100, 205, 195]).std()
+  monkeypatch.undo()
   with pytest.raises(ValueError, match="no voiced frame"):
     pitch.LogF0Statistics.of_waves([np.zeros(16000, np.float32)], pitch.AudioConfig())
 
