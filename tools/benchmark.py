@@ -371,10 +371,13 @@ def bench_vocoder_synthesis() -> dict:
   """60 s of speech from its mel by jaxvc.Vocoder (fresh weights: the cost does
   not depend on them) at configs/vocoder_demo.py's and configs/vocoder.py's
   sizes, in 12 s windows with their receptive field as context, against
-  jaxvc.audio.mel_to_wave's Griffin-Lim (32 iterations) in the same process."""
+  jaxvc.audio.mel_to_wave's Griffin-Lim (32 iterations) in the same process.
+  An F0-conditioned vocoder is given the speech's F0 (as a conversion gives
+  it), its pulse train included in the time."""
   from flax import nnx
   from jaxvc import audio
   from jaxvc import config as config_lib
+  from jaxvc.audio import pitch
   from jaxvc.vocoder import generator
   from jaxvc.vocoder.inference import Vocoder
   seconds = 60
@@ -384,7 +387,8 @@ def bench_vocoder_synthesis() -> dict:
   for name in ("vocoder_demo", "vocoder"):
     config = config_lib.from_file(name)
     vocoder = Vocoder(config, nnx.split(generator.create(config))[1])
-    t = timeit(lambda: vocoder(mel), repeats=3)
+    f0 = pitch.mel_f0(mel, cfg) if vocoder.uses_pitch else ()
+    t = timeit(lambda: vocoder(mel, *f0), repeats=3)
     figures.update({f"{name}_60s_seconds": t, f"{name}_real_time_factor": t / seconds,
                     f"{name}_vs_griffinlim": t / figures["griffinlim_32_60s_seconds"]})
   return figures
@@ -435,9 +439,11 @@ def bench_vocoder_design() -> dict:
   and configs/vocoder.py's sizes, against HiFi-GAN's upsampling generator at
   its V2 (128 channels) and V1 (512) sizes. GFLOP per second of audio by XLA's
   cost analysis and wall seconds per second of audio, forward only, fresh
-  weights; quality at equal training was not compared."""
+  weights (an F0-conditioned config with a steady 150 Hz F0); quality at
+  equal training was not compared."""
   from flax import nnx
   from jaxvc import config as config_lib
+  from jaxvc.vocoder import excitation
   from jaxvc.vocoder import generator
   from jaxvc.vocoder import step
   seconds = 4
@@ -447,7 +453,13 @@ def bench_vocoder_design() -> dict:
   for name in ("vocoder_demo", "vocoder"):
     config = config_lib.from_file(name)
     graphdef, params = nnx.split(generator.create(config))
-    designs[f"vocos_{name}"] = (params, lambda p, m, g=graphdef: step.generator_fn(g, p)(m))
+    rows = ()
+    if generator.uses_pitch(config):
+      frames = mel.shape[-1]
+      rows = (excitation.pitch_rows(np.full((1, frames), 150.0), np.ones((1, frames), bool),
+                                    cfg.hop_length, cfg.sample_rate, xp=np),)
+    designs[f"vocos_{name}"] = (params, lambda p, m, g=graphdef, r=rows:
+                                step.generator_fn(g, p)(m, *r))
   for name, channels in (("hifigan_v2", 128), ("hifigan_v1", 512)):
     designs[name] = _hifigan_generator(cfg, channels, jax.random.key(0))
   figures = {}

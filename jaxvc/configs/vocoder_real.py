@@ -5,16 +5,18 @@
   python -m jaxvc.infer convert --workdir runs/real --vocoder runs/vocoder_real ...
 
 `vocoder_demo`'s network and reconstruction objective (no GAN steps: on a CPU
-budget they cost many reconstruction steps), with the front-end's loudness
-normalisation on, as in `melganvc_real`, so that the converter's mels and
-the vocoder's share one level, and vocoder_demo's 30000 steps (about an
-hour on a 2-core CPU alone). On the realspeech corpus's Czech female
-speaker it renders most utterances with a buzz at the frame rate (16000 /
-192 = 83 Hz, which WORLD then reads as the F0), at 12000 steps and still at
-30000 (docs/results/real.md, docs/results/real_recipe/real.md): on real
-speech, reconstruction alone does not pin down the phase; the GAN phase
-(`--config.loss.gan_start_step`) is the lever to try where there is the
-budget.
+budget they cost many reconstruction steps), F0-conditioned as it is, with
+the front-end's loudness normalisation on, as in `melganvc_real`, so that
+the converter's mels and the vocoder's share one level, and vocoder_demo's
+30000 steps (about an hour on a 2-core CPU alone). Without the F0, on the
+realspeech corpus's Czech female speaker it rendered most utterances with a
+buzz at the frame rate (16000 / 192 = 83 Hz, which a pitch tracker then
+reads as the F0), at 12000 steps and still at 30000 (docs/results/real.md):
+reconstruction alone does not pin down the phase of real speech. Given the
+F0 it places the harmonics there (a third of the frames an octave low
+without, 2% with, on the carve-out at 6000 steps: docs/results/tuning.md,
+"The F0-conditioned vocoder"); its unvoiced frames still carry some of that
+periodicity.
 """
 from jaxvc.configs import vocoder_demo
 
