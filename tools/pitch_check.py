@@ -43,7 +43,6 @@ import json
 import math
 import os
 from pathlib import Path
-import platform
 import sys
 import tempfile
 import time
@@ -56,6 +55,7 @@ import soundfile as sf
 from jaxvc import audio, buckets
 from jaxvc.audio import pitch
 from jaxvc.data import demo, sentences
+from jaxvc.evaluation import machine as machine_lib
 
 CFG = audio.AudioConfig()
 SR, HOP = CFG.sample_rate, CFG.hop_length
@@ -413,14 +413,9 @@ def speed(analysers: dict, networks: bool) -> dict:
 # --- report ----------------------------------------------------------------
 
 def machine() -> str:
-  model = "unknown"
-  with open("/proc/cpuinfo") as f:
-    for line in f:
-      if line.startswith("model name"):
-        model = line.split(":", 1)[1].strip()
-        break
-  return (f"{model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
-          f"at the end, Python {platform.python_version()}")
+  """What ran it, and how loaded it was (the timings depend on both)."""
+  return (f"{machine_lib.describe(machine_lib.machine())}, load average "
+          f"{os.getloadavg()[0]:.1f} at the end")
 
 
 def tables(report: dict) -> str:

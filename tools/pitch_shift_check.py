@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-import platform
 import time
 
 import numpy as np
@@ -33,6 +32,7 @@ from jaxvc.audio import loudness
 from jaxvc.audio import pitch
 from jaxvc.data import demo
 from jaxvc.data import sentences
+from jaxvc.evaluation import machine as machine_lib
 
 CFG = audio.AudioConfig()
 SHIFTS = (-12, -5, 5, 12)
@@ -102,14 +102,9 @@ def frame_factor(pairs: list[tuple]) -> float:
 
 
 def machine() -> str:
-  model = "unknown"
-  with open("/proc/cpuinfo") as f:
-    for line in f:
-      if line.startswith("model name"):
-        model = line.split(":", 1)[1].strip()
-        break
-  return (f"{model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
-          f"at the end, Python {platform.python_version()}")
+  """What ran it, and how loaded it was (the timings depend on both)."""
+  return (f"{machine_lib.describe(machine_lib.machine())}, load average "
+          f"{os.getloadavg()[0]:.1f} at the end")
 
 
 def report(n: int) -> dict:
