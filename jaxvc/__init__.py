@@ -10,13 +10,16 @@ Where things are:
   config.py, configs/     config loading and checks; the shipped configs
                           (configs/ at the top is a link to jaxvc/configs/)
   infer.py, cli/          `python -m jaxvc.infer convert | stylize`
-  audio/                  the shared front-end: files, loudness, STFT, mels, inversion, F0
+  audio/                  the shared front-end: files, loudness, STFT, mels, inversion,
+                          F0, pitch shift in the mel
   data/                   domains (demo corpus, folders, TFDS), the on-disk store of
                           prepared utterances, and stateless crops
   melganvc/               MelGAN-VC: config, networks, losses, step, input
-                          pipeline, eval, windows and the Converter
-  vocoder/                the neural vocoder: config, generator, discriminators,
-                          losses, step, input pipeline, eval, Vocoder
+                          pipeline, eval, windows, the Converter and its
+                          voices' F0 statistics
+  vocoder/                the neural vocoder: config, generator (and its F0
+                          excitation), discriminators, losses, step, input
+                          pipeline, eval, Vocoder
   nst/                    spectrogram neural style transfer: config checks, feature
                           extractors, losses, the optimization; none of the
                           trainer's parts (step, input pipeline, evaluator, method),
