@@ -51,11 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--pitch", choices=PITCH_MODES, default="model",
                       help="the output's F0: the converted mel's own ('model', the default), or "
                            "'auto', the source's F0 contour moved onto the target voice's range "
-                           "(its log-F0 mean and spread over the run's training data, computed "
-                           "on first use and kept in the workdir). With an F0-conditioned "
-                           "vocoder (model.pitch) it renders at that F0; with any other "
-                           "renderer the converted mel's harmonics are moved there, keeping "
-                           "its envelope, on the frames voiced in both")
+                           "(both voices' log-F0 median and spread over the run's training "
+                           "data, computed on first use and kept in the workdir). With an "
+                           "F0-conditioned vocoder (model.pitch) it renders at that F0; with "
+                           "any other renderer the converted mel's harmonics are moved there, "
+                           "keeping its envelope")
   parser.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
                       help="then raise (or lower, if negative) the F0 by this many semitones, "
                            f"at most {MAX_PITCH_SHIFT:g} either way; the formants stay")
