@@ -347,7 +347,7 @@ class Converter:
         return converted, None
       # Every frame: moving an unvoiced frame's fine structure leaves it noise.
       return np.asarray(audio.shift_mel_pitch(converted, factor, self.audio)), None
-    own_f0, own_voiced = (np.asarray(x) for x in pitch_lib.mel_f0(converted, self.audio))
+    own = lambda: tuple(np.asarray(x) for x in pitch_lib.mel_f0(converted, self.audio))
     if self.pitch == "auto":
       f0, voiced = self._frames_of(np.stack(pitch_lib.track(segment, self.audio)),
                                    converted.shape[1])
@@ -355,10 +355,11 @@ class Converter:
       stats = self.pitch_statistics
       f0 = pitch_lib.map_log_f0(f0, voiced, stats["a"], stats["b"])
     else:
-      f0, voiced = own_f0, own_voiced
+      f0, voiced = own()
     f0 = f0 * factor
     if self._renders_f0:
       return converted, (f0, voiced)
+    own_f0, own_voiced = own()   # "auto" for a mel-only renderer: the mel's own F0 is needed
     # Moved by the ratio of the wanted F0 to the mel's own, as a running
     # median over the frames voiced in both; elsewhere by the window's median
     # (nothing to move where no frame is voiced in both).
@@ -384,8 +385,7 @@ class Converter:
                            value=audio.SILENCE)
     if rows is None:
       return self.inversion(padded)[:frames * self.audio.hop_length]
-    rows = np.pad(rows, ((0, 0), (0, padded.shape[1] - frames)), mode="edge")
-    rows[1, frames:] = 0.0   # unvoiced where the mel is padded with silence
+    rows = excitation.pad_rows(rows, 0, padded.shape[1] - frames)
     return self.inversion.render(padded[None], rows[None])[0, :frames * self.audio.hop_length]
 
   # --------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The F0 statistics of a MelGAN-VC run's two voices, kept in its workdir:
 what `--pitch auto` maps a source's F0 onto (`pitch.map_log_f0`).
 
-They are the log-F0 mean and spread over every voiced frame of each
-domain's train split, by the one F0 analysis (`jaxvc.audio.pitch`). They
+They are the log-F0 centre and spread (`pitch.LogF0Statistics`: median and
+scaled median absolute deviation) over every voiced frame of each domain's
+train split, by the one F0 analysis (`jaxvc.audio.pitch`). They
 are computed the first time a conversion asks for them, where the run's
 data is, and saved as WORKDIR/pitch_statistics.json with the domains and
 settings they came from, so that a workdir copied elsewhere keeps them and a

@@ -74,6 +74,17 @@ def pitch_rows(f0_hz, voiced, hop: int, sample_rate: int, start: float = 0.0, xp
   return xp.stack([held, voiced.astype(dtype), phases], axis=-2).astype(np.float32)
 
 
+def pad_rows(rows: np.ndarray, before: int, after: int) -> np.ndarray:
+  """Pitch rows (..., ROWS, frames) extended by frames beyond their ends, as
+  beside a mel padded with silence: unvoiced, the F0 and phase held (so the
+  rows stay smooth into the padding)."""
+  widths = [(0, 0)] * (rows.ndim - 1) + [(before, after)]
+  padded = np.pad(rows, widths, mode="edge")
+  padded[..., 1, :before] = 0.0
+  padded[..., 1, padded.shape[-1] - after:] = 0.0
+  return padded
+
+
 class Oscillator:
   """One pulse train carried across the overlapping windows of a stream.
 

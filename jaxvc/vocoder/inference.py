@@ -114,10 +114,8 @@ class Vocoder:
       padded = buckets.bucket(left + (hi - lo) + c)
       pad = ((0, 0), (0, 0), (left, padded - left - (hi - lo)))
       window = [np.pad(batched[..., lo:hi], pad, constant_values=audio.SILENCE)]
-      if rows is not None:   # unvoiced beyond the ends (F0 held, so the rows stay smooth)
-        window.append(np.pad(rows[..., lo:hi], pad, mode="edge")
-                      * np.array([1, 0, 1], np.float32)[:, None])
-        window[1][..., 1, left:left + hi - lo] = rows[..., 1, lo:hi]
+      if rows is not None:
+        window.append(excitation.pad_rows(rows[..., lo:hi], *pad[-1]))
       wave = np.asarray(_render(self._graphdef, self._params, *window))
       first = (left + start - lo) * hop
       parts.append(wave[:, first:first + (stop - start) * hop])
