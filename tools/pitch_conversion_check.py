@@ -16,11 +16,11 @@ naturalness shows. The mapping's statistics come from the run's train split
 (`pitch_statistics.json` in the workdir, made on first use).
 """
 import argparse
-import json
 
 import numpy as np
 
 import jaxvc
+from jaxvc import files
 from jaxvc.audio import pitch
 from jaxvc.data import domains
 from jaxvc.evaluation import metrics
@@ -86,8 +86,7 @@ def main(argv=None) -> None:
           f"{row['similarity']:.3f}, DNSMOS SIG {row['dnsmos_sig']:.2f} OVRL "
           f"{row['dnsmos_ovrl']:.2f}", flush=True)
   if args.json:
-    with open(args.json, "w") as f:
-      json.dump(results, f, indent=2)
+    files.write_json(args.json, results)
 
 
 if __name__ == "__main__":

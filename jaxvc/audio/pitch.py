@@ -14,8 +14,10 @@ docs/results/pitch.md (tools/pitch_check.py).
 Frame t is centred at sample t * hop_length and there are exactly
 `cfg.n_frames(samples)` frames, as the mel's. F0 is in Hz, 0 where the frame
 is unvoiced (as WORLD writes it), so log F0 needs the `voiced` mask
-(`log_f0_statistics`). Pure JAX, jit-compiled with the settings static,
-batched over leading axes.
+(`LogF0Statistics`). `f0` is pure JAX, jit-compiled with the settings
+static, batched over leading axes; `track` runs it on one wave of any
+length, `mel_f0` on a mel with no wave behind it, and `map_log_f0` moves a
+contour from one voice's range to another's.
 """
 import dataclasses
 import functools
