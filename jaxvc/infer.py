@@ -1,10 +1,11 @@
-"""Offline inference from the command line.
+"""Inference from the command line.
 
   python -m jaxvc.infer convert --workdir DIR --input FILE_OR_DIR --output FILE_OR_DIR
+  python -m jaxvc.infer stream --workdir DIR --input FILE|-|device --output FILE|-|device
   python -m jaxvc.infer stylize --content A.wav --style B.wav --output OUT.wav
 
-Each subcommand lives in its own module (`jaxvc.cli.convert`, `jaxvc.cli.stylize`)
-with `add_arguments(parser)` and `run(args, overrides) -> exit status`;
+Each subcommand lives in its own module (`jaxvc.cli.convert`, `jaxvc.cli.stream`,
+`jaxvc.cli.stylize`) with `add_arguments(parser)` and `run(args, overrides) -> exit status`;
 `overrides` are the `--config.key=value` arguments, which only `stylize` takes.
 """
 import argparse
@@ -16,6 +17,8 @@ from jaxvc import config as config_lib
 
 SUBCOMMANDS = {
     "convert": ("jaxvc.cli.convert", "convert audio files or folders with a trained MelGAN-VC model"),
+    "stream": ("jaxvc.cli.stream", "convert live, block by block: a file at real-time pace, "
+                                   "raw PCM on stdin, or a sound device"),
     "stylize": ("jaxvc.cli.stylize", "spectrogram neural style transfer of one clip onto another"),
 }
 

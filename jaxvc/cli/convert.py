@@ -28,18 +28,16 @@ from jaxvc.melganvc.inference import Converter
 from jaxvc.vocoder.inference import Vocoder
 
 
-class _UsageError(ValueError):
+class UsageError(ValueError):
   """Arguments that cannot be used; reported in one line, exit status 2."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+  """The trained model and how its mels become audio: shared with `stream`."""
   model = parser.add_mutually_exclusive_group(required=True)
   model.add_argument("--workdir", help="a training workdir: its latest checkpoint (or --step)")
   model.add_argument("--checkpoint", help="one checkpoint directory, WORKDIR/checkpoints/STEP")
   parser.add_argument("--step", type=int, help="with --workdir: the checkpoint step to use")
-  parser.add_argument("--input", required=True, help="an audio file or a folder of them")
-  parser.add_argument("--output", required=True,
-                      help="the output file (or folder, for a folder or into an existing folder)")
   parser.add_argument("--vocoder",
                       help="a jaxvc vocoder training workdir: its latest checkpoint renders "
                            "the converted mels (instead of --inversion)")
@@ -59,32 +57,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
                       help="then raise (or lower, if negative) the F0 by this many semitones, "
                            f"at most {MAX_PITCH_SHIFT:g} either way; the formants stay")
-  parser.add_argument("--sample-rate", type=int,
-                      help="output sample rate (default: the model's)")
   parser.add_argument("--tail", choices=chunking.TAIL_MODES, default="pad",
                       help="the last generator chunk: padded with silence, or the final "
                            "full-width frames as the original MelGAN-VC")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  add_model_arguments(parser)
+  parser.add_argument("--input", required=True, help="an audio file or a folder of them")
+  parser.add_argument("--output", required=True,
+                      help="the output file (or folder, for a folder or into an existing folder)")
+  parser.add_argument("--sample-rate", type=int,
+                      help="output sample rate (default: the model's)")
   parser.add_argument("--plot", action="store_true",
                       help="also write OUTPUT_STEM.png: source mel over converted mel")
   parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
+def load_model(args: argparse.Namespace, overrides: list[str]) -> Converter:
+  """The Converter that `add_model_arguments`' options name; raises
+  UsageError, checkpoints.CheckpointError or ConfigError (one line each)."""
+  if overrides:
+    command = getattr(args, "command", "convert")
+    raise UsageError(f"{command} takes no config overrides (the model's config comes from "
+                     f"its checkpoint): {' '.join(overrides)}")
+  if args.step is not None and not args.workdir:
+    raise UsageError("--step needs --workdir")
+  if args.vocoder and (args.inversion or args.iters is not None):
+    raise UsageError("--vocoder renders the mels itself: drop --inversion/--iters")
+  if not abs(args.pitch_shift) <= MAX_PITCH_SHIFT:
+    raise UsageError(f"--pitch-shift {args.pitch_shift:g}: at most {MAX_PITCH_SHIFT:g} semitones "
+                     "either way (an octave, what the renderers were measured to follow)")
+  if args.iters is not None and args.iters < 1:
+    raise UsageError(f"--iters: must be at least 1, got {args.iters}")
+  options = dict(inversion=args.inversion or "griffinlim", n_iter=args.iters, tail=args.tail,
+                 pitch=args.pitch, pitch_shift=args.pitch_shift)
+  if args.vocoder:
+    options["vocoder"] = Vocoder.from_workdir(args.vocoder)
+  if args.workdir:
+    return Converter.from_workdir(args.workdir, args.step, **options)
+  return Converter.from_checkpoint(args.checkpoint, **options)
+
+
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
   """Converts every job; 0 if all went well, 1 if a file failed, 2 if nothing could run."""
   try:
-    if overrides:
-      raise _UsageError(f"convert takes no config overrides (the model's config comes from "
-                        f"its checkpoint): {' '.join(overrides)}")
     jobs = _jobs(args)
-    options = dict(inversion=args.inversion or "griffinlim", n_iter=args.iters, tail=args.tail,
-                   pitch=args.pitch, pitch_shift=args.pitch_shift)
-    if args.vocoder:
-      options["vocoder"] = Vocoder.from_workdir(args.vocoder)
-    if args.workdir:
-      model = Converter.from_workdir(args.workdir, args.step, **options)
-    else:
-      model = Converter.from_checkpoint(args.checkpoint, **options)
-  except (_UsageError, checkpoints.CheckpointError, ConfigError) as e:
+    model = load_model(args, overrides)
+  except (UsageError, checkpoints.CheckpointError, ConfigError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   todo = [(src, dst) for src, dst in jobs if args.overwrite or not os.path.exists(dst)]
@@ -96,32 +116,23 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _jobs(args: argparse.Namespace) -> list[tuple[str, str]]:
   """(input, output) paths, inputs in sorted order."""
-  if args.step is not None and not args.workdir:
-    raise _UsageError("--step needs --workdir")
-  if args.vocoder and (args.inversion or args.iters is not None):
-    raise _UsageError("--vocoder renders the mels itself: drop --inversion/--iters")
-  if not abs(args.pitch_shift) <= MAX_PITCH_SHIFT:
-    raise _UsageError(f"--pitch-shift {args.pitch_shift:g}: at most {MAX_PITCH_SHIFT:g} semitones "
-                      "either way (an octave, what the renderers were measured to follow)")
-  if args.iters is not None and args.iters < 1:
-    raise _UsageError(f"--iters: must be at least 1, got {args.iters}")
   if args.sample_rate is not None and args.sample_rate <= 0:
-    raise _UsageError(f"--sample-rate: must be positive, got {args.sample_rate}")
+    raise UsageError(f"--sample-rate: must be positive, got {args.sample_rate}")
   if os.path.isfile(args.input):
     output = args.output
     if os.path.isdir(output) or output.endswith(os.sep):
       output = os.path.join(output, os.path.basename(args.input))
     return [(args.input, output)]
   if not os.path.isdir(args.input):
-    raise _UsageError(f"--input {args.input}: no such file or folder")
+    raise UsageError(f"--input {args.input}: no such file or folder")
   if os.path.isfile(args.output):
-    raise _UsageError(f"--output {args.output}: is a file, but --input is a folder")
+    raise UsageError(f"--output {args.output}: is a file, but --input is a folder")
   root, out_root = os.path.abspath(args.input), os.path.abspath(args.output)
   # Outputs inside the input folder are not inputs.
   jobs = [(str(source), os.path.join(out_root, os.path.relpath(source, root)))
           for source in audio.list_audio_files(root, exclude=out_root)]
   if not jobs:
-    raise _UsageError(
+    raise UsageError(
         f"--input {args.input}: no audio files ({', '.join(audio.AUDIO_EXTENSIONS)})")
   return jobs
 

@@ -37,9 +37,7 @@ Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
 so any number of files of any length compile a bounded set of programs.
 Reading and writing files is in `file_conversion.py`.
 """
-import dataclasses
 import functools
-import itertools
 import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -58,8 +56,9 @@ from jaxvc.melganvc import file_conversion
 from jaxvc.melganvc import chunking
 from jaxvc.melganvc import pitch_statistics as pitch_statistics_lib
 from jaxvc.melganvc import step as step_lib
+from jaxvc.melganvc import streaming
+from jaxvc.melganvc.streaming import ConvertedWindow
 from jaxvc.melganvc.windows import WindowPlan
-from jaxvc.vocoder import excitation
 
 # Chunks per G call: short inputs, and the rest (48 is a default window whole).
 GENERATOR_BATCHES = (4, 48)
@@ -72,18 +71,6 @@ PITCH_RATIO_RANGE = (2.0 ** (-MAX_PITCH_SHIFT / 12), 2.0 ** (MAX_PITCH_SHIFT / 1
 # each (those voiced in both), so that a frame whose F0 one analysis reads an
 # octave off is not moved an octave too far.
 RATIO_MEDIAN_FRAMES = 15
-
-
-@dataclasses.dataclass(frozen=True)
-class ConvertedWindow:
-  """One window's share of a conversion, in stream order.
-
-  `wave` is the next stretch of output at the model's rate (joins included);
-  the mels are the window's own frames [kW, (k+1)W), source and converted.
-  """
-  wave: np.ndarray
-  source_mel: np.ndarray
-  converted_mel: np.ndarray
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -106,62 +93,6 @@ def _running_median(values: np.ndarray, keep: np.ndarray, width: int) -> np.ndar
   with np.errstate(all="ignore"), warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN windows: unvoiced stretches
     return np.nanmedian(windows, axis=-1)
-
-
-class _Samples:
-  """The stretch of a sample stream that windows still need, by global index."""
-
-  def __init__(self, blocks: Iterable[np.ndarray]):
-    self._blocks = iter(blocks)
-    self._data = np.zeros(0, np.float32)
-    self._origin = 0
-    self.ended = False
-
-  @property
-  def end(self) -> int:
-    return self._origin + self._data.size
-
-  def fill(self, stop: int) -> None:
-    """Reads blocks until sample `stop` is held or the stream has ended."""
-    parts = [self._data]
-    end = self.end
-    while end < stop and not self.ended:
-      block = next(self._blocks, None)
-      if block is None:
-        self.ended = True
-      else:
-        parts.append(np.asarray(block, np.float32))
-        end += block.size
-    if len(parts) > 1:
-      self._data = np.concatenate(parts)
-
-  def take(self, start: int, size: int) -> np.ndarray:
-    """Samples [start, start + size), zero where the stream has none."""
-    out = np.zeros(size, np.float32)
-    lo, hi = max(start, self._origin), min(start + size, self.end)
-    if hi > lo:
-      out[lo - start:hi - start] = self._data[lo - self._origin:hi - self._origin]
-    return out
-
-  def drop(self, before: int) -> None:
-    """Forgets the samples before index `before`."""
-    cut = min(max(0, before - self._origin), self._data.size)
-    self._data, self._origin = self._data[cut:], self._origin + cut
-
-
-def _crossfade(outgoing: np.ndarray, incoming: np.ndarray) -> tuple[np.ndarray, float]:
-  """Joins two renderings of the same samples; returns (joined, sign of incoming).
-
-  Raised-cosine gains normalised so the expected energy stays that of either
-  rendering given their correlation rho: g_out**2 + g_in**2 + 2 rho g_out g_in = 1.
-  """
-  energy = math.sqrt(float(np.dot(outgoing, outgoing)) * float(np.dot(incoming, incoming)))
-  rho = float(np.dot(outgoing, incoming)) / energy if energy > 0 else 1.0
-  sign = -1.0 if rho < 0 else 1.0
-  rho = abs(rho)
-  u = 0.5 - 0.5 * np.cos(np.pi * (np.arange(outgoing.size) + 0.5) / outgoing.size)
-  norm = np.sqrt((1 - u) ** 2 + u ** 2 + 2 * rho * u * (1 - u))
-  return ((1 - u) * outgoing + u * sign * incoming) / norm, sign
 
 
 class Converter:
@@ -264,83 +195,29 @@ class Converter:
     the yielded waves add up to exactly as many samples as came in. The blocks
     are taken at their level: `convert` and `convert_file` first bring their
     input to the front-end's loudness (`audio.loudness_lufs`)."""
-    plan, hop = self.plan, self.audio.hop_length
-    samples = _Samples(blocks)
-    join = None   # (first sample of the coming fade, the previous window's rendering of it)
-    oscillator = excitation.Oscillator(hop, self.sample_rate)
-    for k in itertools.count():
-      core = k * plan.window
-      samples.fill((core + plan.window + plan.context) * hop + plan.margin)
-      if samples.ended and samples.end == 0:
-        return
-      n_frames = self.audio.n_frames(samples.end) if samples.ended else math.inf
-      start, stop, last = plan.span(k, n_frames)
-      segment = self._source_segment(samples, start, stop)
-      source_mel = self._source_mel(segment, stop - start)
-      converted = self.convert_mel(source_mel)
-      converted, f0 = self._pitched(segment, converted)
-      rows = None if f0 is None else oscillator.rows(*f0, start, core)
-      rendered = self._invert(converted, rows)
-      offset = start * hop   # rendered[i] is output sample offset + i
+    windows = streaming.Windows(self, self.plan)
+    for block in blocks:
+      yield from windows.push(block)
+    yield from windows.close()
 
-      parts, emit_from = [], core * hop
-      if join is not None:
-        fade_start, outgoing = join
-        incoming = rendered[fade_start - offset:fade_start - offset + plan.fade]
-        faded, sign = _crossfade(outgoing, incoming)
-        rendered = sign * rendered
-        parts.append(faded)
-        emit_from = fade_start + plan.fade
-      if last:
-        emit_to = samples.end
-      elif plan.exact:
-        emit_to = (core + plan.window) * hop
-      else:
-        emit_to = self._join_frame(converted, start, core + plan.window) * hop - plan.fade // 2
-        join = emit_to, rendered[emit_to - offset:emit_to - offset + plan.fade]
-      parts.append(rendered[emit_from - offset:emit_to - offset])
-      own = slice(core - start, (stop if last else core + plan.window) - start)
-      yield ConvertedWindow(np.concatenate(parts), source_mel[:, own], converted[:, own])
-      if last:
-        return
-      samples.drop((core + plan.window - plan.context) * hop - plan.margin)
-
-  def _join_frame(self, converted: np.ndarray, start: int, boundary: int) -> int:
-    """The frame within the context of `boundary` where a fade costs the least:
-    the least mel energy over the frames the fade touches."""
-    reach, plan = self.plan.fade_reach, self.plan
-    lo = boundary - plan.context + plan.join_margin
-    hi = boundary + plan.context - plan.join_margin
-    power = np.asarray(audio.denormalise_mel(
-        converted[:, lo - reach - start:hi + reach + 1 - start], self.audio)).sum(axis=0)
-    touched = np.convolve(power, np.ones(2 * reach + 1), mode="valid")
-    return lo + int(np.argmin(touched))
-
-  def _source_segment(self, samples: _Samples, start: int, stop: int) -> np.ndarray:
-    """The samples that the file's frames [start, stop) cover, with the
-    margin their analysis needs on both sides, padded to a few sizes."""
-    hop, margin = self.audio.hop_length, self.plan.margin
-    padded = self.plan.padded_frames(stop - start)
-    return samples.take(start * hop - margin, padded * hop + 2 * margin)
-
-  def _frames_of(self, segment_frames: np.ndarray, frames: int) -> np.ndarray:
-    """Of the frames of a `_source_segment`, those of the window itself."""
-    first = self.plan.margin // self.audio.hop_length
-    return segment_frames[..., first:first + frames]
-
-  def _source_mel(self, segment: np.ndarray, frames: int) -> np.ndarray:
-    """The file's mel frames of the window, from the samples they cover."""
-    return self._frames_of(np.asarray(audio.wave_to_mel(segment, self.audio)), frames)
+  def stream(self) -> streaming.LiveStream:
+    """A live conversion (`streaming.LiveStream`): blocks of any size in, as
+    many samples out, `latency` samples late. Its windows are one chunk
+    (`WindowPlan.live`); through a vocoder they join exactly, so the output
+    is the offline conversion's, delayed."""
+    return streaming.LiveStream(self, WindowPlan.live(self.audio, self.chunk_frames,
+                                                      self.inversion.context))
 
   @property
   def _renders_f0(self) -> bool:
     """Whether the renderer takes the F0 (an F0-conditioned vocoder)."""
     return getattr(self.inversion, "uses_pitch", False)
 
-  def _pitched(self, segment: np.ndarray,
-               converted: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-    """(the mel to render, the (F0, voiced) to render it at or None): see
-    the module's docstring."""
+  def _pitched(self, segment: np.ndarray, converted: np.ndarray,
+               first: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """(the mel to render, the (F0, voiced) to render it at or None) for a
+    window's `converted` mel, whose frames are `segment`'s from frame
+    `first` on: see the module's docstring."""
     factor = 2.0 ** (self.pitch_shift / 12)
     if self.pitch == "model" and not self._renders_f0:
       if factor == 1.0:
@@ -349,8 +226,8 @@ class Converter:
       return np.asarray(audio.shift_mel_pitch(converted, factor, self.audio)), None
     own = lambda: tuple(np.asarray(x) for x in pitch_lib.mel_f0(converted, self.audio))
     if self.pitch == "auto":
-      f0, voiced = self._frames_of(np.stack(pitch_lib.track(segment, self.audio)),
-                                   converted.shape[1])
+      f0, voiced = np.stack(pitch_lib.track(segment, self.audio))[
+          :, first:first + converted.shape[1]]
       voiced = voiced.astype(bool)
       stats = self.pitch_statistics
       f0 = pitch_lib.map_log_f0(f0, voiced, stats["a"], stats["b"])
@@ -371,22 +248,6 @@ class Converter:
     log_ratio = np.where(np.isnan(local), np.median(log_ratio[both]), local)
     ratio = np.exp(np.clip(log_ratio, *np.log(PITCH_RATIO_RANGE)))
     return np.asarray(audio.shift_mel_pitch(converted, ratio, self.audio)), None
-
-  def _invert(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """Converted mel frames [and their pitch rows] -> their wave, frame t
-    centred on sample t * hop.
-
-    Padded with silence to a few sizes; for an exact inversion by at least its
-    context, so that the last frames render as in a one-shot `Vocoder` call.
-    """
-    frames = mel.shape[1]
-    extra = 0 if self.inversion.context is None else self.inversion.context
-    padded = buckets.pad_to(np.asarray(mel, np.float32), self.plan.padded_frames(frames + extra),
-                           value=audio.SILENCE)
-    if rows is None:
-      return self.inversion(padded)[:frames * self.audio.hop_length]
-    rows = excitation.pad_rows(rows, 0, padded.shape[1] - frames)
-    return self.inversion.render(padded[None], rows[None])[0, :frames * self.audio.hop_length]
 
   # --------------------------------------------------------------------------
   # Files.

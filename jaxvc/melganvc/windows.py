@@ -12,6 +12,10 @@ iterative one (Griffin-Lim) renders two neighbours' shared frames with
 unrelated phases, so they are cross-faded over `fade` samples at a quiet frame
 within the shared frames, at least `join_margin` frames clear of both
 renderings' edges; C is then about half a second and large enough for that.
+
+A live stream (`WindowPlan.live`) is cut into windows of one chunk, with C as
+small as the inversion allows, so that it waits for as little audio as it
+can; `latency` is then what it must wait for.
 """
 import dataclasses
 
@@ -37,6 +41,7 @@ class WindowPlan:
   fade: int           # samples of a cross-fade at a join; 0: exact joins, cut
   fade_reach: int     # frames a fade centred on a frame touches on either side
   join_margin: int    # frames a join keeps from both renderings' edges
+  join_reach: int     # frames either side of a boundary where its join may lie
 
   @classmethod
   def create(cls, cfg: AudioConfig, chunk_frames: int, window_seconds: float,
@@ -57,14 +62,50 @@ class WindowPlan:
     chunk_seconds = chunk * hop / cfg.sample_rate
     target = max(round(window_seconds / chunk_seconds), 4 * context_chunks)
     window = chunk * (buckets.bucket(target + 2 * context_chunks) - 2 * context_chunks)
-    return cls(hop=hop, chunk=chunk, window=window, context=chunk * context_chunks,
+    context = chunk * context_chunks
+    return cls(hop=hop, chunk=chunk, window=window, context=context,
                margin=hop * half_window, fade=fade, fade_reach=fade_reach,
-               join_margin=join_margin)
+               join_margin=join_margin, join_reach=max(0, context - join_margin))
+
+  @classmethod
+  def live(cls, cfg: AudioConfig, chunk_frames: int,
+           inversion_context: int | None) -> "WindowPlan":
+    """The plan of a live stream: windows of one chunk, and the least context
+    that keeps a conversion the same as offline (exact joins for a vocoder,
+    room for a quiet join for an iterative inversion)."""
+    plan = cls.create(cfg, chunk_frames, 0.0, inversion_context)
+    if plan.exact:
+      return dataclasses.replace(plan, window=chunk_frames)
+    # Joins as far apart as the window, so that two fades never overlap.
+    reach = (chunk_frames - _ceil_div(plan.fade, plan.hop) - 1) // 2
+    if reach < 0:
+      raise ValueError(f"a chunk of {chunk_frames} frames is too short for a live stream's "
+                       f"cross-fades ({plan.fade} samples)")
+    context = chunk_frames * _ceil_div(reach + plan.join_margin, chunk_frames)
+    return dataclasses.replace(plan, window=chunk_frames, context=context, join_reach=reach)
+
+  @property
+  def latency(self) -> int:
+    """Samples from a sample's arrival to when its converted sample is ready
+    at the latest (the stream's algorithmic latency): a window is rendered
+    once its own frames, C frames beyond and the analysis margin are in. A
+    cut emits from the window's start; a fade from its quiet frame, which
+    can lie `join_reach` frames before it, and its first half-fade."""
+    frames = self.window + self.context + (0 if self.exact else self.join_reach)
+    return frames * self.hop + self.margin + self.fade // 2
 
   @property
   def exact(self) -> bool:
     """Whether windows join by a cut (an exact inversion) rather than a fade."""
     return self.fade == 0
+
+  def samples_needed(self, k: int) -> int:
+    """Samples of the stream that window k needs (unless the stream ends first)."""
+    return (k * self.window + self.window + self.context) * self.hop + self.margin
+
+  def samples_done(self, k: int) -> int:
+    """Samples that no window after k needs."""
+    return ((k + 1) * self.window - self.context) * self.hop - self.margin
 
   def span(self, k: int, n_frames: float) -> tuple[int, int, bool]:
     """(first, end) frames window k renders, and whether it is the last, for a

@@ -92,23 +92,25 @@ class Oscillator:
   frames [start, start + len) so that from frame `anchor` on (the first frame
   the window emits) the oscillator continues the previous window's exactly:
   its phase there and the F0 it held before `start` come from the previous
-  window's rows. Windows come in order, each starting within the last.
+  window's rows. Windows come in order, each starting within the last (or
+  where it started: a live stream's first windows all start at frame 0).
   """
 
   def __init__(self, hop: int, sample_rate: int):
     self.hop, self.sample_rate = hop, sample_rate
-    self._start, self._rows = None, None
+    self._start, self._rows, self._held = None, None, 0.0
 
   def rows(self, f0_hz: np.ndarray, voiced: np.ndarray, start: int, anchor: int) -> np.ndarray:
     phase, held = 0.0, 0.0
     if self._rows is not None:
-      if not (self._start < start and anchor < self._start + self._rows.shape[-1]):
+      if not (self._start <= start and anchor < self._start + self._rows.shape[-1]):
         raise ValueError(f"window at frame {start} does not overlap the previous one")
       phase = float(self._rows[2, anchor - self._start])
-      held = float(self._rows[0, start - 1 - self._start])
+      # What the oscillator held before `start`: the previous window's, if it starts there too.
+      held = float(self._rows[0, start - 1 - self._start]) if start > self._start else self._held
     rows = pitch_rows(f0_hz, voiced, self.hop, self.sample_rate, phase, np, anchor=anchor - start,
                       held_before=held)
-    self._start, self._rows = start, rows
+    self._start, self._rows, self._held = start, rows, held
     return rows
 
 

@@ -1,0 +1,187 @@
+"""Live conversion (`Converter.stream`, `infer stream`): the streamed output is
+the offline one delayed by the stated latency, for any block size; bad
+blocks are one-line errors that keep what was converted."""
+import subprocess
+import sys
+
+from flax import nnx
+import numpy as np
+import pytest
+import soundfile as sf
+
+import jaxvc
+from jaxvc import audio
+from jaxvc import infer
+from jaxvc.audio import pitch
+from jaxvc.melganvc import streaming
+from jaxvc.melganvc.windows import WindowPlan
+from jaxvc.vocoder import generator as generator_lib
+from jaxvc.vocoder import inference as vocoder_inference
+from test_converter import tiny_config
+from test_converter import write_workdir
+from test_pitch_conversion import HIGH
+from test_pitch_conversion import LOW
+from test_vocoder import tiny_config as tiny_vocoder_config
+
+# Block sizes that do not divide a chunk (24 frames x 192 = 4608 samples).
+BLOCKS = (160, 999, 4000)
+
+
+def vocoder(pitch_input: bool = False):
+  c = tiny_vocoder_config()
+  c.model.pitch = pitch_input
+  return vocoder_inference.Vocoder(c, nnx.split(generator_lib.create(c))[1])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+  return write_workdir(tmp_path_factory.mktemp("run"), tiny_config())
+
+
+@pytest.fixture(scope="module")
+def clip(speech):
+  wave, rate = speech
+  return np.asarray(wave[:int(3.3 * rate)], np.float32)
+
+
+def streamed(converter, wave: np.ndarray, block: int) -> tuple[np.ndarray, int]:
+  stream = converter.stream()
+  out = [stream.push(wave[i:i + block]) for i in range(0, wave.size, block)]
+  assert all(o.size == min(block, wave.size - i) for o, i in zip(out, range(0, wave.size, block)))
+  out.append(stream.close())
+  return np.concatenate(out), stream.latency
+
+
+def offline(converter, wave: np.ndarray) -> np.ndarray:
+  return np.concatenate([w.wave for w in converter.convert_stream([wave])])
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_stream_through_a_vocoder_is_the_offline_conversion_delayed(workdir, clip, block):
+  converter = jaxvc.Converter.from_workdir(workdir, vocoder=vocoder())
+  out, latency = streamed(converter, clip, block)
+  assert out.size == clip.size + latency
+  assert not out[:latency].any()
+  want = offline(converter, clip)
+  np.testing.assert_allclose(out[latency:], want, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_stream_with_the_automatic_key_through_an_f0_vocoder_is_offline_delayed(workdir, clip):
+  converter = jaxvc.Converter.from_workdir(
+      workdir, vocoder=vocoder(pitch_input=True), pitch="auto", pitch_shift=2,
+      pitch_statistics=dict(a=LOW, b=HIGH))
+  out, latency = streamed(converter, clip, 999)
+  want = offline(converter, clip)
+  np.testing.assert_allclose(out[latency:], want, atol=1e-4 * max(1.0, np.abs(want).max()))
+  hz, voiced = pitch.track(clip, converter.audio)
+  assert voiced.mean() > 0.3   # the source is speech: the F0 path was taken
+
+
+def test_griffin_lim_stream_does_not_depend_on_the_block_size(workdir, clip):
+  """Iterative inversion joins by fades, so a stream equals the same windows
+  rendered at once (not the offline plan's longer windows), whatever the blocks."""
+  converter = jaxvc.Converter.from_workdir(workdir, n_iter=4)
+  outs = [streamed(converter, clip, block) for block in BLOCKS]
+  latency = outs[0][1]
+  windows = streaming.Windows(converter, WindowPlan.live(converter.audio, 24, None))
+  at_once = np.concatenate([w.wave for w in windows.push(clip) + windows.close()])
+  for out, _ in outs:
+    np.testing.assert_allclose(out[latency:], at_once, atol=1e-5)
+  assert np.abs(at_once).max() > 0
+
+
+@pytest.mark.parametrize("context", [None, 23])
+def test_the_first_window_comes_out_once_the_latency_is_in(workdir, context):
+  """The latency is what the stream waits for, not more: one sample short of
+  it nothing is rendered, with it the first window is; and the stated figure
+  is what the plan's parts add up to at the demo sizes."""
+  renderer = dict(n_iter=2) if context is None else dict(vocoder=vocoder())
+  converter = jaxvc.Converter.from_workdir(workdir, **renderer)
+  plan = WindowPlan.live(converter.audio, 24, converter.inversion.context)
+  first_emitted = plan.window * plan.hop if plan.exact else None
+  windows = streaming.Windows(converter, plan)
+  noise = 0.01 * np.random.RandomState(0).randn(plan.latency).astype(np.float32)
+  needed = plan.samples_needed(0)
+  assert windows.push(noise[:needed - 1]) == []
+  assert len(windows.push(noise[needed - 1:needed])) == 1
+  if first_emitted is not None:   # a cut: the window's first sample waited the whole latency
+    assert plan.latency == needed
+    assert plan.latency == (24 + 24) * 192 + 576   # one chunk, one chunk of context, the analysis
+
+
+def test_bad_blocks_are_errors_that_keep_the_stream(workdir, clip):
+  converter = jaxvc.Converter.from_workdir(workdir, vocoder=vocoder())
+  stream = converter.stream()
+  first = stream.push(clip[:8000])
+  with pytest.raises(ValueError, match="mono"):
+    stream.push(np.zeros((100, 2), np.float32))
+  with pytest.raises(ValueError, match="44100 Hz"):
+    stream.push(np.zeros(100, np.float32), sample_rate=44100)
+  with pytest.raises(ValueError, match="NaN"):
+    stream.push(np.full(100, np.nan, np.float32))
+  rest = [stream.push(clip[8000:]), stream.close()]
+  out = np.concatenate([first, *rest])
+  want = offline(converter, clip)
+  np.testing.assert_allclose(out[stream.latency:], want, atol=1e-4 * max(1.0, np.abs(want).max()))
+  with pytest.raises(ValueError, match="closed"):
+    stream.push(clip[:10])
+
+
+# ----------------------------------------------------------------------------
+# The command line.
+
+
+def test_cli_file_to_file_is_the_conversion(workdir, clip, tmp_path, capsys):
+  source = tmp_path / "in.wav"
+  sf.write(source, clip, 16000)
+  target = tmp_path / "out.wav"
+  status = infer.main(["stream", "--workdir", str(workdir), "--iters", "2", "--fast",
+                       "--gain", "0", "--input", str(source), "--output", str(target)])
+  err = capsys.readouterr().err
+  assert status == 0, err
+  assert "algorithmic latency" in err and "blocks over budget" in err
+  got, rate = sf.read(target, dtype="float32")
+  converter = jaxvc.Converter.from_workdir(workdir, n_iter=2)
+  windows = streaming.Windows(converter, WindowPlan.live(converter.audio, 24, None))
+  written, _ = sf.read(source, dtype="float32")   # the input as 16-bit PCM stored it
+  want = np.concatenate([w.wave for w in windows.push(written) + windows.close()])
+  assert rate == 16000 and got.shape == clip.shape
+  np.testing.assert_allclose(got, want, atol=2 / 32768)
+
+
+def test_cli_pipes_raw_pcm(workdir, clip):
+  """stdin to stdout as `arecord | ... | aplay` would: as many samples out as
+  in plus the latency, stereo mixed to mono, and a reader that goes away is
+  one line, not a traceback."""
+  stereo = (np.stack([clip, clip], axis=1) * 20000).astype("<i2").tobytes()
+  command = [sys.executable, "-m", "jaxvc.infer", "stream", "--workdir", str(workdir),
+             "--iters", "2", "--input", "-", "--output", "-", "--channels", "2"]
+  done = subprocess.run(command, input=stereo, capture_output=True, timeout=300)
+  assert done.returncode == 0, done.stderr.decode()
+  out = np.frombuffer(done.stdout, "<i2")
+  latency_ms = float(done.stderr.decode().split("algorithmic latency ")[1].split(" ms")[0])
+  assert out.size == pytest.approx(clip.size + latency_ms * 16, abs=16)
+  assert np.abs(out).max() > 100
+  broken = subprocess.run(f"{' '.join(command)} | head -c 1000 > /dev/null", shell=True,
+                          input=stereo, capture_output=True, timeout=300)
+  message = broken.stderr.decode()
+  assert "broken pipe" in message and "Traceback" not in message
+
+
+def test_cli_bad_input_is_one_line(workdir, tmp_path, capsys):
+  def run(*extra):
+    status = infer.main(["stream", "--workdir", str(workdir), *extra])
+    return status, capsys.readouterr().err.strip()
+
+  status, err = run("--input", str(tmp_path / "missing.wav"), "--output", "-")
+  assert status == 2 and err.startswith("error:") and "missing.wav" in err
+  assert len(err.splitlines()) == 1
+  status, err = run("--input", "-", "--output", "-", "--fast")
+  assert status == 2 and "--fast" in err
+  status, err = run("--input", "-", "--output", "-", "--block-ms", "0")
+  assert status == 2 and "--block-ms" in err
+  try:
+    import sounddevice   # noqa: F401  (there, a machine without PortAudio devices still errs)
+  except (ImportError, OSError):
+    status, err = run("--input", "device", "--output", "-")
+    assert status == 2 and "sound" in err and len(err.splitlines()) == 1
