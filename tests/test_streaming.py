@@ -139,7 +139,7 @@ def test_cli_file_to_file_is_the_conversion(workdir, clip, tmp_path, capsys):
                        "--gain", "0", "--input", str(source), "--output", str(target)])
   err = capsys.readouterr().err
   assert status == 0, err
-  assert "algorithmic latency" in err and "blocks over budget" in err
+  assert "algorithmic latency" in err and "worst window" in err
   got, rate = sf.read(target, dtype="float32")
   converter = jaxvc.Converter.from_workdir(workdir, n_iter=2)
   windows = streaming.Windows(converter, WindowPlan.live(converter.audio, 24, None))

@@ -8,6 +8,7 @@ writes every figure with the machine description.
   python tools/benchmark.py [--only matmul pipeline ...] [--json OUT]
 """
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -179,6 +180,19 @@ def bench_pipeline() -> dict:
               large_domain_shards=shards)
 
 
+@contextlib.contextmanager
+def _patched(owner, **attributes):
+  """`owner`'s attributes replaced for the duration (the stages timed inside a run)."""
+  saved = {name: getattr(owner, name) for name in attributes}
+  for name, value in attributes.items():
+    setattr(owner, name, value)
+  try:
+    yield
+  finally:
+    for name, value in saved.items():
+      setattr(owner, name, value)
+
+
 def bench_conversion() -> dict:
   """60 s of espeak speech converted end to end by Converter.convert_file: a
   22.05 kHz 16-bit wav read and resampled, mel, G at the default 256 channels
@@ -193,6 +207,7 @@ def bench_conversion() -> dict:
   from jaxvc.data import sentences
   from jaxvc.melganvc import config as melganvc_config
   from jaxvc.melganvc import step
+  from jaxvc.melganvc import streaming
   from jaxvc.melganvc.inference import Converter
   config = melganvc_config.defaults()
   conv = Converter.from_generator_state(config, step.generator_state(step.init_state(config)))
@@ -214,11 +229,11 @@ def bench_conversion() -> dict:
       return out
     return run
 
-  conv._source_mel = timed("mel", conv._source_mel)   # pylint: disable=protected-access
   conv.convert_mel = timed("generator", conv.convert_mel)
-  conv._invert = timed("inversion", conv._invert)     # pylint: disable=protected-access
   repeats = 5
-  with tempfile.TemporaryDirectory() as tmp:
+  with _patched(streaming.Windows, _source_mel=timed("mel", streaming.Windows._source_mel),
+                _invert=timed("inversion", streaming.Windows._invert)), \
+       tempfile.TemporaryDirectory() as tmp:
     source, target = os.path.join(tmp, "in.wav"), os.path.join(tmp, "out.wav")
     sf.write(source, speech, rate, subtype="PCM_16")
     conv.convert_file(source, target)   # compiles
@@ -394,6 +409,77 @@ def bench_vocoder_synthesis() -> dict:
   return figures
 
 
+STREAM_BLOCK_MS = 20
+
+
+def stream_figures(renderer: str, seconds: int = 60) -> dict:
+  """One live stream (`Converter.stream`) of `seconds` of espeak speech in
+  STREAM_BLOCK_MS blocks, at the demo sizes with fresh weights (the cost does
+  not depend on them): G at configs/melganvc_demo.py's width, rendered by
+  `renderer`, "vocoder_demo" (configs/vocoder_demo.py, F0-conditioned, given
+  the converted mel's F0 as `--pitch model` does) or "griffinlim" (32
+  iterations). A block that completes a window (one generator chunk) pays
+  for converting and rendering it; the others only queue samples. So the
+  budget that decides whether the stream keeps up is the window's duration
+  (the next window's samples are in by then), and the worst window's compute
+  is what a sound card's buffer must add to the algorithmic latency to never
+  run dry. Figures after the first second (compilation and warm-up)."""
+  from flax import nnx
+  from jaxvc import audio
+  from jaxvc import config as config_lib
+  from jaxvc.melganvc import step
+  from jaxvc.melganvc.inference import Converter
+  from jaxvc.vocoder import generator
+  from jaxvc.vocoder.inference import Vocoder
+  mel, cfg = _speech_mel(seconds)
+  wave = np.asarray(audio.mel_to_wave(mel, cfg, n_iter=32))   # speech at the model's rate
+  config = config_lib.from_file("melganvc_demo")
+  options = {}
+  if renderer != "griffinlim":
+    vocoder_config = config_lib.from_file(renderer)
+    options["vocoder"] = Vocoder(vocoder_config, nnx.split(generator.create(vocoder_config))[1])
+  conv = Converter.from_generator_state(config, step.generator_state(step.init_state(config)),
+                                        **options)
+  block = cfg.sample_rate * STREAM_BLOCK_MS // 1000
+  stream = conv.stream()
+  times = []
+  for i in range(0, wave.size, block):
+    start = time.perf_counter()
+    stream.push(wave[i:i + block])
+    times.append(time.perf_counter() - start)
+  stream.close()
+  block_seconds = block / cfg.sample_rate
+  settled = np.asarray(times[cfg.sample_rate // block:])
+  worst = float(settled.max())
+  return dict(latency_ms=1e3 * stream.latency_seconds, block_ms=1e3 * block_seconds,
+              window_ms=1e3 * stream.window_seconds,
+              real_time_factor=float(settled.sum() / (settled.size * block_seconds)),
+              mean_block_ms=1e3 * float(settled.mean()), worst_window_ms=1e3 * worst,
+              windows_over_budget=int((settled > stream.window_seconds).sum()),
+              latency_with_worst_compute_ms=1e3 * (stream.latency_seconds + worst))
+
+
+def bench_streaming() -> dict:
+  """Live conversion at the demo sizes (`stream_figures`) through the demo
+  vocoder and through Griffin-Lim, each in a fresh process pinned to one
+  core and to two (taskset), so the figures say what a one-core budget buys."""
+  import subprocess
+  import sys
+  figures = {}
+  cores = os.sched_getaffinity(0)
+  for renderer in ("vocoder_demo", "griffinlim"):
+    for n in (1, 2):
+      if n > len(cores):
+        continue
+      pinned = ",".join(str(c) for c in sorted(cores)[:n])
+      done = subprocess.run(["taskset", "-c", pinned, sys.executable, __file__, "--stream-worker",
+                             renderer], capture_output=True, text=True, check=True)
+      result = json.loads(done.stdout.strip().splitlines()[-1])
+      figures.update({f"{renderer}_{n}core_{k}": v for k, v in result.items()
+                      if n == 1 or k not in ("latency_ms", "block_ms", "window_ms")})
+  return figures
+
+
 def _hifigan_generator(cfg, channels: int, key):
   """HiFi-GAN's generator (Kong et al. 2020) re-made for the cost comparison:
   upsampling 8 x 6 x 2 x 2 = hop 192 by transposed convs (kernel 2x stride),
@@ -507,6 +593,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "conversion": bench_conversion,
     "folder_conversion": bench_folder_conversion,
     "style_transfer": bench_style_transfer,
+    "streaming": bench_streaming,
     "vocoder_synthesis": bench_vocoder_synthesis,
     "vocoder_design": bench_vocoder_design,
     "vocoder_training": bench_vocoder_training,
@@ -517,7 +604,11 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
   parser.add_argument("--json", help="also write every figure to this JSON file")
+  parser.add_argument("--stream-worker", metavar="RENDERER", help=argparse.SUPPRESS)
   args = parser.parse_args()
+  if args.stream_worker:   # one pinned process of bench_streaming
+    print(json.dumps(stream_figures(args.stream_worker)))
+    return
   # A persistent compilation cache of this run's own, empty at its start:
   # every figure is timed after a warm-up, so the cache changes none, but a
   # program built twice (the training loop's repeated runs) compiles once.

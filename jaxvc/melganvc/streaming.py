@@ -156,10 +156,9 @@ class Windows:
     n_frames = self.cfg.n_frames(samples.end) if samples.ended else math.inf
     start, stop, last = plan.span(k, n_frames)
     segment = self._source_segment(start, stop)
-    first = plan.margin // hop
-    source_mel = np.asarray(audio.wave_to_mel(segment, self.cfg))[:, first:first + stop - start]
+    source_mel = self._source_mel(segment, stop - start)
     converted = self.converter.convert_mel(source_mel)
-    converted, f0 = self.converter._pitched(segment, converted, first)
+    converted, f0 = self.converter._pitched(segment, converted, plan.margin // hop)
     rows = None if f0 is None else self._oscillator.rows(*f0, start, core)
     rendered = self._invert(converted, rows)
     offset = start * hop   # rendered[i] is output sample offset + i
@@ -201,6 +200,11 @@ class Windows:
     padded = self.plan.padded_frames(stop - start)
     return self._samples.take(start * hop - margin, padded * hop + 2 * margin)
 
+  def _source_mel(self, segment: np.ndarray, frames: int) -> np.ndarray:
+    """The stream's mel frames of the window, from the samples they cover."""
+    first = self.plan.margin // self.cfg.hop_length
+    return np.asarray(audio.wave_to_mel(segment, self.cfg))[:, first:first + frames]
+
   def _invert(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Converted mel frames [and their pitch rows] -> their wave, frame t
     centred on sample t * hop.
@@ -241,6 +245,12 @@ class LiveStream:
   @property
   def latency_seconds(self) -> float:
     return self.latency / self.sample_rate
+
+  @property
+  def window_seconds(self) -> float:
+    """The audio between two windows: the compute budget of each (a push
+    that completes one converts and renders it; the others only queue)."""
+    return self._windows.plan.window * self._windows.plan.hop / self.sample_rate
 
   def push(self, block, sample_rate: int | None = None) -> np.ndarray:
     if sample_rate is not None and sample_rate != self.sample_rate:
