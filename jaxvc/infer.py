@@ -17,6 +17,7 @@ from jaxvc import config as config_lib
 SUBCOMMANDS = {
     "convert": ("jaxvc.cli.convert", "convert audio files or folders with a trained MelGAN-VC model"),
     "stylize": ("jaxvc.cli.stylize", "spectrogram neural style transfer of one clip onto another"),
+    "export": ("jaxvc.cli.export", "a trained generator and vocoder as SavedModel or TFLite files"),
 }
 
 
