@@ -9,7 +9,8 @@ Where things are:
   caches.py               the cache folder and JAX's persistent compilation cache
   config.py, configs/     config loading and checks; the shipped configs
                           (configs/ at the top is a link to jaxvc/configs/)
-  infer.py, cli/          `python -m jaxvc.infer convert | stylize`
+  infer.py, cli/          `python -m jaxvc.infer convert | stylize | export`
+  export.py               a trained generator and vocoder as SavedModel / TFLite files
   audio/                  the shared front-end: files, loudness, STFT, mels, inversion,
                           F0, pitch shift in the mel
   data/                   domains (demo corpus, folders, TFDS), the on-disk store of

@@ -8,6 +8,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -73,6 +74,26 @@ def atomic_path(path) -> Iterator[str]:
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(path) -> Iterator[str]:
+  """Yields a temporary folder beside `path` (local) for the caller to fill.
+
+  When the block finishes the folder is renamed to `path` in one step, which
+  must not exist or be empty; if it raises, the temporary folder is removed
+  and `path` is untouched. A reader sees no folder or a complete one.
+  """
+  path = os.path.abspath(os.fspath(path))
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+  os.mkdir(tmp)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp)
 
 
 def write_text(path, text: str) -> None:

@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "stream": ("jaxvc.cli.stream", "convert live, block by block: a file at real-time pace, "
                                    "raw PCM on stdin, or a sound device"),
     "stylize": ("jaxvc.cli.stylize", "spectrogram neural style transfer of one clip onto another"),
+    "export": ("jaxvc.cli.export", "a trained generator and vocoder as SavedModel or TFLite files"),
 }
 
 

@@ -62,8 +62,12 @@ def conv_im2col(x: jax.Array, kernel: jax.Array, strides: tuple[int, ...],
   x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
   window = kernel.shape[:-2]
   out = [(x.shape[1 + d] - window[d]) // strides[d] + 1 for d in range(len(window))]
-  taps = [x[(slice(None), *(slice(o, o + s * (n - 1) + 1, s)
-                             for o, s, n in zip(offsets, strides, out)))]
+  # lax.slice, not x[a:b:s]: with a symbolic batch (an exported model,
+  # jaxvc.export) indexing lowers to a gather, which TFLite cannot convert.
+  taps = [jax.lax.slice(x, (0, *offsets, 0),
+                        (x.shape[0], *(o + s * (n - 1) + 1
+                                       for o, s, n in zip(offsets, strides, out)), x.shape[-1]),
+                        (1, *strides, 1))
           for offsets in itertools.product(*(range(w) for w in window))]
   return jnp.concatenate(taps, axis=-1) @ kernel.reshape(-1, kernel.shape[-1])
 

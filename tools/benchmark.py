@@ -480,6 +480,76 @@ def bench_streaming() -> dict:
   return figures
 
 
+def bench_export() -> dict:
+  """The exported models (`python -m jaxvc.infer export`, fresh weights) on the
+  60 s speech mel, each in its runtime against the same function jitted by JAX
+  in this process: MelGAN-VC's default generator (256 channels, the mel
+  padded to whole chunks) as a SavedModel run by TensorFlow and as TFLite run
+  by LiteRT (XNNPACK, its default CPU delegate); configs/vocoder_demo.py's
+  F0-conditioned vocoder as a SavedModel, given the mel with its context of
+  silence and the pitch rows of the speech's F0."""
+  import tensorflow as tf
+  from ai_edge_litert.interpreter import Interpreter
+  from jaxvc import config as config_lib
+  from jaxvc import export
+  from jaxvc import workdirs
+  from jaxvc.audio import pitch
+  from jaxvc.melganvc import config as melganvc_config
+  from jaxvc.vocoder import excitation
+  from jaxvc.vocoder.inference import Vocoder
+  mel, cfg = _speech_mel(60)
+  width = melganvc_config.defaults().data.chunk_frames
+  chunked = np.pad(mel, ((0, 0), (0, -mel.shape[1] % width)), constant_values=-1.0)[None]
+  figures = {}
+  with tempfile.TemporaryDirectory() as tmp:
+    generator_run = workdirs.write_untrained(os.path.join(tmp, "g"), melganvc_config.defaults())
+    vocoder_run = workdirs.write_untrained(os.path.join(tmp, "v"),
+                                           config_lib.from_file("vocoder_demo"))
+    start = time.perf_counter()
+    export.export(generator_run, os.path.join(tmp, "sm"), "savedmodel", vocoder=vocoder_run)
+    figures["export_savedmodel_seconds"] = time.perf_counter() - start
+    start = time.perf_counter()
+    export.export(generator_run, os.path.join(tmp, "tfl"), "tflite")
+    figures["export_tflite_seconds"] = time.perf_counter() - start
+    config, generator, _ = workdirs.load_inference(generator_run, method="melganvc")
+    g_jax = jax.jit(export.generator_model(config, generator).fn)
+    g_tf = tf.saved_model.load(os.path.join(tmp, "sm", "generator")).signatures["serving_default"]
+    lite = Interpreter(model_path=os.path.join(tmp, "tfl", "generator.tflite"))
+    [inp], [out] = lite.get_input_details(), lite.get_output_details()
+    lite.resize_tensor_input(inp["index"], chunked.shape)
+    lite.allocate_tensors()
+
+    def g_lite():
+      lite.set_tensor(inp["index"], chunked)
+      lite.invoke()
+      return lite.get_tensor(out["index"])
+
+    jax_seconds = timeit(lambda: g_jax(chunked).block_until_ready(), repeats=3)
+    figures.update(generator_jax_seconds=jax_seconds,
+                   generator_savedmodel_seconds=timeit(
+                       lambda: g_tf(mel=tf.constant(chunked))["converted"].numpy(), repeats=3),
+                   generator_tflite_seconds=timeit(g_lite, repeats=3))
+    for name in ("savedmodel", "tflite"):
+      figures[f"generator_{name}_vs_jax"] = figures[f"generator_{name}_seconds"] / jax_seconds
+    vocoder = Vocoder.from_workdir(vocoder_run)
+    c = vocoder.context
+    padded = np.pad(mel, ((0, 0), (c, c)), constant_values=-1.0)[None]
+    inputs = [padded]
+    if vocoder.uses_pitch:
+      f0, voiced = pitch.mel_f0(mel, cfg)
+      inputs.append(excitation.pad_rows(vocoder.pitch_rows(mel[None], f0[None], voiced[None]), c, c))
+    v_config, v_state, _ = workdirs.load_inference(vocoder_run, method="vocoder")
+    v_jax = jax.jit(export.vocoder_model(v_config, v_state["params"]).fn)
+    v_tf = tf.saved_model.load(os.path.join(tmp, "sm", "vocoder")).signatures["serving_default"]
+    names = ("mel", "pitch")[:len(inputs)]
+    jax_seconds = timeit(lambda: v_jax(*inputs).block_until_ready(), repeats=3)
+    tf_seconds = timeit(lambda: v_tf(**{k: tf.constant(x) for k, x in zip(names, inputs)})[
+        "wave"].numpy(), repeats=3)
+    figures.update(vocoder_jax_seconds=jax_seconds, vocoder_savedmodel_seconds=tf_seconds,
+                   vocoder_savedmodel_vs_jax=tf_seconds / jax_seconds)
+  return figures
+
+
 def _hifigan_generator(cfg, channels: int, key):
   """HiFi-GAN's generator (Kong et al. 2020) re-made for the cost comparison:
   upsampling 8 x 6 x 2 x 2 = hop 192 by transposed convs (kernel 2x stride),
@@ -597,6 +667,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "vocoder_synthesis": bench_vocoder_synthesis,
     "vocoder_design": bench_vocoder_design,
     "vocoder_training": bench_vocoder_training,
+    "export": bench_export,
 }
 
 

@@ -67,22 +67,22 @@ def analyse_blocks(blocks: jax.Array, window: np.ndarray) -> jax.Array:
   return jnp.fft.rfft(_frames(blocks, window.size) * window, axis=-1)
 
 
-def window_sum_inverse(n_fft, hop_length, win_length, n_frames, length) -> np.ndarray:
+def window_sum_inverse(n_fft, hop_length, win_length, n_frames, length) -> jax.Array:
   """1 / (overlap-added squared window) in block space, zero outside the signal.
 
   Dividing by it makes the overlap-add a left inverse of the STFT (librosa's
   istft); zeroing the padding makes a re-analysis see the centred signal.
+  Computed in JAX by the same overlap-add as the signal (librosa's
+  window_sumsquare), so `n_frames` and `length` may be symbolic: an exported
+  vocoder (`jaxvc.export`) takes any number of frames.
   """
-  k = _hops_per_frame(n_fft, hop_length)
-  size = (n_frames + k - 1) * hop_length
-  window_sum = librosa.util.fix_length(librosa.filters.window_sumsquare(
-      window="hann", n_frames=n_frames, hop_length=hop_length, win_length=win_length,
-      n_fft=n_fft, dtype=np.float32), size=size)
-  inverse = np.zeros(size, np.float32)
-  start, stop = n_fft // 2, min(n_fft // 2 + length, size)
-  inside = window_sum[start:stop]
-  np.divide(1, inside, out=inverse[start:stop], where=inside > np.finfo(np.float32).tiny)
-  return inverse.reshape(-1, hop_length)
+  squared = jnp.broadcast_to(hann_window(n_fft, win_length) ** 2, (n_frames, n_fft))
+  window_sum = _overlap_add(squared, hop_length)
+  position = (jnp.arange(window_sum.shape[0])[:, None] * hop_length
+              + jnp.arange(hop_length)[None, :])
+  inside = ((position >= n_fft // 2) & (position < n_fft // 2 + length)
+            & (window_sum > np.finfo(np.float32).tiny))
+  return jnp.where(inside, 1 / jnp.where(inside, window_sum, 1), 0)
 
 
 def synthesise_blocks(spec: jax.Array, window: np.ndarray,
