@@ -66,6 +66,17 @@ def test_stream_through_a_vocoder_is_the_offline_conversion_delayed(workdir, cli
   np.testing.assert_allclose(out[latency:], want, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
+def test_a_narrower_generator_chunk_streams_sooner_and_as_offline(workdir, clip):
+  wide = jaxvc.Converter.from_workdir(workdir, vocoder=vocoder())
+  narrow = jaxvc.Converter.from_workdir(workdir, vocoder=vocoder(), chunk_frames=12)
+  out, latency = streamed(narrow, clip, 999)
+  assert latency == wide.stream().latency - 12 * 192
+  want = offline(narrow, clip)
+  np.testing.assert_allclose(out[latency:], want, atol=1e-4 * max(1.0, np.abs(want).max()))
+  with pytest.raises(ValueError, match="multiple of 4"):
+    jaxvc.Converter.from_workdir(workdir, chunk_frames=10)
+
+
 def test_stream_with_the_automatic_key_through_an_f0_vocoder_is_offline_delayed(workdir, clip):
   converter = jaxvc.Converter.from_workdir(
       workdir, vocoder=vocoder(pitch_input=True), pitch="auto", pitch_shift=2,
@@ -90,23 +101,29 @@ def test_griffin_lim_stream_does_not_depend_on_the_block_size(workdir, clip):
   assert np.abs(at_once).max() > 0
 
 
-@pytest.mark.parametrize("context", [None, 23])
-def test_the_first_window_comes_out_once_the_latency_is_in(workdir, context):
+@pytest.mark.parametrize("renderer", ["griffinlim", "vocoder"])
+def test_windows_come_out_once_their_samples_are_in(workdir, renderer):
   """The latency is what the stream waits for, not more: one sample short of
-  it nothing is rendered, with it the first window is; and the stated figure
-  is what the plan's parts add up to at the demo sizes."""
-  renderer = dict(n_iter=2) if context is None else dict(vocoder=vocoder())
-  converter = jaxvc.Converter.from_workdir(workdir, **renderer)
-  plan = WindowPlan.live(converter.audio, 24, converter.inversion.context)
-  first_emitted = plan.window * plan.hop if plan.exact else None
+  a window's need nothing is rendered, with it the window is; through a
+  vocoder a window's first sample has waited exactly the latency: its chunk,
+  the vocoder's lookahead and the analysis half-window."""
+  options = dict(n_iter=2) if renderer == "griffinlim" else dict(vocoder=vocoder())
+  converter = jaxvc.Converter.from_workdir(workdir, **options)
+  stream = converter.stream()
+  plan = stream._windows.plan
   windows = streaming.Windows(converter, plan)
-  noise = 0.01 * np.random.RandomState(0).randn(plan.latency).astype(np.float32)
-  needed = plan.samples_needed(0)
-  assert windows.push(noise[:needed - 1]) == []
-  assert len(windows.push(noise[needed - 1:needed])) == 1
-  if first_emitted is not None:   # a cut: the window's first sample waited the whole latency
-    assert plan.latency == needed
-    assert plan.latency == (24 + 24) * 192 + 576   # one chunk, one chunk of context, the analysis
+  noise = 0.01 * np.random.RandomState(0).randn(4 * plan.latency).astype(np.float32)
+  pushed = 0
+  for k in range(3):
+    needed = plan.samples_needed(k)
+    assert windows.push(noise[pushed:needed - 1]) == [] and windows._next == k
+    windows.push(noise[needed - 1:needed])
+    assert windows._next == k + 1   # rendered (a window owning no frames yet gives none)
+    pushed = needed
+  if plan.exact:
+    assert plan.latency == plan.samples_needed(1) - plan.own_start(1) * plan.hop
+    lookahead = converter.inversion.lookahead
+    assert plan.latency == (24 + lookahead) * 192 + 576
 
 
 def test_bad_blocks_are_errors_that_keep_the_stream(workdir, clip):

@@ -214,6 +214,39 @@ def test_streamed_synthesis_equals_one_shot(vocoder):
     assert moved == changes, offset
 
 
+@pytest.mark.parametrize("pitch", [False, True])
+def test_a_causal_vocoder_hears_the_mel_ahead_only_as_far_as_its_lookahead(pitch):
+  """model.causal: the samples of frame t do not move when the mel (or the
+  F0) changes after t + lookahead; without the F0 the bound is tight (the
+  inverse STFT's half frame), and the past is heard as far as `context`."""
+  c = tiny_config()
+  c.model.update(causal=True, pitch=pitch)
+  vocoder = vocoder_inference.Vocoder(c, nnx.split(generator_lib.create(c))[1])
+  before, after = generator_lib.receptive_field(c)
+  assert (vocoder.context, vocoder.lookahead) == (before, after) and after < before
+  hop, t = vocoder.cfg.hop_length, 40
+  mel = np.random.RandomState(2).uniform(-1, 0, (vocoder.cfg.n_mels, 80)).astype(np.float32)
+  f0 = np.full(80, 140.0)
+  inputs = (f0,) if pitch else ()
+  base = vocoder(mel, *inputs)[t * hop - hop // 2:t * hop + hop // 2]
+
+  def moved(frame, in_f0=False):
+    m, f = mel.copy(), f0.copy()
+    if in_f0:
+      f[frame] = 200.0
+    else:
+      m[:, frame] += 0.5
+    out = vocoder(m, *((f,) if pitch else ()))[t * hop - hop // 2:t * hop + hop // 2]
+    return not np.allclose(out, base, atol=1e-6)
+
+  assert not moved(t + after + 1)
+  if pitch:
+    assert not moved(t + after + 1, in_f0=True)
+  else:
+    assert moved(t + after)
+    assert moved(t - before + 1) and not moved(t - before - 1)
+
+
 def test_mismatched_audio_settings_are_a_config_error(vocoder, tmp_path):
   melganvc = tiny_melganvc_config()
   melganvc.audio.n_mels = 128

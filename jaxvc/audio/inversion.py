@@ -25,6 +25,9 @@ class Inversion(Protocol):
   lengths pad them to a few (`jaxvc.buckets`), with silence (`mel.SILENCE`)."""
   cfg: AudioConfig
   context: int | None
+  # Optional `lookahead`: of `context`, the frames after a sample that it
+  # depends on, where fewer than before (a causal vocoder); a live stream
+  # waits for these.
 
   def __call__(self, mel: np.ndarray) -> np.ndarray:
     ...

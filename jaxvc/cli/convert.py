@@ -60,6 +60,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--tail", choices=chunking.TAIL_MODES, default="pad",
                       help="the last generator chunk: padded with silence, or the final "
                            "full-width frames as the original MelGAN-VC")
+  parser.add_argument("--chunk-frames", type=int,
+                      help="the generator's width in frames, a multiple of 4 (default: the "
+                           "trained one); narrower cuts a live stream's latency, at some cost "
+                           "in quality")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,8 +94,10 @@ def load_model(args: argparse.Namespace, overrides: list[str]) -> Converter:
                      "either way (an octave, what the renderers were measured to follow)")
   if args.iters is not None and args.iters < 1:
     raise UsageError(f"--iters: must be at least 1, got {args.iters}")
+  if args.chunk_frames is not None and (args.chunk_frames <= 0 or args.chunk_frames % 4):
+    raise UsageError(f"--chunk-frames {args.chunk_frames}: must be a positive multiple of 4")
   options = dict(inversion=args.inversion or "griffinlim", n_iter=args.iters, tail=args.tail,
-                 pitch=args.pitch, pitch_shift=args.pitch_shift)
+                 pitch=args.pitch, pitch_shift=args.pitch_shift, chunk_frames=args.chunk_frames)
   if args.vocoder:
     options["vocoder"] = Vocoder.from_workdir(args.vocoder)
   if args.workdir:

@@ -104,7 +104,10 @@ class Converter:
   `vocoder` (a trained `jaxvc.Vocoder`) if given, else through `inversion`
   ("griffinlim", or "gradient" descent as the original) in `n_iter`
   iterations (default 32 or 500); `tail` is how the last chunk is filled
-  (chunking.TAIL_MODES); `window_seconds` sizes the streaming windows;
+  (chunking.TAIL_MODES); `chunk_frames` is the generator's width (default:
+  the trained one; the network is convolutional, so a narrower one, a
+  multiple of 4, cuts a live stream's latency at some cost in quality:
+  docs/results/streaming.md); `window_seconds` sizes the offline windows;
   `pitch` ("model" or "auto") and `pitch_shift` (semitones) set the output's
   F0 (see the module's docstring); "auto" needs `pitch_statistics` (by
   domain, `pitch_statistics.load_or_compute`; `from_workdir` fetches them).
@@ -115,7 +118,8 @@ class Converter:
                inversion: str = "griffinlim", n_iter: int | None = None, tail: str = "pad",
                window_seconds: float = 10.0, vocoder: inversion_lib.Inversion | None = None,
                pitch: str = "model", pitch_shift: float = 0.0,
-               pitch_statistics: dict[str, pitch_lib.LogF0Statistics] | None = None):
+               pitch_statistics: dict[str, pitch_lib.LogF0Statistics] | None = None,
+               chunk_frames: int | None = None):
     if tail not in chunking.TAIL_MODES:
       raise ValueError(f"tail must be one of {chunking.TAIL_MODES}, got {tail!r}")
     if pitch not in PITCH_MODES:
@@ -135,11 +139,14 @@ class Converter:
     else:
       inversion_lib.check_matches(vocoder, self.audio, "the MelGAN-VC model")
       self.inversion = vocoder
-    self.chunk_frames = config.data.chunk_frames
+    self.chunk_frames = chunk_frames or config.data.chunk_frames
+    if self.chunk_frames <= 0 or self.chunk_frames % 4:
+      raise ValueError(f"chunk_frames {self.chunk_frames}: the generator's width must be a "
+                       "positive multiple of 4 (its two stride-2 layers)")
     self.tail = tail
     self._generator = generator
     self.plan = WindowPlan.create(self.audio, self.chunk_frames, window_seconds,
-                                  self.inversion.context)
+                                  *self._inversion_reach)
     self.step = None   # the training step of the checkpoint, when loaded from one
 
   @classmethod
@@ -206,7 +213,13 @@ class Converter:
     (`WindowPlan.live`); through a vocoder they join exactly, so the output
     is the offline conversion's, delayed."""
     return streaming.LiveStream(self, WindowPlan.live(self.audio, self.chunk_frames,
-                                                      self.inversion.context))
+                                                      *self._inversion_reach))
+
+  @property
+  def _inversion_reach(self) -> tuple[int | None, int | None]:
+    """(frames before, frames after) a sample that its rendering depends on;
+    None for an iterative inversion, which depends on every frame."""
+    return self.inversion.context, getattr(self.inversion, "lookahead", self.inversion.context)
 
   @property
   def _renders_f0(self) -> bool:

@@ -142,7 +142,8 @@ class Windows:
         self.closed = True
         break
       window, last = self._window(self._next)
-      out.append(window)
+      if window is not None:
+        out.append(window)
       self._next += 1
       if last:
         self.closed = True
@@ -150,20 +151,24 @@ class Windows:
         samples.drop(self.plan.samples_done(self._next - 1))
     return out
 
-  def _window(self, k: int) -> tuple[ConvertedWindow, bool]:
+  def _window(self, k: int) -> tuple[ConvertedWindow | None, bool]:
+    """Window k (None if it owns no frames: a lookahead as long as the
+    first windows), and whether it is the last."""
     plan, hop, samples = self.plan, self.cfg.hop_length, self._samples
-    core = k * plan.window
+    own, boundary = plan.own_start(k), plan.own_start(k + 1)
     n_frames = self.cfg.n_frames(samples.end) if samples.ended else math.inf
     start, stop, last = plan.span(k, n_frames)
+    if boundary == 0 and not last:
+      return None, False
     segment = self._source_segment(start, stop)
     source_mel = self._source_mel(segment, stop - start)
     converted = self.converter.convert_mel(source_mel)
     converted, f0 = self.converter._pitched(segment, converted, plan.margin // hop)
-    rows = None if f0 is None else self._oscillator.rows(*f0, start, core)
+    rows = None if f0 is None else self._oscillator.rows(*f0, start, own)
     rendered = self._invert(converted, rows)
     offset = start * hop   # rendered[i] is output sample offset + i
 
-    parts, emit_from = [], core * hop
+    parts, emit_from = [], own * hop
     if self._join is not None:
       fade_start, outgoing = self._join
       incoming = rendered[fade_start - offset:fade_start - offset + plan.fade]
@@ -174,13 +179,14 @@ class Windows:
     if last:
       emit_to = samples.end
     elif plan.exact:
-      emit_to = (core + plan.window) * hop
+      emit_to = boundary * hop
     else:
-      emit_to = self._join_frame(converted, start, core + plan.window) * hop - plan.fade // 2
+      emit_to = self._join_frame(converted, start, boundary) * hop - plan.fade // 2
       self._join = emit_to, rendered[emit_to - offset:emit_to - offset + plan.fade]
     parts.append(rendered[emit_from - offset:emit_to - offset])
-    own = slice(core - start, (stop if last else core + plan.window) - start)
-    return ConvertedWindow(np.concatenate(parts), source_mel[:, own], converted[:, own]), last
+    frames = slice(own - start, (stop if last else boundary) - start)
+    return (ConvertedWindow(np.concatenate(parts), source_mel[:, frames], converted[:, frames]),
+            last)
 
   def _join_frame(self, converted: np.ndarray, start: int, boundary: int) -> int:
     """The frame within the context of `boundary` where a fade costs the least:

@@ -42,6 +42,10 @@ def defaults() -> ml_collections.ConfigDict:
       # Condition on the F0 (jaxvc.audio.pitch): log-F0 and voicing as inputs, and a
       # filtered pulse train at F0 added to the output (generator.py, excitation.py).
       pitch=False,
+      # Convolutions that see only the past: a sample then depends on the mel
+      # up to the inverse STFT's half frame ahead, not the whole receptive
+      # field, which is what a live stream must wait for (WindowPlan.live).
+      causal=False,
   ))
 
   c.discriminator = ml_collections.ConfigDict(dict(

@@ -15,9 +15,11 @@ train at that F0 (a source-filter model in the STFT domain), added to the
 Vocos spectrum. The harmonics then lie where the F0 puts them; the network
 shapes them and supplies the noise.
 
-Receptive field: `context_frames(config)` mel frames on each side of a sample decide
-it, so rendering a long mel in windows with that much context on each side
-gives the one-shot result (`inference.Vocoder`).
+Receptive field: `receptive_field(config)` mel frames before and after a
+sample decide it, so rendering a long mel in windows with that much context
+on each side gives the one-shot result (`inference.Vocoder`). With
+`model.causal` the convolutions see only the past, so a live stream waits
+only for the inverse STFT's half frame ahead (and the F0's next frame).
 """
 import math
 
@@ -32,10 +34,16 @@ from jaxvc.vocoder import excitation
 MAX_MAGNITUDE = 1e2   # the head's exp(magnitude) is clipped here, as Vocos
 
 
-def depthwise_conv1d(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """'same' depthwise conv over time: (B, T, C) * (width, C) -> (B, T, C)."""
+def time_padding(width: int, causal: bool) -> tuple[int, int]:
+  """Frames padded (before, after) for a conv of `width` that keeps the
+  length: centred, or with `causal` all before (each frame sees only the past)."""
+  return (width - 1, 0) if causal else (width // 2, width // 2)
+
+
+def depthwise_conv1d(x: jax.Array, kernel: jax.Array, causal: bool = False) -> jax.Array:
+  """Depthwise conv over time keeping the length: (B, T, C) * (width, C) -> (B, T, C)."""
   width = kernel.shape[0]
-  x = jnp.pad(x, ((0, 0), (width // 2, width // 2), (0, 0)))
+  x = jnp.pad(x, ((0, 0), time_padding(width, causal), (0, 0)))
   frames = x.shape[1] - width + 1
   return sum(x[:, j:j + frames] * kernel[j] for j in range(width))
 
@@ -44,8 +52,9 @@ class ConvNeXtBlock(nnx.Module):
   """Depthwise conv, LayerNorm, pointwise expand, GELU, project, layer scale, residual."""
 
   def __init__(self, dim: int, intermediate_dim: int, kernel_size: int, layer_scale: float, *,
-               rngs: nnx.Rngs):
+               causal: bool = False, rngs: nnx.Rngs):
     fan_in = kernel_size
+    self.causal = causal
     self.dw_kernel = nnx.Param(jax.random.uniform(
         rngs.params(), (kernel_size, dim), minval=-1, maxval=1) / math.sqrt(fan_in))
     self.dw_bias = nnx.Param(jnp.zeros((dim,)))
@@ -55,7 +64,7 @@ class ConvNeXtBlock(nnx.Module):
     self.scale = nnx.Param(jnp.full((dim,), layer_scale, jnp.float32))
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    h = depthwise_conv1d(x, self.dw_kernel[...]) + self.dw_bias[...]
+    h = depthwise_conv1d(x, self.dw_kernel[...], self.causal) + self.dw_bias[...]
     h = self.project(jax.nn.gelu(self.expand(self.norm(h)), approximate=False))
     return x + self.scale[...] * h
 
@@ -65,18 +74,19 @@ class Generator(nnx.Module):
 
   def __init__(self, cfg: audio.AudioConfig, *, dim: int, intermediate_dim: int,
                num_layers: int, kernel_size: int, n_fft: int, pitch: bool = False,
-               rngs: nnx.Rngs):
+               causal: bool = False, rngs: nnx.Rngs):
     self.cfg = cfg
     self.n_fft = n_fft
     self.kernel_size = kernel_size
     self.pitch = pitch
+    self.causal = causal
     channels = cfg.n_mels + (2 if pitch else 0)
     self.embed = nnx.Param(jax.nn.initializers.lecun_normal()(
         rngs.params(), (kernel_size, channels, dim)))
     self.embed_bias = nnx.Param(jnp.zeros((dim,)))
     self.embed_norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
     self.blocks = nnx.List([ConvNeXtBlock(dim, intermediate_dim, kernel_size, 1 / num_layers,
-                                          rngs=rngs) for _ in range(num_layers)])
+                                          causal=causal, rngs=rngs) for _ in range(num_layers)])
     self.final_norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
     self.head = nnx.Linear(dim, n_fft + 2, rngs=rngs)
     # Log-gain and phase of the filter applied to the pulse train's STFT.
@@ -93,8 +103,8 @@ class Generator(nnx.Module):
     if pitch is not None:
       mel = jnp.concatenate([mel, excitation.log_f0_channels(pitch)], axis=1)
     x = jnp.swapaxes(mel, 1, 2)   # (B, T, channels): mel bins are channels
-    pad = self.kernel_size // 2
-    x = layers.conv(x, self.embed[...], (1,), ((pad, pad),)) + self.embed_bias[...]
+    pad = time_padding(self.kernel_size, self.causal)
+    x = layers.conv(x, self.embed[...], (1,), (pad,)) + self.embed_bias[...]
     x = self.embed_norm(x)
     for block in self.blocks:
       x = block(x)
@@ -127,17 +137,33 @@ def uses_pitch(config) -> bool:
   return bool(config.model.get("pitch", False))
 
 
-def context_frames(config) -> int:
-  """Mel frames on either side of a sample's frame that can change it: the
-  convolutions' half-widths, and the inverse STFT's half frame. With the F0,
-  a spectrum frame also hears the pulse train over its analysis frame, which
-  the pitch rows of that frame's span and of the next frame decide."""
+def uses_causal(config) -> bool:
+  """Whether the convolutions see only the past (configs saved before model.causal do not)."""
+  return bool(config.model.get("causal", False))
+
+
+def receptive_field(config) -> tuple[int, int]:
+  """Mel frames (before, after) a sample's frame that can change it: the
+  convolutions' reach (centred, or with model.causal all before), then the
+  inverse STFT's half frame. With the F0, a spectrum frame also hears the
+  pulse train over its analysis frame, which the pitch rows of that frame's
+  span and of the next frame decide."""
   m, hop = config.model, config.audio.hop_length
   half_frame = -(-m.n_fft // (2 * hop))
-  heard = (1 + m.num_layers) * (m.kernel_size // 2)
+  reach = (1 + m.num_layers) * (m.kernel_size // 2)   # the input conv and each block's
+  before, after = reach, reach
+  if uses_causal(config):
+    before, after = (1 + m.num_layers) * (m.kernel_size - 1), 0
   if uses_pitch(config):
-    heard = max(heard, half_frame + 1)
-  return heard + half_frame
+    before, after = max(before, half_frame + 1), max(after, half_frame + 1)
+  return before + half_frame, after + half_frame
+
+
+def context_frames(config) -> int:
+  """Mel frames on either side of a sample's frame that can change it (the
+  larger side of `receptive_field`): a window rendered with that much mel on
+  each side gives the one-shot samples."""
+  return max(receptive_field(config))
 
 
 def create(config) -> Generator:
@@ -147,4 +173,4 @@ def create(config) -> Generator:
       audio.AudioConfig.from_config(config.audio), dim=m.dim,
       intermediate_dim=m.intermediate_dim, num_layers=m.num_layers,
       kernel_size=m.kernel_size, n_fft=m.n_fft, pitch=uses_pitch(config),
-      rngs=nnx.Rngs(config.seed)))
+      causal=uses_causal(config), rngs=nnx.Rngs(config.seed)))

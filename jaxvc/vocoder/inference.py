@@ -55,6 +55,8 @@ class Vocoder:
     self._graphdef = step_lib.graph_definitions(config)["generator"]
     self._params = params
     self.context = generator_lib.context_frames(config)
+    # Frames after a sample that it depends on: what a live stream waits for.
+    self.lookahead = generator_lib.receptive_field(config)[1]
     self.uses_pitch = generator_lib.uses_pitch(config)
     if window_frames < 1:
       raise ValueError(f"window_frames must be positive, got {window_frames}")
