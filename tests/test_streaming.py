@@ -202,3 +202,14 @@ def test_cli_bad_input_is_one_line(workdir, tmp_path, capsys):
   except (ImportError, OSError):
     status, err = run("--input", "device", "--output", "-")
     assert status == 2 and "sound" in err and len(err.splitlines()) == 1
+
+
+def test_stream_at_the_converted_mels_own_f0_is_offline_delayed(workdir, clip):
+  """--pitch model through an F0-conditioned vocoder: the converted mel's F0
+  is read chunk by chunk, whatever the windows, so the stream is the offline
+  conversion too."""
+  converter = jaxvc.Converter.from_workdir(workdir, vocoder=vocoder(pitch_input=True))
+  want = offline(converter, clip)
+  for block in (160, 4000):
+    out, latency = streamed(converter, clip, block)
+    np.testing.assert_allclose(out[latency:], want, atol=1e-4 * max(1.0, np.abs(want).max()))

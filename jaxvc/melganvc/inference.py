@@ -31,7 +31,10 @@ F0-conditioned vocoder is given that F0 (its oscillator carried across
 windows by `excitation.Oscillator`, so the joins stay exact); any other
 renderer gets the mel with its harmonics moved there (`audio.shift_mel_pitch`,
 which keeps the envelope): by the shift alone on every frame, or for "auto"
-by the wanted F0's ratio to the converted mel's own (`pitch.mel_f0`).
+by the wanted F0's ratio to the converted mel's own. The converted mel's
+own F0 is `pitch.mel_f0` of each chunk after the one before it, computed
+once per chunk (`streaming.Windows`), so it does not depend on the windows:
+a live stream renders it as offline conversion does.
 
 Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
 so any number of files of any length compile a bounded set of programs.
@@ -226,18 +229,18 @@ class Converter:
     """Whether the renderer takes the F0 (an F0-conditioned vocoder)."""
     return getattr(self.inversion, "uses_pitch", False)
 
-  def _pitched(self, segment: np.ndarray, converted: np.ndarray,
-               first: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+  def _pitched(self, segment: np.ndarray, converted: np.ndarray, first: int,
+               own: Callable[[], tuple[np.ndarray, np.ndarray]],
+               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """(the mel to render, the (F0, voiced) to render it at or None) for a
     window's `converted` mel, whose frames are `segment`'s from frame
-    `first` on: see the module's docstring."""
+    `first` on, and whose own F0 `own()` gives: see the module's docstring."""
     factor = 2.0 ** (self.pitch_shift / 12)
     if self.pitch == "model" and not self._renders_f0:
       if factor == 1.0:
         return converted, None
       # Every frame: moving an unvoiced frame's fine structure leaves it noise.
       return np.asarray(audio.shift_mel_pitch(converted, factor, self.audio)), None
-    own = lambda: tuple(np.asarray(x) for x in pitch_lib.mel_f0(converted, self.audio))
     if self.pitch == "auto":
       f0, voiced = np.stack(pitch_lib.track(segment, self.audio))[
           :, first:first + converted.shape[1]]

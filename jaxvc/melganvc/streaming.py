@@ -19,8 +19,14 @@ import numpy as np
 
 from jaxvc import audio
 from jaxvc import buckets
+from jaxvc.audio import pitch
 from jaxvc.melganvc.windows import WindowPlan
 from jaxvc.vocoder import excitation
+
+
+# Frames of its last that a chunk's F0 analysis continues it by (the half
+# analysis window and a frame: `Windows._converted_f0`).
+CHUNK_F0_EXTENSION = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +124,7 @@ class Windows:
     self._next = 0          # the next window's index
     self._join = None       # (first sample of the coming fade, the last window's rendering of it)
     self._oscillator = excitation.Oscillator(self.cfg.hop_length, self.cfg.sample_rate)
+    self._chunk_f0 = {}     # chunk index -> the converted mel's (F0, voiced) over it
     self.closed = False
 
   def push(self, block) -> list[ConvertedWindow]:
@@ -163,7 +170,8 @@ class Windows:
     segment = self._source_segment(start, stop)
     source_mel = self._source_mel(segment, stop - start)
     converted = self.converter.convert_mel(source_mel)
-    converted, f0 = self.converter._pitched(segment, converted, plan.margin // hop)
+    converted, f0 = self.converter._pitched(segment, converted, plan.margin // hop,
+                                            lambda: self._converted_f0(converted, start))
     rows = None if f0 is None else self._oscillator.rows(*f0, start, own)
     rendered = self._invert(converted, rows)
     offset = start * hop   # rendered[i] is output sample offset + i
@@ -187,6 +195,39 @@ class Windows:
     frames = slice(own - start, (stop if last else boundary) - start)
     return (ConvertedWindow(np.concatenate(parts), source_mel[:, frames], converted[:, frames]),
             last)
+
+  def _converted_f0(self, converted: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """The F0 and voicing of a window's converted mel (frames from `start`, a
+    chunk boundary), read chunk by chunk: each chunk's from `pitch.mel_f0`
+    of it after the chunk before (silence before the first), continued by
+    CHUNK_F0_EXTENSION copies of its last frame so that its last frames are
+    analysed whole. A chunk's F0 so depends on that chunk pair alone, not
+    on the window, and is computed once: a window's first chunk was its
+    predecessor's."""
+    chunk, frames = self.plan.chunk, converted.shape[1]
+    first = start // chunk
+    chunks = range(first, first + -(-frames // chunk))
+    todo = [j for j in chunks if j not in self._chunk_f0]
+    if todo:
+      pairs = []
+      for j in todo:
+        lo = (j - 1) * chunk - start
+        if lo < 0 and j > 0:
+          raise AssertionError(f"chunk {j - 1}'s F0 is needed before it was converted")
+        pair = converted[:, max(lo, 0):(j + 1) * chunk - start]   # short at the stream's end
+        if j == 0:
+          pair = np.pad(pair, ((0, 0), (chunk, 0)), constant_values=audio.SILENCE)
+        after = 2 * chunk + CHUNK_F0_EXTENSION - pair.shape[1]
+        pairs.append(np.pad(pair, ((0, 0), (0, after)), mode="edge"))
+      for j, pair in zip(todo, pairs):
+        # One pair a call: batched, XLA's sums would differ in the last bits
+        # with the batch's size, and the oscillator's phase would follow.
+        hz, voiced = (np.asarray(x) for x in pitch.mel_f0(pair, self.cfg))
+        own = min(chunk, frames - (j * chunk - start))
+        self._chunk_f0[j] = (hz[chunk:chunk + own], voiced[chunk:chunk + own])
+    for j in [j for j in self._chunk_f0 if j < first]:
+      del self._chunk_f0[j]
+    return tuple(np.concatenate([self._chunk_f0[j][i] for j in chunks]) for i in (0, 1))
 
   def _join_frame(self, converted: np.ndarray, start: int, boundary: int) -> int:
     """The frame within the context of `boundary` where a fade costs the least:
