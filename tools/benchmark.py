@@ -410,15 +410,23 @@ def bench_vocoder_synthesis() -> dict:
 
 
 STREAM_BLOCK_MS = 20
+# Live setups: name -> (vocoder config or None for Griffin-Lim, model.causal,
+# generator width or None for the trained one).
+STREAM_SETUPS = {
+    "vocoder_demo": ("vocoder_demo", False, None),
+    "vocoder_demo_causal_chunk16": ("vocoder_demo", True, 16),
+    "griffinlim": (None, False, None),
+}
 
 
-def stream_figures(renderer: str, seconds: int = 60) -> dict:
+def stream_figures(setup: str, seconds: int = 60) -> dict:
   """One live stream (`Converter.stream`) of `seconds` of espeak speech in
   STREAM_BLOCK_MS blocks, at the demo sizes with fresh weights (the cost does
-  not depend on them): G at configs/melganvc_demo.py's width, rendered by
-  `renderer`, "vocoder_demo" (configs/vocoder_demo.py, F0-conditioned, given
-  the converted mel's F0 as `--pitch model` does) or "griffinlim" (32
-  iterations). A block that completes a window (one generator chunk) pays
+  not depend on them): G at configs/melganvc_demo.py's width, rendered as
+  STREAM_SETUPS[setup] says: configs/vocoder_demo.py (F0-conditioned, given
+  the converted mel's F0 as `--pitch model` does), the same with
+  model.causal and the generator 16 frames wide (the low-latency setup), or
+  Griffin-Lim (32 iterations). A block that completes a window (one generator chunk) pays
   for converting and rendering it; the others only queue samples. So the
   budget that decides whether the stream keeps up is the window's duration
   (the next window's samples are in by then), and the worst window's compute
@@ -434,9 +442,11 @@ def stream_figures(renderer: str, seconds: int = 60) -> dict:
   mel, cfg = _speech_mel(seconds)
   wave = np.asarray(audio.mel_to_wave(mel, cfg, n_iter=32))   # speech at the model's rate
   config = config_lib.from_file("melganvc_demo")
-  options = {}
-  if renderer != "griffinlim":
-    vocoder_config = config_lib.from_file(renderer)
+  vocoder_name, causal, chunk_frames = STREAM_SETUPS[setup]
+  options = dict(chunk_frames=chunk_frames)
+  if vocoder_name is not None:
+    vocoder_config = config_lib.from_file(vocoder_name)
+    vocoder_config.model.causal = causal
     options["vocoder"] = Vocoder(vocoder_config, nnx.split(generator.create(vocoder_config))[1])
   conv = Converter.from_generator_state(config, step.generator_state(step.init_state(config)),
                                         **options)
@@ -460,14 +470,14 @@ def stream_figures(renderer: str, seconds: int = 60) -> dict:
 
 
 def bench_streaming() -> dict:
-  """Live conversion at the demo sizes (`stream_figures`) through the demo
-  vocoder and through Griffin-Lim, each in a fresh process pinned to one
-  core and to two (taskset), so the figures say what a one-core budget buys."""
+  """Live conversion at the demo sizes (`stream_figures`) in each of
+  STREAM_SETUPS, each in a fresh process pinned to one core and to two
+  (taskset), so the figures say what a one-core budget buys."""
   import subprocess
   import sys
   figures = {}
   cores = os.sched_getaffinity(0)
-  for renderer in ("vocoder_demo", "griffinlim"):
+  for renderer in STREAM_SETUPS:
     for n in (1, 2):
       if n > len(cores):
         continue
@@ -675,7 +685,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
   parser.add_argument("--json", help="also write every figure to this JSON file")
-  parser.add_argument("--stream-worker", metavar="RENDERER", help=argparse.SUPPRESS)
+  parser.add_argument("--stream-worker", metavar="SETUP", help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.stream_worker:   # one pinned process of bench_streaming
     print(json.dumps(stream_figures(args.stream_worker)))

@@ -171,7 +171,7 @@ class Windows:
     source_mel = self._source_mel(segment, stop - start)
     converted = self.converter.convert_mel(source_mel)
     converted, f0 = self.converter._pitched(segment, converted, plan.margin // hop,
-                                            lambda: self._converted_f0(converted, start))
+                                            lambda: self._converted_f0(start, stop))
     rows = None if f0 is None else self._oscillator.rows(*f0, start, own)
     rendered = self._invert(converted, rows)
     offset = start * hop   # rendered[i] is output sample offset + i
@@ -196,36 +196,37 @@ class Windows:
     return (ConvertedWindow(np.concatenate(parts), source_mel[:, frames], converted[:, frames]),
             last)
 
-  def _converted_f0(self, converted: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-    """The F0 and voicing of a window's converted mel (frames from `start`, a
-    chunk boundary), read chunk by chunk: each chunk's from `pitch.mel_f0`
-    of it after the chunk before (silence before the first), continued by
-    CHUNK_F0_EXTENSION copies of its last frame so that its last frames are
-    analysed whole. A chunk's F0 so depends on that chunk pair alone, not
-    on the window, and is computed once: a window's first chunk was its
-    predecessor's."""
-    chunk, frames = self.plan.chunk, converted.shape[1]
-    first = start // chunk
-    chunks = range(first, first + -(-frames // chunk))
-    todo = [j for j in chunks if j not in self._chunk_f0]
-    if todo:
-      pairs = []
-      for j in todo:
-        lo = (j - 1) * chunk - start
-        if lo < 0 and j > 0:
-          raise AssertionError(f"chunk {j - 1}'s F0 is needed before it was converted")
-        pair = converted[:, max(lo, 0):(j + 1) * chunk - start]   # short at the stream's end
-        if j == 0:
-          pair = np.pad(pair, ((0, 0), (chunk, 0)), constant_values=audio.SILENCE)
-        after = 2 * chunk + CHUNK_F0_EXTENSION - pair.shape[1]
-        pairs.append(np.pad(pair, ((0, 0), (0, after)), mode="edge"))
-      for j, pair in zip(todo, pairs):
-        # One pair a call: batched, XLA's sums would differ in the last bits
-        # with the batch's size, and the oscillator's phase would follow.
-        hz, voiced = (np.asarray(x) for x in pitch.mel_f0(pair, self.cfg))
-        own = min(chunk, frames - (j * chunk - start))
-        self._chunk_f0[j] = (hz[chunk:chunk + own], voiced[chunk:chunk + own])
-    for j in [j for j in self._chunk_f0 if j < first]:
+  def _converted_f0(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """The F0 and voicing of the converted mel over the frames [start, stop)
+    (`start` a chunk boundary), read chunk by chunk: each chunk's from
+    `pitch.mel_f0` of it after the chunk before (silence before the first),
+    continued by CHUNK_F0_EXTENSION copies of its last frame so that its last
+    frames are analysed whole, and computed once.
+
+    Each pair is converted again from its own samples, one fixed-size call
+    at a time: a Griffin-Lim rendering's F0 turns the last bits of float
+    rounding (which a window's size changes) into whole hertz, and an
+    oscillator would carry them on. So a chunk's F0 is the same whatever the
+    windows: a live stream renders as offline conversion does.
+    """
+    chunk = self.plan.chunk
+    chunks = range(start // chunk, -(-stop // chunk))
+    for j in chunks:
+      if j in self._chunk_f0:
+        continue
+      lo, hi = max(j - 1, 0) * chunk, min((j + 1) * chunk, stop)   # short at the stream's end
+      if lo < start:
+        raise AssertionError(f"chunk {j - 1}'s samples are gone before chunk {j}'s F0")
+      pair = self.converter.convert_mel(
+          self._source_mel(self._source_segment(lo, hi), hi - lo))
+      if j == 0:
+        pair = np.pad(pair, ((0, 0), (chunk, 0)), constant_values=audio.SILENCE)
+      pair = np.pad(pair, ((0, 0), (0, 2 * chunk + CHUNK_F0_EXTENSION - pair.shape[1])),
+                    mode="edge")
+      hz, voiced = (np.asarray(x) for x in pitch.mel_f0(pair, self.cfg))
+      own = hi - j * chunk
+      self._chunk_f0[j] = (hz[chunk:chunk + own], voiced[chunk:chunk + own])
+    for j in [j for j in self._chunk_f0 if j < chunks[0]]:
       del self._chunk_f0[j]
     return tuple(np.concatenate([self._chunk_f0[j][i] for j in chunks]) for i in (0, 1))
 
