@@ -124,6 +124,7 @@ class Windows:
     self._next = 0          # the next window's index
     self._join = None       # (first sample of the coming fade, the last window's rendering of it)
     self._oscillator = excitation.Oscillator(self.cfg.hop_length, self.cfg.sample_rate)
+    self._chunks = {}       # chunk index -> its converted mel, for the next window
     self._chunk_f0 = {}     # chunk index -> the converted mel's (F0, voiced) over it
     self.closed = False
 
@@ -169,11 +170,11 @@ class Windows:
       return None, False
     segment = self._source_segment(start, stop)
     source_mel = self._source_mel(segment, stop - start)
-    converted = self.converter.convert_mel(source_mel)
+    converted = self._convert(source_mel, start, last)
     converted, f0 = self.converter._pitched(segment, converted, plan.margin // hop,
                                             lambda: self._converted_f0(start, stop))
     rows = None if f0 is None else self._oscillator.rows(*f0, start, own)
-    rendered = self._invert(converted, rows)
+    rendered = self._invert(converted, rows, last)
     offset = start * hop   # rendered[i] is output sample offset + i
 
     parts, emit_from = [], own * hop
@@ -195,6 +196,29 @@ class Windows:
     frames = slice(own - start, (stop if last else boundary) - start)
     return (ConvertedWindow(np.concatenate(parts), source_mel[:, frames], converted[:, frames]),
             last)
+
+  def _convert(self, source_mel: np.ndarray, start: int, last: bool) -> np.ndarray:
+    """The window's converted mel (frames from `start`, a chunk boundary):
+    the chunks the last window converted are taken from it (the generator
+    sees each chunk alone, so they are the same chunks), the rest converted.
+    With the "overlap" tail the last window converts whole, as its last
+    chunk reaches back into the one before."""
+    chunk, frames = self.plan.chunk, source_mel.shape[1]
+    first = start // chunk
+    kept = 0
+    while kept < frames // chunk and first + kept in self._chunks:
+      kept += 1
+    if last and self.converter.tail == "overlap":
+      kept = 0
+    parts = [self._chunks[first + i] for i in range(kept)]
+    if kept * chunk < frames:
+      new = self.converter.convert_mel(source_mel[:, kept * chunk:])
+      parts.append(new)
+      for i in range(new.shape[1] // chunk):
+        self._chunks[first + kept + i] = new[:, i * chunk:(i + 1) * chunk]
+    for j in [j for j in self._chunks if j < first]:
+      del self._chunks[j]
+    return np.concatenate(parts, axis=1)
 
   def _converted_f0(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """The F0 and voicing of the converted mel over the frames [start, stop)
@@ -253,16 +277,18 @@ class Windows:
     first = self.plan.margin // self.cfg.hop_length
     return np.asarray(audio.wave_to_mel(segment, self.cfg))[:, first:first + frames]
 
-  def _invert(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+  def _invert(self, mel: np.ndarray, rows: np.ndarray | None, last: bool) -> np.ndarray:
     """Converted mel frames [and their pitch rows] -> their wave, frame t
     centred on sample t * hop.
 
-    Padded with silence to a few sizes; for an exact inversion by at least its
-    context, so that the last frames render as in a one-shot `Vocoder` call.
+    Padded with silence to a few sizes; for an exact inversion in the last
+    window by at least its context, so that the last frames render as in a
+    one-shot `Vocoder` call (other windows keep only samples whose
+    lookahead they hold).
     """
     inversion = self.converter.inversion
     frames = mel.shape[1]
-    extra = 0 if inversion.context is None else inversion.context
+    extra = 0 if inversion.context is None or not last else inversion.context
     padded = buckets.pad_to(np.asarray(mel, np.float32), self.plan.padded_frames(frames + extra),
                            value=audio.SILENCE)
     if rows is None:
