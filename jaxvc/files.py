@@ -64,16 +64,8 @@ def atomic_path(path) -> Iterator[str]:
   creates the file itself, so it gets the usual permissions (the umask's), and
   since the temporary name ends in ".tmp", writers must be told the format.
   """
-  path = os.fspath(path)
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-  try:
+  with _replaced_whole(path, make=lambda tmp: None, remove=os.remove) as tmp:
     yield tmp
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
 
 
 @contextlib.contextmanager
@@ -84,16 +76,25 @@ def atomic_folder(path) -> Iterator[str]:
   must not exist or be empty; if it raises, the temporary folder is removed
   and `path` is untouched. A reader sees no folder or a complete one.
   """
+  with _replaced_whole(path, make=os.mkdir, remove=shutil.rmtree) as tmp:
+    yield tmp
+
+
+@contextlib.contextmanager
+def _replaced_whole(path, *, make, remove) -> Iterator[str]:
+  """A temporary path beside `path` (made by `make`), renamed to `path` when
+  the block finishes, or removed (by `remove`) if it raises."""
   path = os.path.abspath(os.fspath(path))
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-  os.mkdir(tmp)
+  folder = os.path.dirname(path)
+  os.makedirs(folder, exist_ok=True)
+  tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+  make(tmp)
   try:
     yield tmp
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
-      shutil.rmtree(tmp)
+      remove(tmp)
 
 
 def write_text(path, text: str) -> None:

@@ -17,8 +17,7 @@ from jaxvc.melganvc import streaming
 from jaxvc.melganvc.windows import WindowPlan
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import inference as vocoder_inference
-from test_converter import tiny_config
-from test_converter import write_workdir
+from test_converter import workdir  # noqa: F401  (the fixture: a tiny untrained run)
 from test_pitch_conversion import HIGH
 from test_pitch_conversion import LOW
 from test_vocoder import tiny_config as tiny_vocoder_config
@@ -31,11 +30,6 @@ def vocoder(pitch_input: bool = False):
   c = tiny_vocoder_config()
   c.model.pitch = pitch_input
   return vocoder_inference.Vocoder(c, nnx.split(generator_lib.create(c))[1])
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-  return write_workdir(tmp_path_factory.mktemp("run"), tiny_config())
 
 
 @pytest.fixture(scope="module")
