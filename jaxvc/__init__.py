@@ -9,15 +9,16 @@ Where things are:
   caches.py               the cache folder and JAX's persistent compilation cache
   config.py, configs/     config loading and checks; the shipped configs
                           (configs/ at the top is a link to jaxvc/configs/)
-  infer.py, cli/          `python -m jaxvc.infer convert | stylize | export`
+  infer.py, cli/          `python -m jaxvc.infer convert | stream | stylize | export`
   export.py               a trained generator and vocoder as SavedModel / TFLite files
   audio/                  the shared front-end: files, loudness, STFT, mels, inversion,
                           F0, pitch shift in the mel
   data/                   domains (demo corpus, folders, TFDS), the on-disk store of
                           prepared utterances, and stateless crops
   melganvc/               MelGAN-VC: config, networks, losses, step, input
-                          pipeline, eval, windows, the Converter and its
-                          voices' F0 statistics
+                          pipeline, eval, the Converter and its voices' F0
+                          statistics, and the windows a conversion is cut
+                          into as its audio arrives (offline and live)
   vocoder/                the neural vocoder: config, generator (and its F0
                           excitation), discriminators, losses, step, input
                           pipeline, eval, Vocoder

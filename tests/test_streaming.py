@@ -120,6 +120,20 @@ def test_windows_come_out_once_their_samples_are_in(workdir, renderer):
     assert plan.latency == (24 + lookahead) * 192 + 576
 
 
+def test_short_and_empty_streams(workdir, clip):
+  """Shorter than a chunk, or nothing at all: the same as offline, float32
+  (what a sound card takes), and the latency's silence for nothing."""
+  converter = jaxvc.Converter.from_workdir(workdir, n_iter=2)
+  for size in (0, 1000):
+    stream = converter.stream()
+    out = np.concatenate([stream.push(clip[:size]), stream.close()])
+    assert out.dtype == np.float32 and out.size == size + stream.latency
+    if size:
+      np.testing.assert_allclose(out[stream.latency:], offline(converter, clip[:size]), atol=1e-5)
+  long, _ = streamed(converter, clip, 999)
+  assert long.dtype == np.float32
+
+
 def test_bad_blocks_are_errors_that_keep_the_stream(workdir, clip):
   converter = jaxvc.Converter.from_workdir(workdir, vocoder=vocoder())
   stream = converter.stream()
@@ -191,6 +205,10 @@ def test_cli_bad_input_is_one_line(workdir, tmp_path, capsys):
   assert status == 2 and "--fast" in err
   status, err = run("--input", "-", "--output", "-", "--block-ms", "0")
   assert status == 2 and "--block-ms" in err
+  status, err = run("--input", "-", "--output", "-", "--chunk-frames", "4")
+  assert status == 2 and "--chunk-frames" in err and len(err.splitlines()) == 1
+  status, err = run("--input", "-", "--output", str(tmp_path / "out.xyz"))
+  assert status == 2 and "out.xyz" in err
   try:
     import sounddevice   # noqa: F401  (there, a machine without PortAudio devices still errs)
   except (ImportError, OSError):

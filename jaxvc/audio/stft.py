@@ -132,7 +132,7 @@ def griffin_lim(magnitude: jax.Array, *, n_fft: int, hop_length: int, win_length
   inverse_window_sum = window_sum_inverse(
       n_fft, hop_length, win_length, magnitude.shape[-2], length)
   # One draw for every item: an item's rendering does not depend on where
-  # in a batch it sits (what a chunk-by-chunk F0 analysis relies on).
+  # in a batch it sits, or on the batch's size.
   phase = jax.random.uniform(jax.random.key(seed), magnitude.shape[-2:], jnp.float32)
   spec = magnitude * jnp.exp(2j * np.pi * phase)
   tiny = np.finfo(np.float32).tiny

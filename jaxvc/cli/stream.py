@@ -18,8 +18,9 @@ compute per block against its real-time budget. Messages go to stderr.
 Input is taken at its level, as a live stream must be (a file's loudness is
 normalised as `convert` does, since it is known whole); --gain scales it.
 Errors are one line; whatever was converted before one is kept (a file
-output is closed valid). Exit status 0, 1 if the stream broke, 2 if it could
-not start.
+output is written beside and renamed complete). Ctrl-C ends a live input as
+its end would: the rest is rendered. Exit status 0, 1 if the stream broke, 2
+if it could not start.
 """
 import argparse
 import contextlib
@@ -33,6 +34,7 @@ import soundfile as sf
 
 from jaxvc import audio
 from jaxvc import checkpoints
+from jaxvc import files
 from jaxvc.audio import loudness
 from jaxvc.cli.convert import UsageError
 from jaxvc.cli.convert import add_model_arguments
@@ -98,9 +100,12 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     model = load_model(args, overrides)
     rate = model.sample_rate
     block = max(1, round(args.block_ms * 1e-3 * rate))
+    try:
+      stream = model.stream()
+    except ValueError as e:   # a generator width the inversion's joins cannot fit
+      raise UsageError(f"--chunk-frames: {e}") from None
     with contextlib.ExitStack() as stack:
       source = _source(args, model, block, stack)
-      stream = model.stream()
       sink = _sink(args, rate, stream.latency, stack)
       print(f"algorithmic latency {stream.latency_seconds * 1e3:.0f} ms "
             f"(+ the {block / rate * 1e3:.0f} ms input block); {rate} Hz mono",
@@ -111,6 +116,13 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     return 2
 
 
+# A bad block, a broken pipe, a lost sound device (sounddevice.PortAudioError
+# is a plain Exception): the stream stops in one line, keeping its output.
+def _stream_errors() -> tuple[type[Exception], ...]:
+  sounddevice = sys.modules.get("sounddevice")
+  return (ValueError, OSError) + ((sounddevice.PortAudioError,) if sounddevice else ())
+
+
 def _run(stream, source, sink, timing: Timing, rate: int) -> int:
   status = 0
   try:
@@ -119,12 +131,14 @@ def _run(stream, source, sink, timing: Timing, rate: int) -> int:
       out = stream.push(block)
       timing.add(time.perf_counter() - start, block.size, rate)
       sink(out)
-  except (ValueError, OSError) as e:   # a bad block, a broken pipe, a lost device
+  except KeyboardInterrupt:   # how a live input ends: the rest is still rendered
+    print(f"interrupted after {timing.audio_seconds:.1f} s", file=sys.stderr)
+  except _stream_errors() as e:
     print(f"error: {_reason(e)}; stopped after {timing.audio_seconds:.1f} s", file=sys.stderr)
     status = 1
   try:
     sink(stream.close())
-  except OSError as e:
+  except _stream_errors() as e:
     print(f"error: {_reason(e)}", file=sys.stderr)
     status = 1
   print(timing.summary(), file=sys.stderr)
@@ -187,8 +201,15 @@ def _sink(args, rate: int, latency: int, stack: contextlib.ExitStack):
     device = stack.enter_context(_opened(sd.OutputStream, samplerate=rate, channels=1,
                                          dtype="float32"))
     return lambda wave: device.write(wave[:, None])
+  # Written beside and renamed when the stream ends (an error included: what
+  # was converted is kept), so an existing file is replaced only then.
+  kind = os.path.splitext(args.output)[1][1:].upper()
+  if kind not in sf.available_formats():
+    raise UsageError(f"--output {args.output}: not an audio format soundfile writes "
+                     f"({', '.join(sorted(sf.available_formats()))})")
   try:
-    writer = stack.enter_context(sf.SoundFile(args.output, "w", rate, 1, subtype="PCM_16"))
+    tmp = stack.enter_context(files.atomic_path(args.output))
+    writer = stack.enter_context(sf.SoundFile(tmp, "w", rate, 1, subtype="PCM_16", format=kind))
   except (sf.SoundFileError, OSError, RuntimeError) as e:
     raise UsageError(f"--output {args.output}: cannot write ({e})") from None
   skip = [latency]   # a file gets the conversion aligned with its input
@@ -254,4 +275,6 @@ def _opened(kind, **options):
   try:
     yield stream
   finally:
+    with contextlib.suppress(Exception):
+      stream.stop()   # lets what is queued for an output play out; close() drops it
     stream.close()

@@ -34,7 +34,8 @@ class ConvertedWindow:
   """One window's share of a conversion, in stream order.
 
   `wave` is the next stretch of output at the model's rate (joins included);
-  the mels are the window's own frames [kW, (k+1)W), source and converted.
+  the mels are the window's own frames (`WindowPlan.own_start` k to k + 1),
+  source and converted.
   """
   wave: np.ndarray
   source_mel: np.ndarray
@@ -194,8 +195,8 @@ class Windows:
       self._join = emit_to, rendered[emit_to - offset:emit_to - offset + plan.fade]
     parts.append(rendered[emit_from - offset:emit_to - offset])
     frames = slice(own - start, (stop if last else boundary) - start)
-    return (ConvertedWindow(np.concatenate(parts), source_mel[:, frames], converted[:, frames]),
-            last)
+    wave = np.concatenate(parts).astype(np.float32)   # a fade's gains are float64
+    return ConvertedWindow(wave, source_mel[:, frames], converted[:, frames]), last
 
   def _convert(self, source_mel: np.ndarray, start: int, last: bool) -> np.ndarray:
     """The window's converted mel (frames from `start`, a chunk boundary):
@@ -269,8 +270,10 @@ class Windows:
     """The samples that the stream's frames [start, stop) cover, with the
     margin their analysis needs on both sides, padded to a few sizes."""
     hop, margin = self.cfg.hop_length, self.plan.margin
-    padded = self.plan.padded_frames(stop - start)
-    return self._samples.take(start * hop - margin, padded * hop + 2 * margin)
+    segment = self._samples.take(start * hop - margin, (stop - start) * hop + 2 * margin)
+    # Zeros, not whatever samples have arrived, up to the padded size: what a
+    # window sees must not depend on how the stream was blocked.
+    return buckets.pad_to(segment, self.plan.padded_frames(stop - start) * hop + 2 * margin)
 
   def _source_mel(self, segment: np.ndarray, frames: int) -> np.ndarray:
     """The stream's mel frames of the window, from the samples they cover."""

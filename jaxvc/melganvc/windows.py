@@ -88,7 +88,7 @@ class WindowPlan:
       return dataclasses.replace(plan, window=chunk_frames)
     # Joins as far apart as the window, so that two fades never overlap.
     reach = (chunk_frames - _ceil_div(plan.fade, plan.hop) - 1) // 2
-    if reach < 0:
+    if reach < 0 or chunk_frames - reach < plan.fade_reach:   # the first join's fade from frame 0
       raise ValueError(f"a chunk of {chunk_frames} frames is too short for a live stream's "
                        f"cross-fades ({plan.fade} samples)")
     context = chunk_frames * _ceil_div(reach + plan.join_margin, chunk_frames)
