@@ -20,6 +20,7 @@ import numpy as np
 from jaxvc import audio
 from jaxvc import buckets
 from jaxvc.audio import pitch
+from jaxvc.melganvc import chunking
 from jaxvc.melganvc.windows import WindowPlan
 from jaxvc.vocoder import excitation
 
@@ -127,6 +128,7 @@ class Windows:
     self._oscillator = excitation.Oscillator(self.cfg.hop_length, self.cfg.sample_rate)
     self._chunks = {}       # chunk index -> its converted mel, for the next window
     self._chunk_f0 = {}     # chunk index -> the converted mel's (F0, voiced) over it
+    self._alone = {}        # chunk index -> its converted mel from its own samples alone
     self.closed = False
 
   def push(self, block) -> list[ConvertedWindow]:
@@ -228,32 +230,44 @@ class Windows:
     continued by CHUNK_F0_EXTENSION copies of its last frame so that its last
     frames are analysed whole, and computed once.
 
-    Each pair is converted again from its own samples, one fixed-size call
-    at a time: a Griffin-Lim rendering's F0 turns the last bits of float
-    rounding (which a window's size changes) into whole hertz, and an
-    oscillator would carry them on. So a chunk's F0 is the same whatever the
-    windows: a live stream renders as offline conversion does.
+    Each chunk of a pair is converted again from its own samples, alone, in
+    one fixed-size call (`_chunk_alone`): a Griffin-Lim rendering's F0 turns
+    the last bits of float rounding (which a window's size changes) into
+    whole hertz, and an oscillator would carry them on. So a chunk's F0 is
+    the same whatever the windows: a live stream renders as offline
+    conversion does.
     """
     chunk = self.plan.chunk
     chunks = range(start // chunk, -(-stop // chunk))
     for j in chunks:
       if j in self._chunk_f0:
         continue
-      lo, hi = max(j - 1, 0) * chunk, min((j + 1) * chunk, stop)   # short at the stream's end
-      if lo < start:
-        raise AssertionError(f"chunk {j - 1}'s samples are gone before chunk {j}'s F0")
-      pair = self.converter.convert_mel(
-          self._source_mel(self._source_segment(lo, hi), hi - lo))
-      if j == 0:
-        pair = np.pad(pair, ((0, 0), (chunk, 0)), constant_values=audio.SILENCE)
+      before = (np.full((self.cfg.n_mels, chunk), audio.SILENCE, np.float32) if j == 0
+                else self._chunk_alone(j - 1, start, stop))
+      own = self._chunk_alone(j, start, stop)   # short at the stream's end
+      pair = np.concatenate([before, own], axis=1)
       pair = np.pad(pair, ((0, 0), (0, 2 * chunk + CHUNK_F0_EXTENSION - pair.shape[1])),
                     mode="edge")
       hz, voiced = (np.asarray(x) for x in pitch.mel_f0(pair, self.cfg))
-      own = hi - j * chunk
-      self._chunk_f0[j] = (hz[chunk:chunk + own], voiced[chunk:chunk + own])
-    for j in [j for j in self._chunk_f0 if j < chunks[0]]:
-      del self._chunk_f0[j]
+      frames = own.shape[1]
+      self._chunk_f0[j] = (hz[chunk:chunk + frames], voiced[chunk:chunk + frames])
+    for cache in (self._chunk_f0, self._alone):
+      for j in [j for j in cache if j < chunks[0] - 1]:
+        del cache[j]
     return tuple(np.concatenate([self._chunk_f0[j][i] for j in chunks]) for i in (0, 1))
+
+  def _chunk_alone(self, j: int, start: int, stop: int) -> np.ndarray:
+    """Chunk j's converted mel from its own samples, by the generator on that
+    one chunk (one program, whatever the window): for `_converted_f0`."""
+    if j not in self._alone:
+      chunk = self.plan.chunk
+      lo, hi = j * chunk, min((j + 1) * chunk, stop)
+      if lo < start:
+        raise AssertionError(f"chunk {j}'s samples are gone before its F0 was read")
+      mel = self._source_mel(self._source_segment(lo, hi), hi - lo)
+      converted = self.converter._generator(chunking.to_chunks(mel, chunk, "pad"))
+      self._alone[j] = np.asarray(converted)[0][:, :hi - lo]
+    return self._alone[j]
 
   def _join_frame(self, converted: np.ndarray, start: int, boundary: int) -> int:
     """The frame within the context of `boundary` where a fade costs the least:
