@@ -10,7 +10,6 @@ import pytest
 import soundfile as sf
 
 import jaxvc
-from jaxvc import audio
 from jaxvc import infer
 from jaxvc.audio import pitch
 from jaxvc.melganvc import streaming

@@ -110,6 +110,12 @@ def _checked(block) -> np.ndarray:
   return block
 
 
+def _forget_before(cache: dict[int, object], index: int) -> None:
+  """Drops a per-chunk cache's entries for the chunks before `index`."""
+  for j in [j for j in cache if j < index]:
+    del cache[j]
+
+
 class Windows:
   """One stream's windows under `plan`, rendered by `converter` (a
   `Converter`: its generator, pitch choice and inversion).
@@ -219,8 +225,7 @@ class Windows:
       parts.append(new)
       for i in range(new.shape[1] // chunk):
         self._chunks[first + kept + i] = new[:, i * chunk:(i + 1) * chunk]
-    for j in [j for j in self._chunks if j < first]:
-      del self._chunks[j]
+    _forget_before(self._chunks, first)
     return np.concatenate(parts, axis=1)
 
   def _converted_f0(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -251,9 +256,8 @@ class Windows:
       hz, voiced = (np.asarray(x) for x in pitch.mel_f0(pair, self.cfg))
       frames = own.shape[1]
       self._chunk_f0[j] = (hz[chunk:chunk + frames], voiced[chunk:chunk + frames])
-    for cache in (self._chunk_f0, self._alone):
-      for j in [j for j in cache if j < chunks[0] - 1]:
-        del cache[j]
+    _forget_before(self._chunk_f0, chunks[0] - 1)
+    _forget_before(self._alone, chunks[0] - 1)
     return tuple(np.concatenate([self._chunk_f0[j][i] for j in chunks]) for i in (0, 1))
 
   def _chunk_alone(self, j: int, start: int, stop: int) -> np.ndarray:
@@ -346,9 +350,8 @@ class LiveStream:
   def push(self, block, sample_rate: int | None = None) -> np.ndarray:
     if sample_rate is not None and sample_rate != self.sample_rate:
       raise ValueError(f"a block at {sample_rate} Hz: the stream is at {self.sample_rate} Hz")
-    block = _checked(block)
-    self._add(self._windows.push(block))
-    return self._take(block.size)
+    self._add(self._windows.push(block))   # checks the block first
+    return self._take(np.shape(block)[0])
 
   def close(self) -> np.ndarray:
     self._add(self._windows.close())
