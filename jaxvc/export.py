@@ -39,12 +39,12 @@ import shutil
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 
 from jaxvc import audio
 from jaxvc import files
 from jaxvc import workdirs
 from jaxvc.audio import inversion
+from jaxvc.melganvc import chunking
 from jaxvc.melganvc import step as melganvc_step
 from jaxvc.vocoder import excitation
 from jaxvc.vocoder import generator as vocoder_generator
@@ -103,11 +103,10 @@ def generator_model(config, generator: dict) -> Model:
   width, n_mels = config.data.chunk_frames, config.audio.n_mels
 
   def convert(mel: jax.Array) -> jax.Array:
-    batch, _, frames = mel.shape
-    k = frames // width
-    chunks = jnp.swapaxes(mel.reshape(batch, n_mels, k, width), 1, 2)
-    converted = g(chunks.reshape(batch * k, n_mels, width)).reshape(batch, k, n_mels, width)
-    return jnp.swapaxes(converted, 1, 2).reshape(batch, n_mels, frames)
+    chunks = chunking.split_whole(mel, width)        # (batch, k, n_mels, width)
+    batch, k = chunks.shape[:2]
+    converted = g(chunks.reshape(batch * k, n_mels, width)).reshape(chunks.shape)
+    return chunking.join_whole(converted)
 
   shape = ("batch", n_mels, f"{width}*k")
   return Model("generator", convert, (Tensor("mel", shape),), Tensor("converted", shape), dict(

@@ -93,6 +93,27 @@ def test_long_input_streams_in_bounded_windows(fast, clip):
 
 
 @pytest.mark.parametrize("tail", chunking.TAIL_MODES)
+def test_chunks_cover_every_frame_and_join_back(tail):
+  """Chunks of 8 frames for mels of 1 to 20: every frame in a chunk once
+  (`pad`: silence after the last) and the joined chunks the mel again; the
+  whole-chunk split is the same on a batched JAX array (the export's)."""
+  rng = np.random.default_rng(0)
+  for frames in (1, 7, 8, 9, 16, 20):
+    mel = rng.uniform(-1, 1, (5, frames)).astype(np.float32)
+    chunks = chunking.to_chunks(mel, 8, tail)
+    assert chunks.shape[1:] == (5, 8)
+    assert len(chunks) == -(-frames // 8)
+    np.testing.assert_array_equal(chunking.from_chunks(chunks, frames, tail), mel)
+    if tail == "pad":
+      np.testing.assert_array_equal(chunks[-1][:, frames - 8 * (len(chunks) - 1):], audio.SILENCE)
+  batch = rng.uniform(-1, 1, (3, 5, 24)).astype(np.float32)
+  split = chunking.split_whole(jax.numpy.asarray(batch), 8)
+  assert split.shape == (3, 3, 5, 8)
+  np.testing.assert_array_equal(np.asarray(split[1]), chunking.to_chunks(batch[1], 8))
+  np.testing.assert_array_equal(np.asarray(chunking.join_whole(split)), batch)
+
+
+@pytest.mark.parametrize("tail", chunking.TAIL_MODES)
 def test_windowed_mels_equal_the_one_shot_conversion(workdir, clip, tail):
   """Windows of ~3 s over 14 s: the source and converted mels, joined, are the
   whole input's mel and its one-shot conversion."""

@@ -39,9 +39,10 @@ def clip(speech):
 
 def streamed(converter, wave: np.ndarray, block: int) -> tuple[np.ndarray, int]:
   stream = converter.stream()
-  out = [stream.push(wave[i:i + block]) for i in range(0, wave.size, block)]
-  assert all(o.size == min(block, wave.size - i) for o, i in zip(out, range(0, wave.size, block)))
-  out.append(stream.close())
+  out, _ = stream.push_all(wave, block)
+  starts = range(0, wave.size, block)
+  assert [o.size for o in out[:-1]] == [min(block, wave.size - i) for i in starts]
+  assert out[-1].size == stream.latency
   return np.concatenate(out), stream.latency
 
 

@@ -452,12 +452,7 @@ def stream_figures(setup: str, seconds: int = 60) -> dict:
                                         **options)
   block = cfg.sample_rate * STREAM_BLOCK_MS // 1000
   stream = conv.stream()
-  times = []
-  for i in range(0, wave.size, block):
-    start = time.perf_counter()
-    stream.push(wave[i:i + block])
-    times.append(time.perf_counter() - start)
-  stream.close()
+  _, times = stream.push_all(wave, block)
   block_seconds = block / cfg.sample_rate
   settled = np.asarray(times[cfg.sample_rate // block:])
   worst = float(settled.max())

@@ -33,8 +33,7 @@ def streamed(converter, wave: np.ndarray) -> tuple[np.ndarray, int]:
   aligned with the input, latency in samples)."""
   stream = converter.stream()
   block = round(BLOCK_SECONDS * converter.sample_rate)
-  out = [stream.push(wave[i:i + block]) for i in range(0, wave.size, block)]
-  out.append(stream.close())
+  out, _ = stream.push_all(wave, block)
   return np.concatenate(out)[stream.latency:], stream.latency
 
 

@@ -14,6 +14,7 @@ as many samples out, the converted stream delayed by the plan's `latency`
 """
 import dataclasses
 import math
+import time
 
 import numpy as np
 
@@ -356,6 +357,19 @@ class LiveStream:
   def close(self) -> np.ndarray:
     self._add(self._windows.close())
     return self._take(self._held)
+
+  def push_all(self, wave: np.ndarray, block: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """`wave` pushed in blocks of `block` samples as a live source would,
+    then the stream closed -> (every block the stream gave, `close()`'s
+    last; the seconds each push took). The one push loop of the tests,
+    `tools/streaming_check.py` and the benchmark."""
+    out, seconds = [], []
+    for i in range(0, len(wave), block):
+      start = time.perf_counter()
+      out.append(self.push(wave[i:i + block]))
+      seconds.append(time.perf_counter() - start)
+    out.append(self.close())
+    return out, np.asarray(seconds)
 
   def _add(self, windows: list[ConvertedWindow]) -> None:
     for w in windows:
