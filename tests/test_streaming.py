@@ -156,11 +156,14 @@ def test_bad_blocks_are_errors_that_keep_the_stream(workdir, clip):
 # The command line.
 
 
-def test_cli_file_to_file_is_the_conversion(workdir, clip, tmp_path, capsys):
+@pytest.mark.parametrize("pace", [["--fast"], []], ids=["fast", "real-time, warmed up"])
+def test_cli_file_to_file_is_the_conversion(workdir, clip, tmp_path, capsys, pace):
+  """A file through `infer stream` is the live windows' conversion, aligned;
+  at real-time pace after a warm-up stream on silence, which changes nothing."""
   source = tmp_path / "in.wav"
   sf.write(source, clip, 16000)
   target = tmp_path / "out.wav"
-  status = infer.main(["stream", "--workdir", str(workdir), "--iters", "2", "--fast",
+  status = infer.main(["stream", "--workdir", str(workdir), "--iters", "2", *pace,
                        "--gain", "0", "--input", str(source), "--output", str(target)])
   err = capsys.readouterr().err
   assert status == 0, err

@@ -12,8 +12,10 @@ any channel count, mixed to mono), or the default sound device (`device`,
 with the `live` extra's sounddevice). Sinks: a file (the conversion aligned:
 the stream's latency cut off, so it equals `convert`'s through a vocoder),
 raw PCM on stdout (`-`, what a sound card gets, latency included), or the
-sound device. The algorithmic latency is printed first; at the end, the
-compute per block against its real-time budget. Messages go to stderr.
+sound device. Unless a file is fed --fast, the stream's programs are
+compiled on silence first, so the first live windows keep time. The
+algorithmic latency is printed first; at the end, the compute per block
+against its real-time budget. Messages go to stderr.
 
 Input is taken at its level, as a live stream must be (a file's loudness is
 normalised as `convert` does, since it is known whole); --gain scales it.
@@ -104,6 +106,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
       stream = model.stream()
     except ValueError as e:   # a generator width the inversion's joins cannot fit
       raise UsageError(f"--chunk-frames: {e}") from None
+    if not (args.fast and args.input not in (PIPE, DEVICE)):
+      _warm_up(model, block, stream.latency)
     with contextlib.ExitStack() as stack:
       source = _source(args, model, block, stack)
       sink = _sink(args, rate, stream.latency, stack)
@@ -114,6 +118,14 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
   except (UsageError, checkpoints.CheckpointError, ConfigError, audio.AudioError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
+
+
+def _warm_up(model, block: int, latency: int) -> None:
+  """Runs a throwaway stream over silence (the latency and two seconds) so
+  that XLA compiles the stream's programs before the clock starts: a live
+  input's first windows would otherwise wait seconds for them, and a sound
+  card would run dry. The stream itself is not touched."""
+  model.stream().push_all(np.zeros(latency + 2 * model.sample_rate, np.float32), block)
 
 
 # A bad block, a broken pipe, a lost sound device (sounddevice.PortAudioError
