@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
       stream = model.stream()
     except ValueError as e:   # a generator width the inversion's joins cannot fit
       raise UsageError(f"--chunk-frames: {e}") from None
-    if not (args.fast and args.input not in (PIPE, DEVICE)):
+    if not args.fast:   # (--fast is a file input's; `_check` refuses it for a live one)
       _warm_up(model, block, stream.latency)
     with contextlib.ExitStack() as stack:
       source = _source(args, model, block, stack)
