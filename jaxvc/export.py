@@ -25,7 +25,7 @@ shapes, the mel settings, the sample rate, how to pad): the generator takes
 (batch, n_mels, chunk_frames * k) normalised mels, converts each chunk as
 `Converter.convert_mel` does (pad the mel with -1, the normalised silence, up
 to a whole chunk, and cut the output back); the vocoder takes (batch, n_mels,
-frames) [and an F0-conditioned one the pitch rows (batch, 3, frames) of
+frames) [and an F0-conditioned one the pitch rows (batch, 4, frames) of
 `excitation.pitch_rows`, whose phases are summed in float64 on the host, so
 they stay an input] and returns (batch, frames * hop) samples.
 
@@ -117,7 +117,7 @@ def generator_model(config, generator: dict) -> Model:
 
 
 def vocoder_model(config, params) -> Model:
-  """The vocoder's generator: (batch, n_mels, frames) [, pitch rows (batch, 3,
+  """The vocoder's generator: (batch, n_mels, frames) [, pitch rows (batch, 4,
   frames)] -> (batch, frames * hop)."""
   v = vocoder_step.generator_fn(vocoder_step.graph_definitions(config)["generator"], params)
   cfg = audio.AudioConfig.from_config(config.audio)
@@ -130,7 +130,8 @@ def vocoder_model(config, params) -> Model:
     inputs += (Tensor("pitch", ("batch", excitation.ROWS, "frames")),)
     notes["pitch"] = ("rows per frame of jaxvc.vocoder.excitation.pitch_rows (F0 in Hz held "
                       "through unvoiced frames, voiced 0/1, oscillator phase at the frame's "
-                      "centre mod 2 pi, summed in float64); padding frames: edge values, voiced 0")
+                      "centre mod 2 pi, summed in float64, frame number mod 2**24, the noise "
+                      "source's seed); padding frames: edge values, voiced 0, numbered on")
   return Model("vocoder", v, inputs,
                Tensor("wave", ("batch", f"{cfg.hop_length}*frames")), notes)
 

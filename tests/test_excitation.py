@@ -3,6 +3,7 @@ summed in pieces as in one run, and rendering in windows equal to one shot."""
 import math
 
 from flax import nnx
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -61,10 +62,33 @@ def test_phases_summed_in_pieces_give_the_samples_of_one_run():
       atol=1e-3)
 
 
-@pytest.fixture(scope="module")
-def pitch_vocoder():
+def test_frames_are_numbered_on_through_windows_and_padding_and_seed_the_noise():
+  hop, rate = CFG.hop_length, CFG.sample_rate
+  f0 = np.full((2, 10), 150.0)
+  rows = excitation.pitch_rows(f0, f0 > 0, hop, rate, xp=np, first_frame=5)
+  np.testing.assert_array_equal(rows[:, 3], np.tile(np.arange(5, 15), (2, 1)))
+  padded = excitation.pad_rows(rows, 3, 2)
+  np.testing.assert_array_equal(padded[0, 3], np.arange(2, 17))
+  # In the step each segment is numbered from its own frame.
+  stepped = excitation.pitch_rows(f0, f0 > 0, hop, rate, first_frame=jnp.array([0, 100]))
+  np.testing.assert_array_equal(np.asarray(stepped)[:, 3], [np.arange(10), np.arange(100, 110)])
+  # A stream's windows are numbered from where they start in it.
+  oscillator = excitation.Oscillator(hop, rate)
+  np.testing.assert_array_equal(oscillator.rows(f0[0], f0[0] > 0, 0, 0)[3], np.arange(10))
+  np.testing.assert_array_equal(oscillator.rows(f0[0], f0[0] > 0, 6, 8)[3], np.arange(6, 16))
+  # A frame's noise is its number's, whatever the window: uniform phases, new each frame.
+  noise = np.asarray(excitation.noise_phases(jnp.asarray(padded), 385))
+  assert noise.shape == (2, 15, 385) and 0 <= noise.min() and noise.max() < 2 * math.pi
+  np.testing.assert_array_equal(noise[1, 3:13], np.asarray(excitation.noise_phases(rows, 385))[0])
+  assert abs(noise.mean() - math.pi) < 0.05
+  assert not np.isclose(noise[0, :-1], noise[0, 1:]).all(axis=-1).any()
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["pulse", "pulse+noise"])
+def pitch_vocoder(request):
   c = tiny_config()
   c.model.pitch = True
+  c.model.noise_source = request.param
   params = nnx.split(generator_lib.create(c))[1]
   return vocoder_inference.Vocoder(c, params, window_frames=16)
 

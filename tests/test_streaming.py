@@ -25,9 +25,10 @@ from test_vocoder import tiny_config as tiny_vocoder_config
 BLOCKS = (160, 999, 4000)
 
 
-def vocoder(pitch_input: bool = False):
+def vocoder(pitch_input: bool = False, noise_source: bool = False):
   c = tiny_vocoder_config()
   c.model.pitch = pitch_input
+  c.model.noise_source = noise_source
   return vocoder_inference.Vocoder(c, nnx.split(generator_lib.create(c))[1])
 
 
@@ -71,9 +72,14 @@ def test_a_narrower_generator_chunk_streams_sooner_and_as_offline(workdir, clip)
     jaxvc.Converter.from_workdir(workdir, chunk_frames=10)
 
 
-def test_stream_with_the_automatic_key_through_an_f0_vocoder_is_offline_delayed(workdir, clip):
+@pytest.mark.parametrize("noise_source", [False, True], ids=["pulse", "pulse+noise"])
+def test_stream_with_the_automatic_key_through_an_f0_vocoder_is_offline_delayed(
+    workdir, clip, noise_source):
+  """The noise source draws each frame's noise from its number in the
+  stream, so the stream renders the offline noise too."""
   converter = jaxvc.Converter.from_workdir(
-      workdir, vocoder=vocoder(pitch_input=True), pitch="auto", pitch_shift=2,
+      workdir, vocoder=vocoder(pitch_input=True, noise_source=noise_source), pitch="auto",
+      pitch_shift=2,
       pitch_statistics=dict(a=LOW, b=HIGH))
   out, latency = streamed(converter, clip, 999)
   want = offline(converter, clip)

@@ -55,10 +55,18 @@ def test_generator_shapes_and_parameter_count():
   c.model.pitch = True
   g = generator_lib.create(c)
   assert _count(g) == expected + k * 2 * d + d * (m.n_fft + 2) + m.n_fft + 2
-  pitch = jnp.zeros((3, 3, 20))
+  pitch = jnp.zeros((3, 4, 20))
   assert jax.eval_shape(g, mel, pitch).shape == (3, 20 * c.audio.hop_length)
   with pytest.raises(ValueError, match="needs the F0"):
     g(mel)
+  # A noise source gives the free part's phase: its head predicts magnitudes only.
+  c.model.noise_source = True
+  g = generator_lib.create(c)
+  assert _count(g) == expected + k * 2 * d + d * (m.n_fft + 2) + m.n_fft + 2 - (d + 1) * (m.n_fft // 2 + 1)
+  assert jax.eval_shape(g, mel, pitch).shape == (3, 20 * c.audio.hop_length)
+  c.model.pitch = False
+  with pytest.raises(ConfigError, match="model.noise_source: needs model.pitch"):
+    vocoder_config.check(c)
 
 
 def test_discriminator_shapes_and_parameter_count():

@@ -15,14 +15,19 @@ reads as the F0), at 12000 steps and still at 30000 (docs/results/real.md):
 reconstruction alone does not pin down the phase of real speech. Given the
 F0 it places the harmonics there (a third of the frames an octave low
 without, 2% with, on the carve-out at 6000 steps: docs/results/tuning.md,
-"The F0-conditioned vocoder"); its unvoiced frames still carry some of that
-periodicity.
+"The F0-conditioned vocoder"); its unvoiced frames still carried some of that
+periodicity, and on a converter's mels, whose voicing is weak, most of the
+output read at 83 Hz. With a noise source for the free part's phase
+(`model.noise_source`: harmonic plus noise) no frame does, copy-synthesis is
+closer to the recordings, and DNSMOS rates it higher (docs/results/tuning.md,
+"A noise source for the aperiodic part").
 """
 from jaxvc.configs import vocoder_demo
 
 
 def get_config():
   c = vocoder_demo.get_config()
+  c.model.noise_source = True
   c.audio.loudness_lufs = -23.0
   c.data.domain = "folder:corpus/realspeech/cs_fillets_small"
   c.data.eval_split = "test"

@@ -42,6 +42,9 @@ def defaults() -> ml_collections.ConfigDict:
       # Condition on the F0 (jaxvc.audio.pitch): log-F0 and voicing as inputs, and a
       # filtered pulse train at F0 added to the output (generator.py, excitation.py).
       pitch=False,
+      # With pitch: the free (Vocos) part's phase from a noise source, so that
+      # the harmonic source is the only periodic one (harmonic plus noise).
+      noise_source=False,
       # Convolutions that see only the past: a sample then depends on the mel
       # up to the inverse STFT's half frame ahead, not the whole receptive
       # field, which is what a live stream must wait for (WindowPlan.live).
@@ -87,6 +90,8 @@ def check(config: ml_collections.ConfigDict) -> None:
     require(m[key] > 0, f"model.{key}", f"{m[key]} must be positive")
   require(m.kernel_size > 0 and m.kernel_size % 2 == 1, "model.kernel_size",
           f"{m.kernel_size} must be odd and positive")
+  require(not m.get("noise_source", False) or m.get("pitch", False), "model.noise_source",
+          "needs model.pitch (the harmonic source makes the periodic part)")
   require(m.n_fft >= cfg.hop_length and m.n_fft % 2 == 0, "model.n_fft",
           f"{m.n_fft} must be even and at least the hop ({cfg.hop_length})")
   disc = config.discriminator

@@ -14,14 +14,17 @@ The pitch rows a caller hands the generator, per mel frame (`pitch_rows`):
      before the first), so that the oscillator neither stops nor sweeps to
      0 Hz at a voicing boundary;
   1  voiced, 0 or 1;
-  2  the oscillator's phase at the frame's centre sample, modulo 2 pi.
+  2  the oscillator's phase at the frame's centre sample, modulo 2 pi;
+  3  the frame's number in the stream (modulo NUMBERS), which seeds the
+     noise source of a vocoder with `model.noise_source` (`noise_phases`).
 
 The phase row makes rendering a long mel in windows exact: each window gets
 the phases of one oscillator run over the whole mel, computed once in
 float64 by the caller, instead of starting its own at 0. Between two frame
 centres F0 is linear, so the phase advance over a hop has a closed form and
 the phase row and the samples between frames (`excitation`) agree to float
-rounding.
+rounding. The number row does the same for the noise: a frame's noise is
+drawn from its number, so every window draws the same noise for it.
 """
 import math
 
@@ -29,7 +32,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-ROWS = 3                 # F0 (Hz, held), voiced, phase
+ROWS = 4                 # F0 (Hz, held), voiced, phase, frame number
+# Frame numbers wrap here: float32 holds every integer below it (56 hours at
+# 83 frames a second before a frame's noise repeats).
+NUMBERS = 2**24
 HARMONICS = 96           # oscillator harmonics: up to Nyquist at 16 kHz from F0 >= 84 Hz
 REFERENCE_HZ = 150.0     # the log-F0 input channel is log2(F0 / this)
 
@@ -61,27 +67,39 @@ def frame_phases(f0_held, hop: int, sample_rate: int, start: float = 0.0, xp=jnp
 
 
 def pitch_rows(f0_hz, voiced, hop: int, sample_rate: int, start: float = 0.0, xp=jnp, *,
-               anchor: int = 0, held_before: float = 0.0):
+               anchor: int = 0, held_before: float = 0.0, first_frame=0):
   """(F0 in Hz, 0 where unvoiced; voiced) of shape (..., frames) -> the
   generator's pitch rows (..., ROWS, frames), the oscillator at phase `start`
   at frame `anchor` and holding `held_before` ahead of the first voiced
-  frame. With xp=np (inference) the phases are summed in float64, so they do
+  frame, the first frame numbered `first_frame` (an int, or one per leading
+  index). With xp=np (inference) the phases are summed in float64, so they do
   not drift over hours of audio."""
   dtype = np.float64 if xp is np else jnp.float32
   f0_hz, voiced = xp.asarray(f0_hz, dtype), xp.asarray(voiced, bool)
   held = held_f0(f0_hz, voiced, xp, held_before)
   phases = frame_phases(held, hop, sample_rate, start, xp, anchor)
-  return xp.stack([held, voiced.astype(dtype), phases], axis=-2).astype(np.float32)
+  numbers = frame_numbers(xp.asarray(first_frame)[..., None], held.shape[-1], xp)
+  numbers = xp.broadcast_to(numbers, held.shape).astype(dtype)
+  return xp.stack([held, voiced.astype(dtype), phases, numbers], axis=-2).astype(np.float32)
+
+
+def frame_numbers(first, frames: int, xp=jnp):
+  """Frames `first`, `first` + 1, ... (`frames` of them, along a new last
+  axis) modulo NUMBERS; `first` may be negative (frames before a stream's
+  first, its padding)."""
+  return xp.mod(first + xp.arange(frames), NUMBERS)
 
 
 def pad_rows(rows: np.ndarray, before: int, after: int) -> np.ndarray:
   """Pitch rows (..., ROWS, frames) extended by frames beyond their ends, as
   beside a mel padded with silence: unvoiced, the F0 and phase held (so the
-  rows stay smooth into the padding)."""
+  rows stay smooth into the padding), the frames numbered on."""
   widths = [(0, 0)] * (rows.ndim - 1) + [(before, after)]
   padded = np.pad(rows, widths, mode="edge")
   padded[..., 1, :before] = 0.0
   padded[..., 1, padded.shape[-1] - after:] = 0.0
+  first = rows[..., 3, :1].astype(np.int64) - before
+  padded[..., 3, :] = frame_numbers(first, padded.shape[-1], np)
   return padded
 
 
@@ -109,9 +127,21 @@ class Oscillator:
       # What the oscillator held before `start`: the previous window's, if it starts there too.
       held = float(self._rows[0, start - 1 - self._start]) if start > self._start else self._held
     rows = pitch_rows(f0_hz, voiced, self.hop, self.sample_rate, phase, np, anchor=anchor - start,
-                      held_before=held)
+                      held_before=held, first_frame=start)
     self._start, self._rows, self._held = start, rows, held
     return rows
+
+
+def noise_phases(rows: jax.Array, bins: int) -> jax.Array:
+  """The noise source (..., frames, bins): a phase uniform in [0, 2 pi) for
+  each frequency bin of each frame, drawn from the frame's number (row 3),
+  so that a frame's noise is the same in every window that renders it, and
+  a training segment's differ from step to step (`step.py` numbers them at
+  random)."""
+  numbers = rows[..., 3, :].astype(jnp.uint32)
+  key = jax.random.key(0)
+  draw = lambda n: jax.random.uniform(jax.random.fold_in(key, n), (bins,), maxval=2 * math.pi)
+  return jax.vmap(draw)(numbers.reshape(-1)).reshape(numbers.shape + (bins,))
 
 
 def log_f0_channels(rows: jax.Array) -> jax.Array:

@@ -13,7 +13,13 @@ log-F0 and the voicing join the mel as input channels, and a second head
 predicts a complex gain per frequency bin and frame for the STFT of a pulse
 train at that F0 (a source-filter model in the STFT domain), added to the
 Vocos spectrum. The harmonics then lie where the F0 puts them; the network
-shapes them and supplies the noise.
+shapes them and supplies the noise. With `model.noise_source` as well, the
+Vocos part keeps its predicted magnitude but takes its phase from a noise
+source (`excitation.noise_phases`): a harmonic-plus-noise model (NSF, DDSP),
+in which the only periodicity is the harmonic source's. Without it the
+predicted phases of frames given as unvoiced repeat from frame to frame, a
+buzz at the frame rate, most of all on a converter's mels
+(docs/results/tuning.md, "A noise source for the aperiodic part").
 
 Receptive field: `receptive_field(config)` mel frames before and after a
 sample decide it, so rendering a long mel in windows with that much context
@@ -70,16 +76,19 @@ class ConvNeXtBlock(nnx.Module):
 
 
 class Generator(nnx.Module):
-  """Normalised mel (B, n_mels, T) [and pitch rows (B, 3, T)] -> waveform (B, T * hop)."""
+  """Normalised mel (B, n_mels, T) [and pitch rows (B, 4, T)] -> waveform (B, T * hop)."""
 
   def __init__(self, cfg: audio.AudioConfig, *, dim: int, intermediate_dim: int,
                num_layers: int, kernel_size: int, n_fft: int, pitch: bool = False,
-               causal: bool = False, rngs: nnx.Rngs):
+               causal: bool = False, noise_source: bool = False, rngs: nnx.Rngs):
+    if noise_source and not pitch:
+      raise ValueError("a noise source needs the harmonic source (pitch) for the periodic part")
     self.cfg = cfg
     self.n_fft = n_fft
     self.kernel_size = kernel_size
     self.pitch = pitch
     self.causal = causal
+    self.noise_source = noise_source
     channels = cfg.n_mels + (2 if pitch else 0)
     self.embed = nnx.Param(jax.nn.initializers.lecun_normal()(
         rngs.params(), (kernel_size, channels, dim)))
@@ -88,7 +97,9 @@ class Generator(nnx.Module):
     self.blocks = nnx.List([ConvNeXtBlock(dim, intermediate_dim, kernel_size, 1 / num_layers,
                                           causal=causal, rngs=rngs) for _ in range(num_layers)])
     self.final_norm = nnx.LayerNorm(dim, epsilon=1e-6, rngs=rngs)
-    self.head = nnx.Linear(dim, n_fft + 2, rngs=rngs)
+    # Log-magnitude [and phase, unless the noise source gives it] per bin.
+    bins = n_fft // 2 + 1
+    self.head = nnx.Linear(dim, bins if noise_source else 2 * bins, rngs=rngs)
     # Log-gain and phase of the filter applied to the pulse train's STFT.
     self.harmonic_head = nnx.Linear(dim, n_fft + 2, rngs=rngs) if pitch else None
 
@@ -108,7 +119,11 @@ class Generator(nnx.Module):
     x = self.embed_norm(x)
     for block in self.blocks:
       x = block(x)
-    log_magnitude, phase = jnp.split(self.head(self.final_norm(x)), 2, axis=-1)
+    if self.noise_source:
+      log_magnitude = self.head(self.final_norm(x))
+      phase = excitation.noise_phases(pitch, log_magnitude.shape[-1])
+    else:
+      log_magnitude, phase = jnp.split(self.head(self.final_norm(x)), 2, axis=-1)
     magnitude = jnp.minimum(jnp.exp(log_magnitude), MAX_MAGNITUDE)
     spectrum = magnitude * jnp.exp(1j * phase)
     if pitch is not None:
@@ -135,6 +150,12 @@ class Generator(nnx.Module):
 def uses_pitch(config) -> bool:
   """Whether the vocoder is F0-conditioned (configs saved before model.pitch are not)."""
   return bool(config.model.get("pitch", False))
+
+
+def uses_noise_source(config) -> bool:
+  """Whether the aperiodic part's phase is noise (configs saved before
+  model.noise_source have none)."""
+  return bool(config.model.get("noise_source", False))
 
 
 def uses_causal(config) -> bool:
@@ -173,4 +194,5 @@ def create(config) -> Generator:
       audio.AudioConfig.from_config(config.audio), dim=m.dim,
       intermediate_dim=m.intermediate_dim, num_layers=m.num_layers,
       kernel_size=m.kernel_size, n_fft=m.n_fft, pitch=uses_pitch(config),
-      causal=uses_causal(config), rngs=nnx.Rngs(config.seed)))
+      causal=uses_causal(config), noise_source=uses_noise_source(config),
+      rngs=nnx.Rngs(config.seed)))

@@ -40,7 +40,7 @@ WINDOW_FRAMES = 1024   # frames rendered per call (12 s at the default settings)
 
 @functools.partial(jax.jit, static_argnums=0)
 def _render(graphdef, params, *inputs: jax.Array) -> jax.Array:
-  """The generator on (B, n_mels, T) [and (B, 3, T) pitch rows]; compiled once
+  """The generator on (B, n_mels, T) [and (B, 4, T) pitch rows]; compiled once
   per architecture and size."""
   return step_lib.generator_fn(graphdef, params)(*inputs)
 
@@ -100,7 +100,7 @@ class Vocoder:
     return wave if mel.ndim == 3 else wave[0]
 
   def render(self, mel: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """(B, n_mels, T) mels [and their (B, 3, T) pitch rows, `excitation.pitch_rows`]
+    """(B, n_mels, T) mels [and their (B, 4, T) pitch rows, `excitation.pitch_rows`]
     -> (B, T * hop) waves, in windows of `window_frames`."""
     batched = np.asarray(mel, np.float32)   # rows missing or extra: the generator says so
     frames, hop, c = batched.shape[-1], self.cfg.hop_length, self.context
@@ -121,7 +121,7 @@ class Vocoder:
     return np.concatenate(parts, axis=-1)
 
   def pitch_rows(self, mel: np.ndarray, f0_hz, voiced, start_phase: float = 0.0) -> np.ndarray:
-    """The generator's pitch rows (B, 3, T) for `mel` (B, n_mels, T)."""
+    """The generator's pitch rows (B, 4, T) for `mel` (B, n_mels, T)."""
     if f0_hz is None:
       if voiced is not None:
         raise ValueError("voiced without f0_hz")

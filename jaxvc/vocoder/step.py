@@ -101,7 +101,7 @@ def apply(graphdef, params, *inputs):
 
 def generator_fn(graphdef, params):
   """The generator as a function: normalised mel (B, n_mels, T) [, pitch rows
-  (B, 3, T) if model.pitch] -> wave (B, T * hop)."""
+  (B, 4, T) if model.pitch] -> wave (B, T * hop)."""
   return functools.partial(apply, graphdef, params)
 
 
@@ -112,14 +112,15 @@ def segment_mel(wave: jax.Array, cfg: audio.AudioConfig) -> jax.Array:
   return audio.normalise_mel(audio.mel_power(wave, cfg, frames), cfg)
 
 
-def segment_pitch(wave: jax.Array, cfg: audio.AudioConfig) -> jax.Array:
-  """The pitch rows (B, 3, T) of a segment's T frames (`excitation.pitch_rows`),
+def segment_pitch(wave: jax.Array, cfg: audio.AudioConfig, first_frame=0) -> jax.Array:
+  """The pitch rows (B, ROWS, T) of a segment's T frames (`excitation.pitch_rows`),
   from the one F0 analysis (`jaxvc.audio.pitch`); the oscillator starts at
-  phase 0 (the loss compares magnitudes, so the start is immaterial)."""
+  phase 0 (the loss compares magnitudes, so the start is immaterial), the
+  frames are numbered from `first_frame` (per segment, or one for all)."""
   frames = wave.shape[-1] // cfg.hop_length
   f0_hz, voiced = pitch.f0(wave, cfg)
   return excitation.pitch_rows(f0_hz[..., :frames], voiced[..., :frames], cfg.hop_length,
-                               cfg.sample_rate)
+                               cfg.sample_rate, first_frame=first_frame)
 
 
 def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
@@ -201,7 +202,13 @@ def make_train_step(config: ml_collections.ConfigDict, graphdefs: dict):
     real = batch["wave"]
     inputs = (segment_mel(real, cfg),)
     if generator_lib.uses_pitch(config):
-      inputs += (segment_pitch(real, cfg),)
+      first = 0
+      if generator_lib.uses_noise_source(config):
+        # Each segment numbered from a random frame, so that the noise source
+        # draws new noise at every step (from the step: resume stays exact).
+        key = jax.random.fold_in(jax.random.key(config.seed), state.step)
+        first = jax.random.randint(key, real.shape[:1], 0, excitation.NUMBERS)
+      inputs += (segment_pitch(real, cfg, first),)
     if w.gan_start_step >= config.num_steps:
       # No GAN step in this run: the discriminators stay out of the program.
       params, g_opt, d_opt, metrics = reconstruction_step(state, real, inputs)
