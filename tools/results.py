@@ -81,6 +81,7 @@ from jaxvc.evaluation import intelligibility
 from jaxvc.evaluation import machine as machine_lib
 from jaxvc.evaluation import scoring
 from jaxvc.nst import transfer as nst
+from jaxvc.vocoder import generator as generator_lib
 
 SOURCE, TARGET = "speaker_a", "speaker_b"
 DEFAULT_LIMIT = 20  # of the 30: style transfer takes most of the time (results.md states it)
@@ -464,8 +465,8 @@ def copy_synthesis_markdown(report: dict) -> str:
                  + " | ".join(cell(c, system["averages"]) for c in COPY_COLUMNS) + " |")
   n, total = len(report["utterances"]), report["test_sentences"]
   sentences = f"all {total}" if n == total else f"the first {n} of the {total}"
-  vocoders = "; ".join(f"`{v['workdir']}` ({_schedule(v)}"
-                       f"{', F0-conditioned' if v['pitch'] else ''})" for v in report["vocoders"])
+  vocoders = "; ".join(f"`{v['workdir']}` ({_schedule(v)}{_f0_input(v['pitch'], v.get('noise_source'))})"
+                       for v in report["vocoders"])
   caption = (
       f"Copy-synthesis of {sentences} test utterances of {report['test_set']}: "
       "the original through its mel and back, scored against the original (MCD with "
@@ -498,6 +499,11 @@ def _copy_synthesis_set(domain: str, limit: int | None, cache_dir: str | None,
           reference_speaker(corpus, TARGET, skipped))
 
 
+def _f0_input(pitch: bool, noise_source: bool | None) -> str:
+  """What a vocoder is given besides the mel, for its label."""
+  return (", F0-conditioned" + (", harmonic plus noise" if noise_source else "")) if pitch else ""
+
+
 def run_copy_synthesis(args: argparse.Namespace) -> dict:
   """Renders and scores Griffin-Lim and each --vocoder (at each of --steps,
   given one vocoder) on the test split of their domain; writes vocoder.md
@@ -518,7 +524,7 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
   for (workdir, _), vocoder in zip(runs, vocoders):
     c = vocoder.config
     phase = "reconstruction only" if vocoder.step <= c.loss.gan_start_step else "GAN"
-    pitched = ", F0-conditioned" if vocoder.uses_pitch else ""
+    pitched = _f0_input(vocoder.uses_pitch, generator_lib.uses_noise_source(c))
     systems[f"{Path(workdir).name}_{vocoder.step}"] = (
         f"vocoder `{Path(workdir).name}`, step {vocoder.step} ({phase}{pitched})", vocoder)
   audio_dir = Path(args.audio or os.path.join(args.vocoder[-1], "copy_synthesis_audio"))
@@ -533,6 +539,7 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
   report = dict(
       test_set=test_set, domain=config.data.domain, test_sentences=total, utterances=keys,
       vocoders=[dict(workdir=w, step=v.step, pitch=v.uses_pitch,
+                     noise_source=generator_lib.uses_noise_source(v.config),
                      gan_start_step=v.config.loss.gan_start_step, num_steps=v.config.num_steps,
                      stft_weight=v.config.loss.get("stft_weight", 0.0))
                 for (w, _), v in zip(runs, vocoders)],
@@ -643,8 +650,10 @@ def real_markdown(report: dict) -> str:
       + ". F0: median over `jaxvc.audio.pitch`'s voiced frames, geometric mean over "
       f"utterances. MelGAN-VC: `{report['workdir']}` at step {report['checkpoint_step']}, "
       f"Griffin-Lim {report['griffin_lim_iters']} iterations"
-      + (f"; the vocoder `{report['vocoder']}` at step {report['vocoder_step']}, trained on "
-         "the target's train split" if report.get("vocoder") else "")
+      + (f"; the vocoder `{report['vocoder']}` at step {report['vocoder_step']}"
+         f"{_f0_input(report.get('vocoder_pitch'), report.get('vocoder_noise_source'))}, "
+         "trained on the target's train split (an F0-conditioned one renders the "
+         "converted mel at its own F0, `--pitch model`)" if report.get("vocoder") else "")
       + (f". Of the way from the unchanged source to the target's own copy-synthesis "
          f"through the same inversion: {', '.join(ways)}" if ways else "")
       + f". Machine: {machine_lib.describe(report['machine'])}. Regenerate: "
@@ -706,6 +715,8 @@ def run_real(args: argparse.Namespace) -> dict:
       domain_a=data.domain_a, domain_b=data.domain_b, utterances_per_speaker=args.limit,
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
+      vocoder_pitch=bool(vocoder and vocoder.uses_pitch),
+      vocoder_noise_source=bool(vocoder and generator_lib.uses_noise_source(vocoder.config)),
       machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
       skipped_references=skipped, language=args.language, content_columns=content_columns,
       curve=training_curve(args.workdir), systems=scores)
