@@ -168,6 +168,7 @@ def test_resumed_run_equals_uninterrupted_run(demo_corpus, tmp_path, monkeypatch
   c = tiny_config(domain=f"folder:{demo_corpus}/speaker_b", cache_dir=str(tmp_path / "cache"))
   c.loss.update(gan_start_step=2, stft_weight=1.0)
   c.model.pitch = True   # the F0 analysis runs inside the step, in both phases
+  c.model.noise_source = True   # and each step draws its noise from the step
   c.update(num_steps=4, log_every=1, eval_every=4, sample_every=4, checkpoint_every=2)
   # Built once for the three runs (each would trace the same step again).
   parallel = train.data_parallel(vocoder_method.METHOD, c)
