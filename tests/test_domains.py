@@ -41,6 +41,15 @@ def test_parse(spec, expected):
   assert specs.parse(spec) == expected
 
 
+
+def test_a_folder_given_relative_or_absolute_is_the_same_domain(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  assert specs.same(f"folder:{tmp_path}/voice", "folder:voice")
+  assert specs.same("folder:voice/", "folder:./voice")
+  assert not specs.same("folder:voice", "folder:other")
+  assert not specs.same("demo:voice", "folder:voice")
+  assert specs.same("tfds:vctk:speaker=p225", "tfds:vctk:speaker=p225")
+
 @pytest.mark.parametrize("spec", [
     "", "speaker_a", "demo:", "folder:", "wav:/x", "tfds:", "tfds::speaker=p225",
     "tfds:vctk:speaker", "tfds:vctk:=p225", "tfds:vctk:speaker="])

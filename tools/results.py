@@ -76,6 +76,7 @@ from jaxvc.audio import loudness
 from jaxvc.audio import pitch
 from jaxvc.cli import stylize
 from jaxvc.data import demo
+from jaxvc.data import specs
 from jaxvc.data import transcripts as transcript_files
 from jaxvc.evaluation import intelligibility
 from jaxvc.evaluation import machine as machine_lib
@@ -355,7 +356,7 @@ def load_vocoder(workdir: str, step: int | None = None,
   (any, if None); it must not have heard the test split."""
   vocoder = jaxvc.Vocoder.from_workdir(workdir, step)
   data = vocoder.config.data
-  if (domain and data.domain != domain) or not data.train_split.startswith("train"):
+  if (domain and not specs.same(data.domain, domain)) or not data.train_split.startswith("train"):
     raise ValueError(f"{workdir}: trained on {data.domain} split {data.train_split!r}, "
                      f"not {domain or 'a domain'}'s train split")
   return vocoder
@@ -681,10 +682,7 @@ def run_real(args: argparse.Namespace) -> dict:
                  melganvc=functools.partial(converted_file, converter))
   vocoder = None
   if args.vocoder:
-    vocoder = jaxvc.Vocoder.from_workdir(args.vocoder)
-    if vocoder.config.data.domain != data.domain_b or "test" in vocoder.config.data.train_split:
-      raise ValueError(f"{args.vocoder}: trained on {vocoder.config.data.domain} split "
-                       f"{vocoder.config.data.train_split!r}, not {data.domain_b}'s train split")
+    vocoder = load_vocoder(args.vocoder, domain=data.domain_b)
     neural = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
     systems.update(neural_vocoded=functools.partial(copy_synthesis, neural.inversion),
                    melganvc_neural=functools.partial(converted_file, neural))

@@ -4,6 +4,7 @@ Apart from `jaxvc.data.domains`, which loads a domain, so that checking a
 config (every `jaxvc.infer` run does) imports neither TensorFlow nor TFDS.
 """
 import dataclasses
+import os
 
 from jaxvc.errors import ConfigError
 
@@ -19,6 +20,17 @@ class Domain:
   name: str
   feature: str = ""
   value: str = ""
+
+
+def same(a: str, b: str) -> bool:
+  """Whether two domain specs name the same data: equal, or `folder:` specs
+  whose paths are one folder (a relative one taken from the working
+  directory, as a run given it was)."""
+  if a == b:
+    return True
+  x, y = parse(a), parse(b)
+  return (x.kind == y.kind == "folder"
+          and os.path.normpath(os.path.abspath(x.name)) == os.path.normpath(os.path.abspath(y.name)))
 
 
 def parse(spec: str) -> Domain:

@@ -28,10 +28,11 @@ converted mel's own ("model", what the generator made) or the source's F0
 contour moved onto the target voice's range ("auto", `pitch.map_log_f0`
 with the run's `pitch_statistics`), times 2 ** (pitch_shift / 12). An
 F0-conditioned vocoder is given that F0 (its oscillator carried across
-windows by `excitation.Oscillator`, so the joins stay exact); any other
-renderer gets the mel with its harmonics moved there (`audio.shift_mel_pitch`,
-which keeps the envelope): by the shift alone on every frame, or for "auto"
-by the wanted F0's ratio to the converted mel's own. The converted mel's
+windows by `excitation.Oscillator`, so the joins stay exact) and the mel with
+its harmonics moved by the shift (`audio.shift_mel_pitch`, which keeps the
+envelope), so that the two agree; any other renderer gets the mel with its
+harmonics moved to the wanted F0: by the shift alone on every frame, or for
+"auto" by the wanted F0's ratio to the converted mel's own. The converted mel's
 own F0 is `pitch.mel_f0` of each chunk after the one before it, computed
 once per chunk (`streaming.Windows`), so it does not depend on the windows:
 a live stream renders it as offline conversion does.
@@ -236,22 +237,21 @@ class Converter:
     window's `converted` mel, whose frames are `segment`'s from frame
     `first` on, and whose own F0 `own()` gives: see the module's docstring."""
     factor = 2.0 ** (self.pitch_shift / 12)
-    if self.pitch == "model" and not self._renders_f0:
-      if factor == 1.0:
-        return converted, None
-      # Every frame: moving an unvoiced frame's fine structure leaves it noise.
-      return np.asarray(audio.shift_mel_pitch(converted, factor, self.audio)), None
     if self.pitch == "auto":
       f0, voiced = np.stack(pitch_lib.track(segment, self.audio))[
           :, first:first + converted.shape[1]]
       voiced = voiced.astype(bool)
       stats = self.pitch_statistics
       f0 = pitch_lib.map_log_f0(f0, voiced, stats["a"], stats["b"])
-    else:
+    elif self._renders_f0:
       f0, voiced = own()
-    f0 = f0 * factor
     if self._renders_f0:
-      return converted, (f0, voiced)
+      # The shift moves the mel's harmonics too: a vocoder with a noise
+      # source renders them through its noise part, where they would stay.
+      return self._shifted(converted, factor), (f0 * factor, voiced)
+    if self.pitch == "model":
+      return self._shifted(converted, factor), None
+    f0 = f0 * factor
     own_f0, own_voiced = own()   # "auto" for a mel-only renderer: the mel's own F0 is needed
     # Moved by the ratio of the wanted F0 to the mel's own, as a running
     # median over the frames voiced in both; elsewhere by the window's median
@@ -264,6 +264,11 @@ class Converter:
     log_ratio = np.where(np.isnan(local), np.median(log_ratio[both]), local)
     ratio = np.exp(np.clip(log_ratio, *np.log(PITCH_RATIO_RANGE)))
     return np.asarray(audio.shift_mel_pitch(converted, ratio, self.audio)), None
+
+  def _shifted(self, mel: np.ndarray, factor: float) -> np.ndarray:
+    """`mel` with its harmonics moved by `factor` on every frame (moving an
+    unvoiced frame's fine structure leaves it noise)."""
+    return mel if factor == 1.0 else np.asarray(audio.shift_mel_pitch(mel, factor, self.audio))
 
   # --------------------------------------------------------------------------
   # Files.
