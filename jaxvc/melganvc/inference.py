@@ -28,11 +28,12 @@ converted mel's own ("model", what the generator made) or the source's F0
 contour moved onto the target voice's range ("auto", `pitch.map_log_f0`
 with the run's `pitch_statistics`), times 2 ** (pitch_shift / 12). An
 F0-conditioned vocoder is given that F0 (its oscillator carried across
-windows by `excitation.Oscillator`, so the joins stay exact) and the mel with
-its harmonics moved by the shift (`audio.shift_mel_pitch`, which keeps the
-envelope), so that the two agree; any other renderer gets the mel with its
-harmonics moved to the wanted F0: by the shift alone on every frame, or for
-"auto" by the wanted F0's ratio to the converted mel's own. The converted mel's
+windows by `excitation.Oscillator`, so the joins stay exact), and one with a
+noise source the mel with its harmonics moved by the shift as well
+(`audio.shift_mel_pitch`, which keeps the envelope), so that its noise part
+agrees; any other renderer gets the mel with its harmonics moved to the
+wanted F0: by the shift alone on every frame, or for "auto" by the wanted
+F0's ratio to the converted mel's own. The converted mel's
 own F0 is `pitch.mel_f0` of each chunk after the one before it, computed
 once per chunk (`streaming.Windows`), so it does not depend on the windows:
 a live stream renders it as offline conversion does.
@@ -246,9 +247,12 @@ class Converter:
     elif self._renders_f0:
       f0, voiced = own()
     if self._renders_f0:
-      # The shift moves the mel's harmonics too: a vocoder with a noise
-      # source renders them through its noise part, where they would stay.
-      return self._shifted(converted, factor), (f0 * factor, voiced)
+      # A vocoder with a noise source renders the mel's harmonics through its
+      # noise part, so the shift moves them too; a pulse-only one follows its
+      # pulse train, and the mel left as it is keeps more of the voice
+      # (docs/results/pitch.md, "Pitch at conversion").
+      noisy = getattr(self.inversion, "uses_noise_source", False)
+      return self._shifted(converted, factor) if noisy else converted, (f0 * factor, voiced)
     if self.pitch == "model":
       return self._shifted(converted, factor), None
     f0 = f0 * factor

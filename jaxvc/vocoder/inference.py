@@ -58,6 +58,7 @@ class Vocoder:
     # Frames after a sample that it depends on: what a live stream waits for.
     self.lookahead = generator_lib.receptive_field(config)[1]
     self.uses_pitch = generator_lib.uses_pitch(config)
+    self.uses_noise_source = generator_lib.uses_noise_source(config)
     if window_frames < 1:
       raise ValueError(f"window_frames must be positive, got {window_frames}")
     self.window_frames = window_frames
