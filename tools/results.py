@@ -82,7 +82,6 @@ from jaxvc.evaluation import intelligibility
 from jaxvc.evaluation import machine as machine_lib
 from jaxvc.evaluation import scoring
 from jaxvc.nst import transfer as nst
-from jaxvc.vocoder import generator as generator_lib
 
 SOURCE, TARGET = "speaker_a", "speaker_b"
 DEFAULT_LIMIT = 20  # of the 30: style transfer takes most of the time (results.md states it)
@@ -466,8 +465,9 @@ def copy_synthesis_markdown(report: dict) -> str:
                  + " | ".join(cell(c, system["averages"]) for c in COPY_COLUMNS) + " |")
   n, total = len(report["utterances"]), report["test_sentences"]
   sentences = f"all {total}" if n == total else f"the first {n} of the {total}"
-  vocoders = "; ".join(f"`{v['workdir']}` ({_schedule(v)}{_f0_input(v['pitch'], v.get('noise_source'))})"
-                       for v in report["vocoders"])
+  vocoders = "; ".join(
+      f"`{v['workdir']}` ({_schedule(v)}{_f0_input(v['pitch'], v.get('noise_source'))})"
+      for v in report["vocoders"])
   caption = (
       f"Copy-synthesis of {sentences} test utterances of {report['test_set']}: "
       "the original through its mel and back, scored against the original (MCD with "
@@ -525,7 +525,7 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
   for (workdir, _), vocoder in zip(runs, vocoders):
     c = vocoder.config
     phase = "reconstruction only" if vocoder.step <= c.loss.gan_start_step else "GAN"
-    pitched = _f0_input(vocoder.uses_pitch, generator_lib.uses_noise_source(c))
+    pitched = _f0_input(vocoder.uses_pitch, vocoder.uses_noise_source)
     systems[f"{Path(workdir).name}_{vocoder.step}"] = (
         f"vocoder `{Path(workdir).name}`, step {vocoder.step} ({phase}{pitched})", vocoder)
   audio_dir = Path(args.audio or os.path.join(args.vocoder[-1], "copy_synthesis_audio"))
@@ -540,7 +540,7 @@ def run_copy_synthesis(args: argparse.Namespace) -> dict:
   report = dict(
       test_set=test_set, domain=config.data.domain, test_sentences=total, utterances=keys,
       vocoders=[dict(workdir=w, step=v.step, pitch=v.uses_pitch,
-                     noise_source=generator_lib.uses_noise_source(v.config),
+                     noise_source=v.uses_noise_source,
                      gan_start_step=v.config.loss.gan_start_step, num_steps=v.config.num_steps,
                      stft_weight=v.config.loss.get("stft_weight", 0.0))
                 for (w, _), v in zip(runs, vocoders)],
@@ -714,7 +714,7 @@ def run_real(args: argparse.Namespace) -> dict:
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
       vocoder_pitch=bool(vocoder and vocoder.uses_pitch),
-      vocoder_noise_source=bool(vocoder and generator_lib.uses_noise_source(vocoder.config)),
+      vocoder_noise_source=bool(vocoder and vocoder.uses_noise_source),
       machine=machine_lib.machine(), seconds=seconds, audio=str(audio_dir),
       skipped_references=skipped, language=args.language, content_columns=content_columns,
       curve=training_curve(args.workdir), systems=scores)
