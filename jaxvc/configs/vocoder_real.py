@@ -19,7 +19,8 @@ without, 2% with, on the carve-out at 6000 steps: docs/results/tuning.md,
 periodicity, and on a converter's mels, whose voicing is weak, most of the
 output read at 83 Hz. With a noise source for the free part's phase
 (`model.noise_source`: harmonic plus noise) no frame does, copy-synthesis is
-closer to the recordings, and DNSMOS rates it higher (docs/results/tuning.md,
+closer to the recordings and DNSMOS rates it higher; conversions it rates
+as it rates Griffin-Lim's, lower than the buzz (docs/results/tuning.md,
 "A noise source for the aperiodic part").
 """
 from jaxvc.configs import vocoder_demo
