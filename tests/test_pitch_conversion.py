@@ -32,11 +32,39 @@ def median_f0(wave) -> float:
   return float(np.median(hz[voiced]))
 
 
+def untrained_vocoder(noise_source: bool) -> vocoder_inference.Vocoder:
+  c = tiny_vocoder_config()
+  c.model.update(pitch=True, noise_source=noise_source)
+  return vocoder_inference.Vocoder(c, nnx.split(generator_lib.create(c))[1], window_frames=64)
+
+
 @pytest.fixture(scope="module")
 def pitch_vocoder():
-  c = tiny_vocoder_config()
-  c.model.pitch = True
-  return vocoder_inference.Vocoder(c, nnx.split(generator_lib.create(c))[1], window_frames=64)
+  return untrained_vocoder(noise_source=False)
+
+
+@pytest.fixture(scope="module")
+def noise_vocoder():
+  return untrained_vocoder(noise_source=True)
+
+
+class RecordingVocoder:
+  """A vocoder that keeps the mels it is given to render."""
+
+  def __init__(self, vocoder):
+    self.vocoder, self.mels = vocoder, []
+
+  def __getattr__(self, name):
+    return getattr(self.vocoder, name)
+
+  def render(self, mel, rows=None):
+    self.mels.append(np.asarray(mel))
+    return self.vocoder.render(mel, rows)
+
+
+def automatic_key(**options) -> jaxvc.Converter:
+  return jaxvc.Converter(tiny_config(), identity, pitch="auto",
+                         pitch_statistics=dict(a=LOW, b=HIGH), **options)
 
 
 def test_map_log_f0_moves_the_range_and_keeps_the_contour():
@@ -55,8 +83,7 @@ def test_automatic_key_through_an_f0_vocoder_joins_windows_exactly(pitch_vocoder
   across."""
   wave, rate = speech
   medium = np.tile(wave, 4)[:14 * rate + 77]
-  conv = jaxvc.Converter(tiny_config(), identity, window_seconds=3.0, vocoder=pitch_vocoder,
-                         pitch="auto", pitch_statistics=dict(a=LOW, b=HIGH), pitch_shift=-2)
+  conv = automatic_key(window_seconds=3.0, vocoder=pitch_vocoder, pitch_shift=-2)
   out = np.concatenate([w.wave for w in conv.convert_stream([medium])])
   mel = np.asarray(audio.wave_to_mel(medium, CFG))
   hz, voiced = pitch.track(medium, CFG)
@@ -64,6 +91,41 @@ def test_automatic_key_through_an_f0_vocoder_joins_windows_exactly(pitch_vocoder
   one_shot = pitch_vocoder(mel, f0, voiced)[:medium.size]
   assert out.shape == one_shot.shape
   np.testing.assert_allclose(out, one_shot, atol=2e-4 * np.abs(one_shot).max())
+
+
+def test_automatic_key_moves_the_mel_where_its_harmonics_are_rendered(
+    speech, pitch_vocoder, noise_vocoder):
+  """Griffin-Lim and a vocoder with a noise source render the mel's
+  harmonics, so `auto` moves them to its F0; a pulse-only vocoder follows
+  its pulse train and is given the mel as it is."""
+  wave, rate = speech
+  hz, voiced = pitch.track(wave, CFG)
+  wanted = float(np.median(pitch.map_log_f0(hz, voiced, LOW, HIGH)[voiced]))
+  assert median_f0(wave) < 0.7 * wanted   # a move of about an octave
+  assert median_f0(automatic_key().convert(wave, rate)) == pytest.approx(wanted, rel=0.05)
+  mel = np.asarray(audio.wave_to_mel(wave, CFG))
+  for vocoder in (noise_vocoder, pitch_vocoder):
+    recorder = RecordingVocoder(vocoder)
+    automatic_key(vocoder=recorder, window_seconds=30.0).convert(wave, rate)
+    (given,) = recorder.mels
+    given = given[0, :, :mel.shape[1]]
+    if vocoder.uses_noise_source:
+      given_hz, given_voiced = pitch.mel_f0(given, CFG)
+      assert float(np.median(given_hz[given_voiced])) == pytest.approx(wanted, rel=0.05)
+    else:
+      np.testing.assert_allclose(given, mel, atol=1e-6)
+
+
+def test_a_mel_moved_to_the_automatic_key_joins_windows_exactly(noise_vocoder, speech):
+  """The ratio a frame is moved by is a running median over the frames
+  around it, which every window holds: 3 s windows render the one window's."""
+  wave, rate = speech
+  medium = np.tile(wave, 4)[:14 * rate + 77]
+  out_3s, out_30s = (
+      np.concatenate([w.wave for w in automatic_key(
+          vocoder=noise_vocoder, window_seconds=seconds, pitch_shift=-2).convert_stream([medium])])
+      for seconds in (3.0, 30.0))
+  np.testing.assert_allclose(out_3s, out_30s, atol=2e-4 * np.abs(out_30s).max())
 
 
 @pytest.mark.parametrize("semitones", [12, -5])
@@ -74,11 +136,10 @@ def test_shift_through_griffin_lim_moves_the_median_f0(speech, semitones):
   assert median_f0(shifted) / median_f0(plain) == pytest.approx(2 ** (semitones / 12), rel=0.03)
 
 
-def test_unvoiced_input_is_converted_unchanged_in_pitch(pitch_vocoder):
+def test_unvoiced_input_is_converted_unchanged_in_pitch(pitch_vocoder, noise_vocoder):
   noise = 0.05 * np.random.RandomState(0).randn(CFG.sample_rate).astype(np.float32)
-  for options in (dict(vocoder=pitch_vocoder), dict()):
-    conv = jaxvc.Converter(tiny_config(), identity, pitch="auto",
-                           pitch_statistics=dict(a=LOW, b=HIGH), pitch_shift=3, **options)
+  for options in (dict(vocoder=pitch_vocoder), dict(vocoder=noise_vocoder), dict()):
+    conv = automatic_key(pitch_shift=3, **options)
     out = conv.convert(noise, CFG.sample_rate)
     assert out.shape == noise.shape and np.isfinite(out).all()
 

@@ -223,13 +223,32 @@ class Converter:
   @property
   def _inversion_reach(self) -> tuple[int | None, int | None]:
     """(frames before, frames after) a sample that its rendering depends on;
-    None for an iterative inversion, which depends on every frame."""
-    return self.inversion.context, getattr(self.inversion, "lookahead", self.inversion.context)
+    None for an iterative inversion, which depends on every frame. A vocoder
+    given a mel moved to `auto`'s F0 depends on RATIO_MEDIAN_FRAMES // 2 more
+    each side: the running median of the ratio (`_moved_to`)."""
+    context = self.inversion.context
+    lookahead = getattr(self.inversion, "lookahead", context)
+    if context is not None and self._moves_to_auto:
+      context, lookahead = (n + RATIO_MEDIAN_FRAMES // 2 for n in (context, lookahead))
+    return context, lookahead
 
   @property
   def _renders_f0(self) -> bool:
     """Whether the renderer takes the F0 (an F0-conditioned vocoder)."""
     return getattr(self.inversion, "uses_pitch", False)
+
+  @property
+  def _renders_mel_harmonics(self) -> bool:
+    """Whether the renderer places harmonics where the mel has them: any but
+    a pulse-only F0-conditioned vocoder, which follows its pulse train. A
+    vocoder with a noise source renders the mel's harmonics through its noise
+    part, so the mel must agree with the F0 it is given."""
+    return not self._renders_f0 or getattr(self.inversion, "uses_noise_source", False)
+
+  @property
+  def _moves_to_auto(self) -> bool:
+    """Whether the converted mel is moved to `auto`'s F0 (`_moved_to`)."""
+    return self.pitch == "auto" and self._renders_mel_harmonics
 
   def _pitched(self, segment: np.ndarray, converted: np.ndarray, first: int,
                own: Callable[[], tuple[np.ndarray, np.ndarray]],
@@ -238,36 +257,38 @@ class Converter:
     window's `converted` mel, whose frames are `segment`'s from frame
     `first` on, and whose own F0 `own()` gives: see the module's docstring."""
     factor = 2.0 ** (self.pitch_shift / 12)
-    if self.pitch == "auto":
-      f0, voiced = np.stack(pitch_lib.track(segment, self.audio))[
-          :, first:first + converted.shape[1]]
-      voiced = voiced.astype(bool)
-      stats = self.pitch_statistics
-      f0 = pitch_lib.map_log_f0(f0, voiced, stats["a"], stats["b"])
-    elif self._renders_f0:
-      f0, voiced = own()
-    if self._renders_f0:
-      # A vocoder with a noise source renders the mel's harmonics through its
-      # noise part, so the shift moves them too; a pulse-only one follows its
-      # pulse train, and the mel left as it is keeps more of the voice
-      # (docs/results/pitch.md, "Pitch at conversion").
-      noisy = getattr(self.inversion, "uses_noise_source", False)
-      return self._shifted(converted, factor) if noisy else converted, (f0 * factor, voiced)
     if self.pitch == "model":
-      return self._shifted(converted, factor), None
-    f0 = f0 * factor
-    own_f0, own_voiced = own()   # "auto" for a mel-only renderer: the mel's own F0 is needed
-    # Moved by the ratio of the wanted F0 to the mel's own, as a running
-    # median over the frames voiced in both; elsewhere by the window's median
-    # (nothing to move where no frame is voiced in both).
+      # A pulse-only vocoder is given the mel as it is: it follows its pulse
+      # train, and the mel unmoved keeps more of the voice (docs/results/
+      # pitch.md, "Pitch at conversion").
+      mel = self._shifted(converted, factor) if self._renders_mel_harmonics else converted
+      if not self._renders_f0:
+        return mel, None
+      f0, voiced = own()
+      return mel, (f0 * factor, voiced)
+    f0, voiced = np.stack(pitch_lib.track(segment, self.audio))[
+        :, first:first + converted.shape[1]]
+    voiced = voiced.astype(bool)
+    stats = self.pitch_statistics
+    f0 = pitch_lib.map_log_f0(f0, voiced, stats["a"], stats["b"]) * factor
+    mel = self._moved_to(converted, f0, voiced, *own(), factor) if self._moves_to_auto \
+        else converted
+    return mel, ((f0, voiced) if self._renders_f0 else None)
+
+  def _moved_to(self, mel: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
+                own_f0: np.ndarray, own_voiced: np.ndarray, factor: float) -> np.ndarray:
+    """`mel` (whose own F0 is `own_f0`, `own_voiced`) with its harmonics moved
+    to `f0`: by the ratio of the two as a running median over the
+    RATIO_MEDIAN_FRAMES around each frame, among those voiced in both. Where
+    none is, nothing is there to align and the frame is moved by the shift
+    alone (`factor`): a value of no frame beyond that neighbourhood, so a
+    window's frames are moved as the one-shot conversion's are."""
     both = voiced & own_voiced
-    if not both.any():
-      return converted, None
     log_ratio = np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0))
     local = _running_median(log_ratio, both, RATIO_MEDIAN_FRAMES)
-    log_ratio = np.where(np.isnan(local), np.median(log_ratio[both]), local)
-    ratio = np.exp(np.clip(log_ratio, *np.log(PITCH_RATIO_RANGE)))
-    return np.asarray(audio.shift_mel_pitch(converted, ratio, self.audio)), None
+    ratio = np.exp(np.clip(np.where(np.isnan(local), np.log(factor), local),
+                           *np.log(PITCH_RATIO_RANGE)))
+    return np.asarray(audio.shift_mel_pitch(mel, ratio, self.audio))
 
   def _shifted(self, mel: np.ndarray, factor: float) -> np.ndarray:
     """`mel` with its harmonics moved by `factor` on every frame (moving an
