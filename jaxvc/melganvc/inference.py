@@ -28,15 +28,17 @@ converted mel's own ("model", what the generator made) or the source's F0
 contour moved onto the target voice's range ("auto", `pitch.map_log_f0`
 with the run's `pitch_statistics`), times 2 ** (pitch_shift / 12). An
 F0-conditioned vocoder is given that F0 (its oscillator carried across
-windows by `excitation.Oscillator`, so the joins stay exact), and one with a
-noise source the mel with its harmonics moved by the shift as well
-(`audio.shift_mel_pitch`, which keeps the envelope), so that its noise part
-agrees; any other renderer gets the mel with its harmonics moved to the
-wanted F0: by the shift alone on every frame, or for "auto" by the wanted
-F0's ratio to the converted mel's own. The converted mel's
-own F0 is `pitch.mel_f0` of each chunk after the one before it, computed
-once per chunk (`streaming.Windows`), so it does not depend on the windows:
-a live stream renders it as offline conversion does.
+windows by `excitation.Oscillator`, so the joins stay exact). A renderer
+that renders the mel's harmonics (Griffin-Lim, a mel-only vocoder, and an
+F0-conditioned one with a noise source, whose noise part renders them) gets
+the mel with its harmonics moved to the wanted F0 (`audio.shift_mel_pitch`,
+which keeps the envelope): by the shift alone on every frame, or for "auto"
+by the wanted F0's ratio to the converted mel's own, a running median over
+the frames around each (`Converter._moved_to`); a pulse-only F0-conditioned
+vocoder follows its pulse train and gets the mel as it is. The converted
+mel's own F0 is `pitch.mel_f0` of each chunk after the one before it,
+computed once per chunk (`streaming.Windows`), so it does not depend on the
+windows: a live stream renders it as offline conversion does.
 
 Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
 so any number of files of any length compile a bounded set of programs.
@@ -279,14 +281,21 @@ class Converter:
                 own_f0: np.ndarray, own_voiced: np.ndarray, factor: float) -> np.ndarray:
     """`mel` (whose own F0 is `own_f0`, `own_voiced`) with its harmonics moved
     to `f0`: by the ratio of the two as a running median over the
-    RATIO_MEDIAN_FRAMES around each frame, among those voiced in both. Where
-    none is, nothing is there to align and the frame is moved by the shift
-    alone (`factor`): a value of no frame beyond that neighbourhood, so a
-    window's frames are moved as the one-shot conversion's are."""
+    RATIO_MEDIAN_FRAMES around each frame, among those voiced in both.
+
+    Where none is, there is nothing to align. Windows that join by a cut (a
+    vocoder) move such a frame by the shift alone (`factor`), a value of no
+    frame beyond its neighbourhood, so that a window's frames are moved as
+    the one-shot conversion's are; windows that join by a fade (Griffin-Lim)
+    by the window's median ratio, which brought the output closer to the
+    target's median F0 on the train carve-out (docs/results/pitch.md,
+    "Pitch at conversion").
+    """
     both = voiced & own_voiced
     log_ratio = np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0))
+    fallback = np.log(factor) if self.plan.exact or not both.any() else np.median(log_ratio[both])
     local = _running_median(log_ratio, both, RATIO_MEDIAN_FRAMES)
-    ratio = np.exp(np.clip(np.where(np.isnan(local), np.log(factor), local),
+    ratio = np.exp(np.clip(np.where(np.isnan(local), fallback, local),
                            *np.log(PITCH_RATIO_RANGE)))
     return np.asarray(audio.shift_mel_pitch(mel, ratio, self.audio))
 
