@@ -87,8 +87,9 @@ def real_report() -> dict:
               workdir="runs/real", checkpoint_step=2000, griffin_lim_iters=32,
               vocoder="runs/voc", vocoder_step=12000, machine=MACHINE, language="cs",
               content_columns=["phone_error_rate"], systems=systems,
+              train_split="train", eval_split="train[90%:]",
               curve=[dict(step=250, converted=0.7, to_source=0.65, unconverted=0.6, ceiling=0.88),
-                     dict(step=500, converted=0.75)])
+                     dict(step=500, converted=0.75, phone_error_rate=0.814)])
 
 
 def test_real_pair_table_way_to_the_ceiling_and_curve(results):
@@ -104,8 +105,12 @@ def test_real_pair_table_way_to_the_ceiling_and_curve(results):
   for expected in ("Griffin-Lim: 50%, vocoder: 67%", "first 40 test utterances",
                    "vocoder `runs/voc` at step 12000", "--limit 40 --language cs"):
     assert expected in markdown
-  assert "| 250 | 0.700 | 0.650 | 0.600 | 0.880 |" in markdown
-  assert "| 500 | 0.750 | – | – | – |" in markdown
+  assert "| 250 | 0.700 | 0.650 | 0.600 | 0.880 | – | – |" in markdown
+  assert "| 500 | 0.750 | – | – | – | 81% | – |" in markdown
+  assert "on `train[90%:]`, which it trained on" in markdown   # the recipe's default run
+  report["train_split"] = "train[:90%]"
+  assert "on `train[90%:]`, held out of its training split `train[:90%]`" in (
+      results.real_markdown(report))
   del report["systems"]["neural_vocoded"]
   assert results.way_to_ceiling(report, "melganvc_neural", "neural_vocoded") is None
   assert "vocoder: " not in results.real_markdown(report).split("Of the way")[1][:40]

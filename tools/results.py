@@ -405,6 +405,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
       corpus=str(corpus), test_sentences=len(list((corpus / SOURCE / "test").glob("*.wav"))),
       utterances=[dict(key=u.key, style=u.style.name) for u in utterances],
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
+      train_split=data.train_split, eval_split=data.eval_split,
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
       baseline=args.baseline, baseline_step=baseline_step,
       style_transfer=json.loads(nst_config.to_json_best_effort()),
@@ -636,7 +637,8 @@ def real_markdown(report: dict) -> str:
            "| ---: |" + " ---: |" * len(curve_columns)]
   for row in report["curve"]:
     curve.append(f"| {row['step']} | " + " | ".join(
-        f"{row[k]:.3f}" if k in row else "–" for k in curve_columns) + " |")
+        "–" if k not in row else f"{row[k]:.0%}" if "phone" in k else f"{row[k]:.3f}"
+        for k in curve_columns) + " |")
   caption = (
       f"Means over the first {report['utterances_per_speaker']} test utterances of each "
       f"speaker ({report['domain_a']} → {report['domain_b']}, not parallel: each says "
@@ -661,14 +663,25 @@ def real_markdown(report: dict) -> str:
       f"`python tools/results.py --real --workdir WORKDIR --vocoder VOCODER_WORKDIR "
       f"--limit {report['utterances_per_speaker']}"
       f"{' --language ' + report['language'] if report.get('language') else ''}`.")
-  curve_caption = ("*The run's in-loop evaluation (Griffin-Lim, on its carve-out of the "
-                   "train split): similarity of the conversions to the target and to the "
-                   "source, of the unconverted source, and of the target's own held-out "
-                   "utterances through the same inversion (ceiling); where the run logged "
+  curve_caption = ("*The run's in-loop evaluation (Griffin-Lim, on "
+                   + _eval_split_words(report.get("train_split"), report.get("eval_split"))
+                   + "): similarity of the conversions to the target and to the "
+                   "source, of the unconverted source, and of the target's own utterances "
+                   "there through the same inversion (ceiling); where the run logged "
                    "it, the phone error rate of the conversions and of the unconverted "
                    "sources (PER).*")
   return ("\n".join(lines) + f"\n\n*{caption}*\n" + "\n".join(curve) + "\n\n"
           + curve_caption + "\n")
+
+
+def _eval_split_words(train_split: str | None, eval_split: str | None) -> str:
+  """Where a run's in-loop evaluation drew its utterances, and whether it
+  trained on them (a recipe's default run trains on all of `train`)."""
+  if eval_split is None:
+    return "its carve-out of the train split"
+  inside = "[" not in train_split and eval_split.split("[")[0] == train_split
+  return (f"`{eval_split}`, " + ("which it trained on" if inside
+                                  else f"held out of its training split `{train_split}`"))
 
 
 def run_real(args: argparse.Namespace) -> dict:
@@ -712,6 +725,7 @@ def run_real(args: argparse.Namespace) -> dict:
   report = dict(
       domain_a=data.domain_a, domain_b=data.domain_b, utterances_per_speaker=args.limit,
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
+      train_split=data.train_split, eval_split=data.eval_split,
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
       vocoder_pitch=bool(vocoder and vocoder.uses_pitch),
       vocoder_noise_source=bool(vocoder and vocoder.uses_noise_source),
