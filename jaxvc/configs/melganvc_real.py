@@ -8,7 +8,7 @@ sources in training.
 Each folder holds one speaker's recordings, any rate or format soundfile
 reads, with `train/` and `test/` subfolders if you want a test split (else
 everything trains; the in-loop evaluation uses a tenth of it, `train[90%:]`).
-About 30 minutes of each speaker; 2000 steps take about half an hour on a
+About 30 minutes of each speaker; 2000 steps take about 40 minutes on a
 2-core CPU.
 
 Found on the realspeech corpus's Czech pair (two voice actors, different

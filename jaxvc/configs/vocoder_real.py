@@ -11,7 +11,8 @@ the converter's mels and the vocoder's share one level, and vocoder_demo's
 30000 steps (about an hour on a 2-core CPU alone). Without the F0, on the
 realspeech corpus's Czech female speaker it rendered most utterances with a
 buzz at the frame rate (16000 / 192 = 83 Hz, which a pitch tracker then
-reads as the F0), at 12000 steps and still at 30000 (docs/results/real.md):
+reads as the F0), at 12000 steps and still at 30000 (an F0 error of 964
+cents against the recordings: docs/results/vocoder_pitch/real_30000):
 reconstruction alone does not pin down the phase of real speech. Given the
 F0 it places the harmonics there (a third of the frames an octave low
 without, 2% with, on the carve-out at 6000 steps: docs/results/tuning.md,
