@@ -405,7 +405,6 @@ def run(args: argparse.Namespace, overrides: list[str]) -> dict:
       corpus=str(corpus), test_sentences=len(list((corpus / SOURCE / "test").glob("*.wav"))),
       utterances=[dict(key=u.key, style=u.style.name) for u in utterances],
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
-      train_split=data.train_split, eval_split=data.eval_split,
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
       baseline=args.baseline, baseline_step=baseline_step,
       style_transfer=json.loads(nst_config.to_json_best_effort()),
