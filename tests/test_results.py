@@ -87,7 +87,7 @@ def real_report() -> dict:
               workdir="runs/real", checkpoint_step=2000, griffin_lim_iters=32,
               vocoder="runs/voc", vocoder_step=12000, machine=MACHINE, language="cs",
               content_columns=["phone_error_rate"], systems=systems,
-              train_split="train", eval_split="train[90%:]",
+              train_split="train", eval_split="train[90%:]", eval_trained_on=True,
               curve=[dict(step=250, converted=0.7, to_source=0.65, unconverted=0.6, ceiling=0.88),
                      dict(step=500, converted=0.75, phone_error_rate=0.814)])
 
@@ -108,12 +108,20 @@ def test_real_pair_table_way_to_the_ceiling_and_curve(results):
   assert "| 250 | 0.700 | 0.650 | 0.600 | 0.880 | – | – |" in markdown
   assert "| 500 | 0.750 | – | – | – | 81% | – |" in markdown
   assert "on `train[90%:]`, which it trained on" in markdown   # the recipe's default run
-  report["train_split"] = "train[:90%]"
+  report.update(train_split="train[:90%]", eval_trained_on=False)
   assert "on `train[90%:]`, held out of its training split `train[:90%]`" in (
       results.real_markdown(report))
   del report["systems"]["neural_vocoded"]
   assert results.way_to_ceiling(report, "melganvc_neural", "neural_vocoded") is None
   assert "vocoder: " not in results.real_markdown(report).split("Of the way")[1][:40]
+
+
+def test_whether_a_run_trained_on_its_evaluation_is_read_from_the_folder(results, demo_corpus):
+  voice = demo_corpus / "speaker_a"
+  assert results._shares_files(voice, "train[90%:]", "train")
+  assert not results._shares_files(voice, "train[90%:]", "train[:90%]")
+  assert results._shares_files(voice, "train[90%:]", "train[:95%]")
+  assert not results._shares_files(voice, "test", "train")
 
 
 def test_real_pair_needs_folders_with_a_test_split(results, tmp_path):

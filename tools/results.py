@@ -75,6 +75,7 @@ from jaxvc.audio import inversion
 from jaxvc.audio import loudness
 from jaxvc.audio import pitch
 from jaxvc.cli import stylize
+from jaxvc.data import audio_folder
 from jaxvc.data import demo
 from jaxvc.data import specs
 from jaxvc.data import transcripts as transcript_files
@@ -628,16 +629,20 @@ def real_markdown(report: dict) -> str:
   ways = [f"{label}: {way:.0%}" for label, way in (
       ("Griffin-Lim", way_to_ceiling(report, "melganvc", "vocoded")),
       ("vocoder", way_to_ceiling(report, "melganvc_neural", "neural_vocoded"))) if way is not None]
-  curve_columns = {"converted": "similarity to target", "to_source": "to source",
-                   "unconverted": "unconverted", "ceiling": "ceiling"}
+  curve_columns = {   # the curve's key -> (heading, the figure it is)
+      "converted": ("similarity to target", "target_similarity"),
+      "to_source": ("to source", "source_similarity"),
+      "unconverted": ("unconverted", "target_similarity"),
+      "ceiling": ("ceiling", "target_similarity")}
   if any("phone_error_rate" in row for row in report["curve"]):
-    curve_columns.update(phone_error_rate="PER", unconverted_phone_error_rate="PER unconverted")
-  curve = ["", "| step | " + " | ".join(curve_columns.values()) + " |",
+    curve_columns.update(phone_error_rate=("PER", "phone_error_rate"),
+                         unconverted_phone_error_rate=("PER unconverted", "phone_error_rate"))
+  curve = ["", "| step | " + " | ".join(h for h, _ in curve_columns.values()) + " |",
            "| ---: |" + " ---: |" * len(curve_columns)]
   for row in report["curve"]:
     curve.append(f"| {row['step']} | " + " | ".join(
-        "–" if k not in row else f"{row[k]:.0%}" if "phone" in k else f"{row[k]:.3f}"
-        for k in curve_columns) + " |")
+        scoring.FIGURES[figure].format(row.get(k)) for k, (_, figure) in curve_columns.items())
+        + " |")
   caption = (
       f"Means over the first {report['utterances_per_speaker']} test utterances of each "
       f"speaker ({report['domain_a']} → {report['domain_b']}, not parallel: each says "
@@ -663,7 +668,7 @@ def real_markdown(report: dict) -> str:
       f"--limit {report['utterances_per_speaker']}"
       f"{' --language ' + report['language'] if report.get('language') else ''}`.")
   curve_caption = ("*The run's in-loop evaluation (Griffin-Lim, on "
-                   + _eval_split_words(report.get("train_split"), report.get("eval_split"))
+                   + _eval_split_words(report)
                    + "): similarity of the conversions to the target and to the "
                    "source, of the unconverted source, and of the target's own utterances "
                    "there through the same inversion (ceiling); where the run logged "
@@ -673,14 +678,21 @@ def real_markdown(report: dict) -> str:
           + curve_caption + "\n")
 
 
-def _eval_split_words(train_split: str | None, eval_split: str | None) -> str:
+def _eval_split_words(report: dict) -> str:
   """Where a run's in-loop evaluation drew its utterances, and whether it
   trained on them (a recipe's default run trains on all of `train`)."""
-  if eval_split is None:
+  if "eval_split" not in report:
     return "its carve-out of the train split"
-  inside = "[" not in train_split and eval_split.split("[")[0] == train_split
-  return (f"`{eval_split}`, " + ("which it trained on" if inside
-                                  else f"held out of its training split `{train_split}`"))
+  return f"`{report['eval_split']}`, " + (
+      "which it trained on" if report["eval_trained_on"]
+      else f"held out of its training split `{report['train_split']}`")
+
+
+def _shares_files(root: Path, split: str, other: str) -> bool:
+  """Whether two split specs of a folder name any file in common."""
+  splits = audio_folder.list_splits(root)
+  return bool(set(audio_folder.select(root, splits, split))
+              & set(audio_folder.select(root, splits, other)))
 
 
 def run_real(args: argparse.Namespace) -> dict:
@@ -725,6 +737,8 @@ def run_real(args: argparse.Namespace) -> dict:
       domain_a=data.domain_a, domain_b=data.domain_b, utterances_per_speaker=args.limit,
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
       train_split=data.train_split, eval_split=data.eval_split,
+      eval_trained_on=any(_shares_files(root, data.eval_split, data.train_split)
+                          for root in roots.values()),
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
       vocoder_pitch=bool(vocoder and vocoder.uses_pitch),
       vocoder_noise_source=bool(vocoder and vocoder.uses_noise_source),
