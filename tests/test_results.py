@@ -114,6 +114,10 @@ def test_real_pair_table_way_to_the_ceiling_and_curve(results):
   del report["systems"]["neural_vocoded"]
   assert results.way_to_ceiling(report, "melganvc_neural", "neural_vocoded") is None
   assert "vocoder: " not in results.real_markdown(report).split("Of the way")[1][:40]
+  # A system none of whose files could be scored (all skipped) has no figures.
+  report["systems"]["melganvc"].update(files={}, averages={})
+  assert results.way_to_ceiling(report, "melganvc", "vocoded") is None
+  assert "| (c) MelGAN-VC + Griffin-Lim | – |" in results.real_markdown(report)
 
 
 def test_whether_a_run_trained_on_its_evaluation_is_read_from_the_folder(results, demo_corpus):
@@ -297,3 +301,47 @@ def test_one_sentence_end_to_end(results, tmp_path):
   assert griffin_lim["mcd_db"] < scores["source"]["mcd_db"]
   assert griffin_lim["target_similarity"] > scores["source"]["target_similarity"] + 0.1
   assert len(table_rows((out / "vocoder.md").read_text())) == 2 + 2
+
+
+@pytest.mark.slow
+def test_real_pair_end_to_end(results, demo_corpus, tmp_path):
+  """--real on two folders (the demo corpus's speakers, laid out as a real
+  corpus is: train/ and test/ with transcripts): an untrained workdir and
+  vocoder, one utterance each; every system rendered and scored, the curve
+  read from the run's events, the tables written."""
+  config = tiny_config()
+  config.data.update(domain_a=f"folder:{demo_corpus}/speaker_a",
+                     domain_b=f"folder:{demo_corpus}/speaker_b",
+                     train_split="train", eval_split="train[50%:]")
+  workdir = write_workdir(tmp_path / "run", config)
+  writer = monitoring.SummaryWriter(workdir, enabled=True)
+  for step, similarity in ((250, 0.6), (500, 0.7)):
+    writer.scalars(step, {"eval/target_similarity": similarity, "eval/phone_error_rate": 0.5})
+  writer.flush()
+  vocoder = write_workdir(tmp_path / "vocoder",
+                          tiny_vocoder_config(domain=f"folder:{demo_corpus}/speaker_b"))
+  out, audio_dir = tmp_path / "docs", tmp_path / "audio"
+  assert results.main(["--real", "--workdir", workdir, "--vocoder", vocoder, "--limit", "1",
+                       "--language", "en-us", "--out", str(out), "--audio", str(audio_dir)]) == 0
+  assert sorted(p.name for p in out.iterdir()) == ["real.json", "real.md"]
+  assert sorted(p.name for p in audio_dir.iterdir()) == sorted(results.REAL_SYSTEMS)
+  report = json.loads((out / "real.json").read_text())
+  assert (report["checkpoint_step"], report["vocoder_step"]) == (0, 0)
+  assert report["eval_trained_on"] and report["content_columns"] == ["phone_error_rate"]
+  assert [(row["step"], row["converted"]) for row in report["curve"]] == [
+      (250, pytest.approx(0.6)), (500, pytest.approx(0.7))]
+  scores = {name: s["averages"] for name, s in report["systems"].items()}
+  assert sorted(scores) == sorted(results.REAL_SYSTEMS)
+  assert scores["source"]["source_similarity"] > 0.9
+  assert scores["target"]["target_similarity"] > scores["source"]["target_similarity"] + 0.1
+  assert scores["vocoded"]["target_similarity"] > scores["source"]["target_similarity"] + 0.1
+  # The untrained generator's Griffin-Lim rendering holds no speech: skipped,
+  # with the file and the reason, and left out of the figures that need it.
+  [skipped] = report["systems"]["melganvc"]["skipped"]
+  assert "melganvc/0009.wav: no speech found" in skipped and scores["melganvc"] == {}
+  assert report["way_to_ceiling"]["griffin_lim"] is None
+  assert report["way_to_ceiling"]["vocoder"] is not None
+  assert all(0 <= s["phone_error_rate"] <= 2 for s in scores.values() if s)
+  markdown = (out / "real.md").read_text()
+  assert len(table_rows(markdown)) == 2 + len(results.REAL_SYSTEMS) + 2 + 2
+  assert "`train[50%:]`, which it trained on" in markdown

@@ -608,12 +608,14 @@ def training_curve(workdir: str) -> list[dict]:
 
 def way_to_ceiling(report: dict, converted: str, ceiling: str) -> float | None:
   """How far `converted` went from the unchanged source's similarity to the
-  target towards `ceiling`'s, as a fraction."""
-  systems = report["systems"]
-  if converted not in systems or ceiling not in systems:
+  target towards `ceiling`'s, as a fraction; None where one of the three was
+  not rendered or none of its files could be scored (all skipped)."""
+  sims = [report["systems"].get(name, {}).get("averages", {}).get("target_similarity")
+          for name in (converted, "source", ceiling)]
+  if None in sims:
     return None
-  sim = lambda name: systems[name]["averages"]["target_similarity"]
-  return (sim(converted) - sim("source")) / (sim(ceiling) - sim("source"))
+  converted, source, ceiling = sims
+  return (converted - source) / (ceiling - source)
 
 
 def real_markdown(report: dict) -> str:
