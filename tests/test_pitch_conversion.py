@@ -116,6 +116,29 @@ def test_automatic_key_moves_the_mel_where_its_harmonics_are_rendered(
       np.testing.assert_allclose(given, mel, atol=1e-6)
 
 
+def test_automatic_key_renders_unvoiced_where_the_source_is():
+  """A generator that puts harmonics everywhere (a steady 200 Hz tone), a
+  source that is noise for its first second and a 110 Hz tone for its
+  second: `auto` flattens the harmonics where the source is unvoiced, and
+  moves the rest to the source's F0 mapped onto the target's range."""
+  t = np.arange(CFG.sample_rate) / CFG.sample_rate
+  tone = lambda f0: sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 30)).astype(
+      np.float32) * 0.1
+  source = np.concatenate([0.05 * np.random.RandomState(0).randn(CFG.sample_rate), tone(110.0)])
+  config = tiny_config()
+  width = config.data.chunk_frames
+  made = np.asarray(audio.wave_to_mel(tone(200.0), CFG))[:, 10:10 + width]
+  generator = lambda chunks: np.broadcast_to(made, chunks.shape)
+  halves = lambda wave: [pitch.track(part, CFG) for part in np.split(wave, 2)]
+  plain = jaxvc.Converter(config, generator).convert(source, CFG.sample_rate)
+  auto = jaxvc.Converter(config, generator, pitch="auto", pitch_statistics=dict(a=LOW, b=HIGH)
+                         ).convert(source, CFG.sample_rate)
+  (_, plain_noise), _ = halves(plain)
+  (_, auto_noise), (hz, voiced) = halves(auto)
+  assert plain_noise[10:-10].mean() > 0.8 and auto_noise[10:-10].mean() < 0.2
+  assert float(np.median(hz[voiced])) == pytest.approx(220.0, rel=0.05)
+
+
 def test_a_mel_moved_to_the_automatic_key_joins_windows_exactly(noise_vocoder, speech):
   """The ratio a frame is moved by is a running median over the frames
   around it, which every window holds: 3 s windows render the one window's."""

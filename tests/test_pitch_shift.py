@@ -112,3 +112,21 @@ def test_a_ratio_outside_the_range_is_refused(speech_mel, ratio):
 
 def test_the_range_is_the_modules():
   assert (pitch_shift.MIN_RATIO, pitch_shift.MAX_RATIO) == (0.5, 2.0)
+
+
+def test_flattened_frames_lose_their_harmonics_and_keep_envelope_and_level():
+  mel = np.asarray(audio.wave_to_mel(harmonic_tone(200.0, formants=True), CFG))
+  flatten = np.zeros(mel.shape[-1], bool)
+  flatten[: mel.shape[-1] // 2] = True
+  flat = np.asarray(audio.shift_mel_pitch(mel, 1.0, CFG, flatten=flatten))
+  # The other frames are left as they were, to the bit's tolerance.
+  np.testing.assert_allclose(flat[:, ~flatten], mel[:, ~flatten], atol=1e-6)
+  whole = np.asarray(audio.shift_mel_pitch(mel, 1.0, CFG, flatten=True))
+  # The tone's rendering is read as voiced throughout, the flattened one's not at all...
+  voiced = lambda m: np.asarray(pitch.f0(audio.mel_to_wave(
+      m, CFG, length=m.shape[-1] * CFG.hop_length), CFG)[1])[10:-10].mean()
+  assert voiced(mel) > 0.9 and voiced(whole) < 0.1
+  # while the envelope and the level stay.
+  assert np.abs(band_levels(whole) - band_levels(mel)).mean() < 3.0
+  power = lambda m: np.asarray(audio.denormalise_mel(m, CFG))[:, 10:-10].sum()
+  assert abs(10 * np.log10(power(whole) / power(mel))) < 1.5

@@ -136,14 +136,16 @@ def _warp(fine: jax.Array, ratio: jax.Array) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames="cfg")
-def _shift(mel: jax.Array, ratio: jax.Array, cfg: AudioConfig) -> jax.Array:
+def _shift(mel: jax.Array, ratio: jax.Array, flatten: jax.Array, cfg: AudioConfig) -> jax.Array:
   log_power = jnp.log(_linear_power(mel_lib.denormalise_mel(mel, cfg), cfg))
   envelope = _envelope(log_power, int(cfg.sample_rate / _MAX_F0_HZ), cfg.n_fft)
-  ratio = jnp.broadcast_to(ratio, mel.shape[:-2] + mel.shape[-1:])
+  frames = mel.shape[:-2] + mel.shape[-1:]
+  ratio = jnp.broadcast_to(ratio, frames)
   fine = log_power - envelope
+  moved = jnp.where(jnp.broadcast_to(flatten, frames)[..., None, :], 0.0, _warp(fine, ratio))
   # Both sides of the delta through the same sums, so that at ratio 1 (where
   # `_warp` gives `fine` back) they are equal to the bit and the delta is 0.
-  unwarped, warped = envelope + fine, envelope + _warp(fine, ratio)
+  unwarped, warped = envelope + fine, envelope + moved
   # The local level kept: the envelope is a mean of the log, and the power
   # over it (a mean of exp) is larger where the mel resolved the harmonics
   # (low frequencies) than where its bands merge them, so the fine structure
@@ -159,7 +161,7 @@ def _shift(mel: jax.Array, ratio: jax.Array, cfg: AudioConfig) -> jax.Array:
   return jnp.clip(mel + 2 * delta_db / -cfg.min_level_db, -1.0, 1.0)
 
 
-def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig) -> jax.Array:
+def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig, flatten=False) -> jax.Array:
   """Normalised log-mel (..., n_mels, frames) with its F0 multiplied by `ratio`.
 
   Args:
@@ -170,6 +172,9 @@ def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig) -> jax.Array:
       [MIN_RATIO, MAX_RATIO]; a traced ratio (inside another jit) cannot be
       checked and is clipped to that range.
     cfg: the mel's settings.
+    flatten: per frame (..., frames), or one for all: frames whose fine
+      structure is dropped instead of moved, their local level kept, so that
+      no harmonics are left in them (a frame to be rendered unvoiced).
 
   Returns:
     The shifted mel, same shape, float32 in [-1, 1].
@@ -187,4 +192,4 @@ def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig) -> jax.Array:
     raise ValueError(f"pitch ratio {bad} is outside the supported range "
                      f"[{MIN_RATIO}, {MAX_RATIO}] (one octave each way)")
   ratio = jnp.clip(jnp.asarray(ratio, jnp.float32), MIN_RATIO, MAX_RATIO)
-  return _shift(jnp.asarray(mel, jnp.float32), ratio, cfg)
+  return _shift(jnp.asarray(mel, jnp.float32), ratio, jnp.asarray(flatten, bool), cfg)

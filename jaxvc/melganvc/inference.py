@@ -290,6 +290,13 @@ class Converter:
     by the window's median ratio, which brought the output closer to the
     target's median F0 on the train carve-out (docs/results/pitch.md,
     "Pitch at conversion").
+
+    Where `f0` is unvoiced (the source is: a consonant, a pause) and the mel
+    has harmonics of its own, they are flattened (`shift_mel_pitch`'s
+    `flatten`): the output is voiced where the source is, as auto's contour
+    is. Left in, the renderer rendered them at the generator's pitch, a third
+    of the output's voiced frames on the carve-out, and they pulled the
+    median below the target's.
     """
     both = voiced & own_voiced
     log_ratio = np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0))
@@ -297,7 +304,8 @@ class Converter:
     local = _running_median(log_ratio, both, RATIO_MEDIAN_FRAMES)
     ratio = np.exp(np.clip(np.where(np.isnan(local), fallback, local),
                            *np.log(PITCH_RATIO_RANGE)))
-    return np.asarray(audio.shift_mel_pitch(mel, ratio, self.audio))
+    return np.asarray(audio.shift_mel_pitch(mel, ratio, self.audio,
+                                            flatten=~voiced & own_voiced))
 
   def _shifted(self, mel: np.ndarray, factor: float) -> np.ndarray:
     """`mel` with its harmonics moved by `factor` on every frame (moving an
