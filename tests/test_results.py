@@ -87,7 +87,7 @@ def real_report() -> dict:
               workdir="runs/real", checkpoint_step=2000, griffin_lim_iters=32,
               vocoder="runs/voc", vocoder_step=12000, machine=MACHINE, language="cs",
               content_columns=["phone_error_rate"], systems=systems,
-              train_split="train", eval_split="train[90%:]", eval_trained_on=True,
+              train_split="train", eval_split="train[90%:]", eval_trained_on=True, postfilter=True,
               curve=[dict(step=250, converted=0.7, to_source=0.65, unconverted=0.6, ceiling=0.88),
                      dict(step=500, converted=0.75, phone_error_rate=0.814)])
 
@@ -103,7 +103,8 @@ def test_real_pair_table_way_to_the_ceiling_and_curve(results):
   assert [r[0] for r in rows] == list(results.REAL_SYSTEMS.values())
   assert rows[4][1:] == ["0.750", "0.700", "–", "–", "2.00", "–", "250", "70%"]
   for expected in ("Griffin-Lim: 50%, vocoder: 67%", "first 40 test utterances",
-                   "vocoder `runs/voc` at step 12000", "--limit 40 --language cs"):
+                   "vocoder `runs/voc` at step 12000", "--limit 40 --language cs",
+                   "`runs/real` at step 2000, through the level postfilter"):
     assert expected in markdown
   assert "| 250 | 0.700 | 0.650 | 0.600 | 0.880 | – | – |" in markdown
   assert "| 500 | 0.750 | – | – | – | 81% | – |" in markdown
@@ -328,6 +329,7 @@ def test_real_pair_end_to_end(results, demo_corpus, tmp_path):
   report = json.loads((out / "real.json").read_text())
   assert (report["checkpoint_step"], report["vocoder_step"]) == (0, 0)
   assert report["eval_trained_on"] and report["content_columns"] == ["phone_error_rate"]
+  assert not report["postfilter"] and "postfilter" not in (out / "real.md").read_text()
   assert [(row["step"], row["converted"]) for row in report["curve"]] == [
       (250, pytest.approx(0.6)), (500, pytest.approx(0.7))]
   scores = {name: s["averages"] for name, s in report["systems"].items()}

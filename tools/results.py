@@ -657,8 +657,9 @@ def real_markdown(report: dict) -> str:
          "voice too: compare a conversion with the target's own row as well as the "
          "source's" if report.get("content_columns") else "")
       + ". F0: median over `jaxvc.audio.pitch`'s voiced frames, geometric mean over "
-      f"utterances. MelGAN-VC: `{report['workdir']}` at step {report['checkpoint_step']}, "
-      f"Griffin-Lim {report['griffin_lim_iters']} iterations"
+      f"utterances. MelGAN-VC: `{report['workdir']}` at step {report['checkpoint_step']}"
+      + (", through the level postfilter (`postfilter.py`)" if report.get("postfilter") else "")
+      + f", Griffin-Lim {report['griffin_lim_iters']} iterations"
       + (f"; the vocoder `{report['vocoder']}` at step {report['vocoder_step']}"
          f"{_f0_input(report.get('vocoder_pitch'), report.get('vocoder_noise_source'))}, "
          "trained on the target's train split (an F0-conditioned one renders the "
@@ -738,7 +739,7 @@ def run_real(args: argparse.Namespace) -> dict:
   report = dict(
       domain_a=data.domain_a, domain_b=data.domain_b, utterances_per_speaker=args.limit,
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
-      train_split=data.train_split, eval_split=data.eval_split,
+      postfilter=converter.level_map is not None, train_split=data.train_split, eval_split=data.eval_split,
       eval_trained_on=any(_shares_files(root, data.eval_split, data.train_split)
                           for root in roots.values()),
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,

@@ -57,6 +57,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
                       help="then raise (or lower, if negative) the F0 by this many semitones, "
                            f"at most {MAX_PITCH_SHIFT:g} either way; the formants stay")
+  parser.add_argument("--postfilter", choices=("on", "off"),
+                      help="map each band of the converted mels onto the target voice's "
+                           "levels (statistics of the run's training data, computed on first "
+                           "use and kept in the workdir); default: as the run's config says "
+                           "(postfilter.enabled: on in melganvc_real)")
   parser.add_argument("--tail", choices=chunking.TAIL_MODES, default="pad",
                       help="the last generator chunk: padded with silence, or the final "
                            "full-width frames as the original MelGAN-VC")
@@ -97,7 +102,8 @@ def load_model(args: argparse.Namespace, overrides: list[str]) -> Converter:
   if args.chunk_frames is not None and (args.chunk_frames <= 0 or args.chunk_frames % 4):
     raise UsageError(f"--chunk-frames {args.chunk_frames}: must be a positive multiple of 4")
   options = dict(inversion=args.inversion or "griffinlim", n_iter=args.iters, tail=args.tail,
-                 pitch=args.pitch, pitch_shift=args.pitch_shift, chunk_frames=args.chunk_frames)
+                 pitch=args.pitch, pitch_shift=args.pitch_shift, chunk_frames=args.chunk_frames,
+                 postfilter=None if args.postfilter is None else args.postfilter == "on")
   if args.vocoder:
     options["vocoder"] = Vocoder.from_workdir(args.vocoder)
   if args.workdir:

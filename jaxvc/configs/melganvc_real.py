@@ -25,7 +25,11 @@ did. Half of the source crops (and of the target crops the identity term
 translates) are band-limited at 3.4-6 kHz (`config.band_limit`), so that an
 8 or 11 kHz recording converts with the target's bandwidth and as close to
 the target as a full-band one, which costs full-band sources nothing the
-evaluation can resolve (tuning.md, "Band-limited sources"). What this reaches on the pair's test split, and
+evaluation can resolve (tuning.md, "Band-limited sources"). Conversions go
+through the level postfilter (`postfilter.enabled`): the generator's mels
+span a narrower range of levels than the target's recordings, and mapping
+each band onto the target's brought the converted voice closer to the
+target's (tuning.md, "The level postfilter"). What this reaches on the pair's test split, and
 what it does not: README ("Real voices") and docs/results/real.md.
 """
 from jaxvc.configs import melganvc_demo
@@ -40,5 +44,6 @@ def get_config():
   c.data.domain_b = "folder:corpus/realspeech/cs_fillets_small"
   c.data.train_split = "train"
   c.data.eval_split = "train[90%:]"
+  c.postfilter.enabled = True
   c.eval_language = "cs"        # the realspeech pair's transcripts.tsv: in-loop phone error rate
   return c

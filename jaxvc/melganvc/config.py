@@ -92,6 +92,13 @@ def defaults() -> ml_collections.ConfigDict:
   # A jaxvc vocoder workdir that renders the TensorBoard samples ("" -> Griffin-Lim);
   # it must have been trained on the same config.audio.
   c.vocoder = ""
+  # Conversion (not training): each band of a converted mel mapped onto the
+  # target's levels (`postfilter.py`), from the first `utterances` of each
+  # domain's train split. The in-loop evaluation converts without it.
+  c.postfilter = ml_collections.ConfigDict(dict(
+      enabled=False,
+      utterances=60,
+  ))
   return c
 
 
@@ -126,6 +133,8 @@ def check(config: ml_collections.ConfigDict) -> None:
   require(0 <= b.probability <= 1, "band_limit.probability", f"{b.probability} must be in [0, 1]")
   require(0 < b.min_hz <= b.max_hz <= config.audio.sample_rate / 2, "band_limit",
           f"need 0 < min_hz <= max_hz <= sample_rate / 2, got {b.min_hz}, {b.max_hz}")
+  require(config.postfilter.utterances > 0, "postfilter.utterances",
+          f"{config.postfilter.utterances} must be positive")
   for key in ("domain_a", "domain_b"):
     try:
       specs.parse(d[key])

@@ -62,6 +62,7 @@ from jaxvc.audio import pitch as pitch_lib
 from jaxvc.melganvc import file_conversion
 from jaxvc.melganvc import chunking
 from jaxvc.melganvc import pitch_statistics as pitch_statistics_lib
+from jaxvc.melganvc import postfilter as postfilter_lib
 from jaxvc.melganvc import step as step_lib
 from jaxvc.melganvc import streaming
 from jaxvc.melganvc.streaming import ConvertedWindow
@@ -117,7 +118,10 @@ class Converter:
   docs/results/streaming.md); `window_seconds` sizes the offline windows;
   `pitch` ("model" or "auto") and `pitch_shift` (semitones) set the output's
   F0 (see the module's docstring); "auto" needs `pitch_statistics` (by
-  domain, `pitch_statistics.load_or_compute`; `from_workdir` fetches them).
+  domain, `pitch_statistics.load_or_compute`; `from_workdir` fetches them);
+  `level_map` (a `postfilter.LevelMap`) maps each converted mel's band levels
+  onto the target's (`from_workdir` fetches it where the run's config has
+  `postfilter.enabled`).
   """
 
   def __init__(self, config: ml_collections.ConfigDict,
@@ -126,7 +130,8 @@ class Converter:
                window_seconds: float = 10.0, vocoder: inversion_lib.Inversion | None = None,
                pitch: str = "model", pitch_shift: float = 0.0,
                pitch_statistics: dict[str, pitch_lib.LogF0Statistics] | None = None,
-               chunk_frames: int | None = None):
+               chunk_frames: int | None = None,
+               level_map: postfilter_lib.LevelMap | None = None):
     if tail not in chunking.TAIL_MODES:
       raise ValueError(f"tail must be one of {chunking.TAIL_MODES}, got {tail!r}")
     if pitch not in PITCH_MODES:
@@ -152,6 +157,7 @@ class Converter:
                        "positive multiple of 4 (its two stride-2 layers)")
     self.tail = tail
     self._generator = generator
+    self.level_map = level_map
     self.plan = WindowPlan.create(self.audio, self.chunk_frames, window_seconds,
                                   *self._inversion_reach)
     self.step = None   # the training step of the checkpoint, when loaded from one
@@ -164,14 +170,21 @@ class Converter:
                                          generator["stats"]), **options)
 
   @classmethod
-  def from_workdir(cls, workdir: str, step: int | None = None, **options) -> "Converter":
-    """The run's latest checkpoint (or `step`); raises checkpoints.CheckpointError."""
+  def from_workdir(cls, workdir: str, step: int | None = None, *,
+                   postfilter: bool | None = None, **options) -> "Converter":
+    """The run's latest checkpoint (or `step`), with the level postfilter if
+    `postfilter` (None: as the run's config says, `postfilter.enabled`);
+    raises checkpoints.CheckpointError, or ConfigError where the statistics
+    it needs cannot be had."""
     config, generator, trained_step = workdirs.load_inference(
         workdir, step, method="melganvc")
     if options.get("pitch") == "auto" and options.get("pitch_statistics") is None:
       options["pitch_statistics"] = pitch_statistics_lib.load_or_compute(workdir, config)
     converter = cls.from_generator_state(config, generator, **options)
     converter.step = trained_step
+    if config.postfilter.enabled if postfilter is None else postfilter:
+      converter.level_map = postfilter_lib.load_or_compute(
+          workdir, config, trained_step, converter.convert_mel)
     return converter
 
   @classmethod
@@ -187,10 +200,12 @@ class Converter:
   # Arrays.
 
   def convert_mel(self, mel: np.ndarray) -> np.ndarray:
-    """Normalised mel (n_mels, frames) of any length -> converted, same shape."""
+    """Normalised mel (n_mels, frames) of any length -> converted, same shape
+    (and through the level postfilter, where there is one)."""
     chunks = chunking.to_chunks(np.asarray(mel, np.float32), self.chunk_frames, self.tail)
     converted = buckets.map_in_batches(self._generator, chunks, _generator_batch(len(chunks)))
-    return chunking.from_chunks(converted, mel.shape[1], self.tail)
+    converted = chunking.from_chunks(converted, mel.shape[1], self.tail)
+    return converted if self.level_map is None else self.level_map(np.asarray(converted))
 
   def convert(self, wave: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mono `wave` at `sample_rate` -> converted float32 wave at `self.sample_rate`,
