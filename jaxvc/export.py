@@ -29,6 +29,10 @@ frames) [and an F0-conditioned one the pitch rows (batch, 4, frames) of
 `excitation.pitch_rows`, whose phases are summed in float64 on the host, so
 they stay an input] and returns (batch, frames * hop) samples.
 
+The level postfilter (`melganvc/postfilter.py`, on in `melganvc_real`) is
+not in the exported generator: a server that wants it applies the per-band
+map of the run's `postfilter.json` to the generator's output.
+
 The pure parts build the functions and the manifest; `export` loads the runs
 and writes the folder, atomically (`files.atomic_folder`).
 """
