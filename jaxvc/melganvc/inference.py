@@ -309,9 +309,9 @@ class Converter:
     Where `f0` is unvoiced (the source is: a consonant, a pause) and the mel
     has harmonics of its own, they are flattened (`shift_mel_pitch`'s
     `flatten`): the output is voiced where the source is, as auto's contour
-    is. Left in, the renderer rendered them at the generator's pitch, a third
-    of the output's voiced frames on the carve-out, and they pulled the
-    median below the target's.
+    is. Left in, the renderer renders them at the generator's pitch: a third
+    of the output's voiced frames on the real pair (docs/results/pitch.md,
+    "Pitch at conversion", which also says where that moved the median).
     """
     both = voiced & own_voiced
     log_ratio = np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0))
