@@ -109,6 +109,7 @@ def test_real_pair_table_way_to_the_ceiling_and_curve(results):
   assert "| 250 | 0.700 | 0.650 | 0.600 | 0.880 | – | – |" in markdown
   assert "| 500 | 0.750 | – | – | – | 81% | – |" in markdown
   assert "on `train[90%:]`, which it trained on" in markdown   # the recipe's default run
+  assert "(Griffin-Lim, without the level postfilter, on `train[90%:]`" in markdown
   report.update(train_split="train[:90%]", eval_trained_on=False)
   assert "on `train[90%:]`, held out of its training split `train[:90%]`" in (
       results.real_markdown(report))

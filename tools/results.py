@@ -670,8 +670,9 @@ def real_markdown(report: dict) -> str:
       f"`python tools/results.py --real --workdir WORKDIR --vocoder VOCODER_WORKDIR "
       f"--limit {report['utterances_per_speaker']}"
       f"{' --language ' + report['language'] if report.get('language') else ''}`.")
-  curve_caption = ("*The run's in-loop evaluation (Griffin-Lim, on "
-                   + _eval_split_words(report)
+  curve_caption = ("*The run's in-loop evaluation (Griffin-Lim"
+                   + (", without the level postfilter" if report.get("postfilter") else "")
+                   + ", on " + _eval_split_words(report)
                    + "): similarity of the conversions to the target and to the "
                    "source, of the unconverted source, and of the target's own utterances "
                    "there through the same inversion (ceiling); where the run logged "
