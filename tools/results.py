@@ -740,7 +740,8 @@ def run_real(args: argparse.Namespace) -> dict:
   report = dict(
       domain_a=data.domain_a, domain_b=data.domain_b, utterances_per_speaker=args.limit,
       workdir=args.workdir, checkpoint_step=step, griffin_lim_iters=converter.inversion.n_iter,
-      postfilter=converter.level_map is not None, train_split=data.train_split, eval_split=data.eval_split,
+      postfilter=converter.level_map is not None,
+      train_split=data.train_split, eval_split=data.eval_split,
       eval_trained_on=any(_shares_files(root, data.eval_split, data.train_split)
                           for root in roots.values()),
       vocoder=args.vocoder, vocoder_step=vocoder.step if vocoder else None,
