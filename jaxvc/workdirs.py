@@ -1,5 +1,5 @@
-"""What a workdir holds besides checkpoints: its config.json; and loading a
-trained run, which needs both.
+"""What a workdir holds besides checkpoints: its config.json, statistics of
+its data kept beside them (`kept`); and loading a trained run, which needs both.
 
 A workdir holds `config.json` (the run's full config) and `checkpoints/<step>`
 (`jaxvc.checkpoints`). It is a local folder or a URL that orbax and
@@ -10,6 +10,8 @@ checkpoint format needs no config file, a trained run needs both.
 import contextlib
 import functools
 import json
+from collections.abc import Callable
+from typing import Any
 
 from etils import epath
 import jax
@@ -20,6 +22,7 @@ from jaxvc import config as config_lib
 from jaxvc import files
 from jaxvc import methods
 from jaxvc.checkpoints import CheckpointError
+from jaxvc.errors import ConfigError
 
 CONFIG_FILE = "config.json"
 
@@ -62,6 +65,39 @@ def write_untrained(workdir: str, config: ml_collections.ConfigDict) -> str:
 def root(path: str) -> epath.Path:
   """The workdir of a workdir path or of one checkpoint WORKDIR/checkpoints/STEP."""
   return _locate(path, None)[0]
+
+
+def kept(workdir: str, file: str, provenance: dict, key: str, compute: Callable[[], Any], *,
+         what: str, advice: str = "") -> Any:
+  """Entry `key` of the statistics a run keeps in WORKDIR/`file` (`workdir`
+  may be one of its checkpoint directories), as JSON reads it back.
+
+  The file holds `provenance` (the data and settings its entries came from)
+  and the entries. An entry is read back if the file was made with the same
+  provenance; else `compute()` makes it (from the run's training data) and it
+  is saved beside the entries of that provenance: a file from other data
+  starts again, so a changed config is noticed rather than silently used,
+  and a workdir copied away from its data keeps what it computed. A
+  ConfigError from `compute` becomes one naming the file and `what` it lacks,
+  and what to do (`advice` added).
+  """
+  path = root(workdir) / file
+  provenance = json.loads(json.dumps(provenance))   # as a read-back file holds it
+  entries = {}
+  try:
+    saved = json.loads(path.read_text())
+    if saved.pop("provenance") == provenance:
+      entries = saved
+  except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    pass   # none yet, or unreadable: started again
+  if key not in entries:
+    try:
+      entries[key] = json.loads(json.dumps(compute()))
+    except ConfigError as e:
+      raise ConfigError(f"{path} has no {what} and the run's voices cannot be read for it "
+                        f"({e}); run once where the training data is{advice}") from None
+    files.write_json(path, dict(provenance=provenance, **entries))
+  return entries[key]
 
 
 def _locate(path: str, step: int | None) -> tuple[epath.Path, int | None]:

@@ -199,8 +199,8 @@ def test_statistics_are_computed_once_saved_and_redone_for_other_data(demo_corpu
   assert pitch_statistics.load_or_compute(workdir, config)["a"].centre != 1.0
   config.data.domain_b = f"folder:{tmp_path}/nowhere"
   (tmp_path / "run" / pitch_statistics.FILE).unlink()
-  with pytest.raises(ConfigError, match=r"pitch_statistics.json is missing and the run's voices "
-                                        r"cannot be analysed.*domain_b"):
+  with pytest.raises(ConfigError, match=r"pitch_statistics.json has no F0 statistics of domain b "
+                                        r"and the run's voices cannot be read.*domain_b"):
     pitch_statistics.load_or_compute(workdir, config)
 
 

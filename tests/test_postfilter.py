@@ -60,29 +60,33 @@ def test_statistics_are_kept_by_step_and_redone_for_other_data(folder_run, tmp_p
   level_map = postfilter.load_or_compute(workdir, config, 0, converter.convert_mel)
   path = tmp_path / "run" / postfilter.FILE
   saved = json.loads(path.read_text())
-  assert list(saved["steps"]) == ["0"] and saved["provenance"]["utterances"] == 3
-  np.testing.assert_array_equal(np.asarray(saved["steps"]["0"]["target"], np.float32),
-                                level_map.target)
+  assert sorted(saved) == ["converted at step 0", "provenance", "target"]
+  assert saved["provenance"]["utterances"] == 3
+  np.testing.assert_array_equal(np.asarray(saved["target"], np.float32), level_map.target)
   assert level_map.target.shape == (config.audio.n_mels, len(postfilter.QUANTILES))
   # Read back, not recomputed: a marked file comes back as it was.
-  saved["steps"]["0"]["target"][0][0] = 0.5
+  saved["target"][0][0] = 0.5
   path.write_text(json.dumps(saved))
   filtered = jaxvc.Converter.from_workdir(workdir, postfilter=True)
   assert filtered.level_map.target[0, 0] == 0.5
   mel = np.random.default_rng(1).uniform(-1, 0, (config.audio.n_mels, 50)).astype(np.float32)
   np.testing.assert_allclose(filtered.convert_mel(mel),
                              filtered.level_map(converter.convert_mel(mel)), atol=1e-6)
-  # Another step is computed beside it; other data starts the file again.
+  # Another step: its conversions' quantiles beside the first's; the target's
+  # are kept, not computed again (the mark stays).
   postfilter.load_or_compute(workdir, config, 7, converter.convert_mel)
-  assert sorted(json.loads(path.read_text())["steps"]) == ["0", "7"]
+  saved = json.loads(path.read_text())
+  assert sorted(saved) == ["converted at step 0", "converted at step 7", "provenance", "target"]
+  assert saved["target"][0][0] == 0.5
+  # Other data starts the file again.
   config.postfilter.utterances = 2
   postfilter.load_or_compute(workdir, config, 0, converter.convert_mel)
-  assert list(json.loads(path.read_text())["steps"]) == ["0"]
+  assert sorted(json.loads(path.read_text())) == ["converted at step 0", "provenance", "target"]
   # Data that cannot be read: one line saying why and what to do.
   config.data.domain_b = f"folder:{tmp_path}/nowhere"
-  with pytest.raises(ConfigError, match=r"postfilter.json has no postfilter for step 0 and the "
-                                        r"run's voices cannot be read.*domain_b.*turn the "
-                                        r"postfilter off"):
+  with pytest.raises(ConfigError, match=r"postfilter.json has no postfilter target "
+                                        r"and the run's voices cannot be read.*domain_b.*turn "
+                                        r"the postfilter off"):
     postfilter.load_or_compute(workdir, config, 0, converter.convert_mel)
 
 
@@ -102,5 +106,5 @@ def test_the_command_line_turns_it_on_for_a_run_without_it(folder_run, clip, tmp
   assert infer.main([*convert, "--output", str(tmp_path / "off.wav")]) == 0
   assert not (tmp_path / "run" / postfilter.FILE).exists()
   assert infer.main([*convert, "--output", str(tmp_path / "on.wav"), "--postfilter", "on"]) == 0
-  assert list(json.loads((tmp_path / "run" / postfilter.FILE).read_text())["steps"]) == ["0"]
+  assert "converted at step 0" in json.loads((tmp_path / "run" / postfilter.FILE).read_text())
   assert not np.allclose(sf.read(tmp_path / "on.wav")[0], sf.read(tmp_path / "off.wav")[0])
