@@ -6,6 +6,7 @@ import json
 from flax import nnx
 import numpy as np
 import pytest
+import soundfile as sf
 
 import jaxvc
 from jaxvc import audio
@@ -149,6 +150,34 @@ def test_a_mel_moved_to_the_automatic_key_joins_windows_exactly(noise_vocoder, s
           vocoder=noise_vocoder, window_seconds=seconds, pitch_shift=-2).convert_stream([medium])])
       for seconds in (3.0, 30.0))
   np.testing.assert_allclose(out_3s, out_30s, atol=2e-4 * np.abs(out_30s).max())
+
+
+def test_matched_key_centres_the_input_on_the_targets_key(speech, tmp_path):
+  """`match` maps from the input's own median, `auto` from the source
+  voice's: for an input 1.3 times under the voice's usual, `auto` keeps it
+  under the target's key (the spreads are equal), `match` lands on it; a
+  file converts as the array does (its F0 read in a first pass)."""
+  wave, rate = speech
+  own = median_f0(wave)
+  usual = pitch.LogF0Statistics(centre=np.log(own * 1.3), spread=0.1, voiced_frames=1000)
+  target = pitch.LogF0Statistics(centre=np.log(180.0), spread=0.1, voiced_frames=1000)
+  keyed = lambda mode: jaxvc.Converter(tiny_config(), identity, pitch=mode,
+                                       pitch_statistics=dict(a=usual, b=target))
+  assert median_f0(keyed("auto").convert(wave, rate)) == pytest.approx(180 / 1.3, rel=0.05)
+  matched = keyed("match").convert(wave, rate)
+  assert median_f0(matched) == pytest.approx(180, rel=0.05)
+  sf.write(tmp_path / "in.wav", wave, rate)
+  keyed("match").convert_file(str(tmp_path / "in.wav"), str(tmp_path / "out.wav"))
+  assert median_f0(sf.read(tmp_path / "out.wav", dtype="float32")[0]) == pytest.approx(
+      median_f0(matched), rel=0.01)
+  # Without the input first (a live stream), one line saying why.
+  for start in (lambda c: c.stream(), lambda c: next(c.convert_stream([wave]))):
+    with pytest.raises(ValueError, match="pitch 'match' centres on the whole input's F0"):
+      start(keyed("match"))
+  # An input with nothing voiced keeps the source voice's centre.
+  silence = np.zeros(rate, np.float32)
+  assert keyed("match").for_input([silence])._input_statistics == usual
+  assert keyed("auto").for_input(iter(())) is not None   # not read: `auto` needs nothing
 
 
 @pytest.mark.parametrize("semitones", [12, -5])

@@ -218,6 +218,8 @@ def test_cli_bad_input_is_one_line(workdir, tmp_path, capsys):
   assert status == 2 and "--chunk-frames" in err and len(err.splitlines()) == 1
   status, err = run("--input", "-", "--output", str(tmp_path / "out.xyz"))
   assert status == 2 and "out.xyz" in err
+  status, err = run("--input", "-", "--output", "-", "--pitch", "match")
+  assert status == 2 and "--pitch match" in err and "--pitch auto" in err
   try:
     import sounddevice   # noqa: F401  (there, a machine without PortAudio devices still errs)
   except (ImportError, OSError):

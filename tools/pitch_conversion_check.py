@@ -1,5 +1,5 @@
-"""Pitch at conversion, measured: what `--pitch auto` and `--pitch-shift` do to
-a trained run's conversions (docs/results/pitch.md, "Pitch at conversion").
+"""Pitch at conversion, measured: what `--pitch auto|match` and `--pitch-shift`
+do to a trained run's conversions (docs/results/pitch.md, "Pitch at conversion").
 
   python tools/pitch_conversion_check.py --workdir RUN [--vocoder VOCODER]
       [--split test] [--utterances 30] [--json OUT]
@@ -9,8 +9,9 @@ its test split: this reports, it tunes nothing) with each setting and
 prints, per setting: the median F0 of the outputs over all their voiced
 frames (the one analysis, `jaxvc.audio.pitch`), its factor against the
 plain conversion's (for shifts: what the shift asked for), its distance from
-the target voice's median (its train split's files, for `auto`), and the
-mean speaker similarity to the target (Resemblyzer, 60 train files) and
+the target voice's median (its train split's files, for `auto` and
+`match`), and the mean speaker similarity to the target (Resemblyzer, 60
+train files) and
 DNSMOS SIG / OVRL, so that a pitch option that costs similarity or
 naturalness shows. The mapping's statistics come from the run's train split
 (`pitch_statistics.json` in the workdir, made on first use).
@@ -28,6 +29,7 @@ from jaxvc.evaluation import metrics
 SETTINGS = {   # name -> Converter options
     "plain": dict(),
     "auto": dict(pitch="auto"),
+    "match": dict(pitch="match"),
     "shift +12": dict(pitch_shift=12.0),
     "shift -5": dict(pitch_shift=-5.0),
     "auto, shift +3": dict(pitch="auto", pitch_shift=3.0),

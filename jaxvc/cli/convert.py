@@ -48,9 +48,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                       help="inversion iterations (default: 32 for griffinlim, 500 for gradient)")
   parser.add_argument("--pitch", choices=PITCH_MODES, default="model",
                       help="the output's F0: the converted mel's own ('model', the default), or "
-                           "'auto', the source's F0 contour moved onto the target voice's range "
-                           "(both voices' log-F0 median and spread over the run's training "
-                           "data, computed on first use and kept in the workdir). With an "
+                           "the source's F0 contour moved onto the target voice's range: from "
+                           "the source voice's ('auto': both voices' log-F0 median and spread "
+                           "over the run's training data, computed on first use and kept in "
+                           "the workdir) or centred from the input's own median ('match': "
+                           "for an input in another key or by another voice; not for a live "
+                           "stream, which cannot know it in advance). With an "
                            "F0-conditioned vocoder (model.pitch) it renders at that F0; with "
                            "any other renderer the converted mel's harmonics are moved there, "
                            "keeping its envelope")
@@ -97,6 +100,9 @@ def load_model(args: argparse.Namespace, overrides: list[str]) -> Converter:
   if not abs(args.pitch_shift) <= MAX_PITCH_SHIFT:
     raise UsageError(f"--pitch-shift {args.pitch_shift:g}: at most {MAX_PITCH_SHIFT:g} semitones "
                      "either way (an octave, what the renderers were measured to follow)")
+  if args.pitch == "match" and getattr(args, "command", "convert") == "stream":
+    raise UsageError("--pitch match centres on the whole input's F0, which a stream does not "
+                     "have in advance: use --pitch auto")
   if args.iters is not None and args.iters < 1:
     raise UsageError(f"--iters: must be at least 1, got {args.iters}")
   if args.chunk_frames is not None and (args.chunk_frames <= 0 or args.chunk_frames % 4):

@@ -35,12 +35,14 @@ def convert_file(converter, in_path: str, out_path: str, *, sample_rate: int | N
   out_rate = sample_rate or model_rate
   length = round(info.frames * out_rate / info.samplerate)
   plot_frames = int(PLOT_SECONDS * model_rate / converter.audio.hop_length)
+  read = lambda: _read(in_path, info, model_rate, converter.audio.loudness_lufs)
+  if converter.pitch == "match":   # its F0's centre first: the file read twice
+    converter = converter.for_input(read())
   mels = ([], [])
   with _atomic_writer(out_path, out_rate, length) as write:
     resampler = (None if out_rate == model_rate else
                  soxr.ResampleStream(model_rate, out_rate, 1, dtype="float32"))
-    for window in converter.convert_stream(
-        _read(in_path, info, model_rate, converter.audio.loudness_lufs)):
+    for window in converter.convert_stream(read()):
       write(window.wave if resampler is None else
             resampler.resample_chunk(window.wave, last=False))
       if plot and sum(m.shape[1] for m in mels[0]) < plot_frames:

@@ -25,25 +25,32 @@ bounded from a fraction of a second to hours:
 
 Pitch (`pitch`, `pitch_shift`): the F0 the output is rendered at is the
 converted mel's own ("model", what the generator made) or the source's F0
-contour moved onto the target voice's range ("auto", `pitch.map_log_f0`
-with the run's `pitch_statistics`), times 2 ** (pitch_shift / 12). An
+contour moved onto the target voice's range (`pitch.map_log_f0` with the
+run's `pitch_statistics`): from the source voice's range ("auto": a take
+pitched above the voice's usual stays above the target's), or from the
+input's own centre ("match", `Converter.for_input`: whatever the input's
+key, even a voice the run was not trained on, the output is centred on the
+target's), times 2 ** (pitch_shift / 12). An
 F0-conditioned vocoder is given that F0 (its oscillator carried across
 windows by `excitation.Oscillator`, so the joins stay exact). A renderer
 that renders the mel's harmonics (Griffin-Lim, a mel-only vocoder, and an
 F0-conditioned one with a noise source, whose noise part renders them) gets
 the mel with its harmonics moved to the wanted F0 (`audio.shift_mel_pitch`,
-which keeps the envelope): by the shift alone on every frame, or for "auto"
-by the wanted F0's ratio to the converted mel's own, a running median over
-the frames around each (`Converter._moved_to`); a pulse-only F0-conditioned
-vocoder follows its pulse train and gets the mel as it is. The converted
-mel's own F0 is `pitch.mel_f0` of each chunk after the one before it,
-computed once per chunk (`streaming.Windows`), so it does not depend on the
-windows: a live stream renders it as offline conversion does.
+which keeps the envelope): by the shift alone on every frame, or for
+"auto" and "match" by the wanted F0's ratio to the converted mel's own, a
+running median over the frames around each (`Converter._moved_to`); a
+pulse-only F0-conditioned vocoder follows its pulse train and gets the mel
+as it is. The converted mel's own F0 is `pitch.mel_f0` of each chunk after
+the one before it, computed once per chunk (`streaming.Windows`), so it
+does not depend on the windows: a live stream renders it as offline
+conversion does.
 
 Windows are padded to a few sizes and G runs in batches of a few fixed sizes,
 so any number of files of any length compile a bounded set of programs.
 Reading and writing files is in `file_conversion.py`.
 """
+import copy
+import dataclasses
 import functools
 import math
 import warnings
@@ -70,7 +77,7 @@ from jaxvc.melganvc.windows import WindowPlan
 
 # Chunks per G call: short inputs, and the rest (48 is a default window whole).
 GENERATOR_BATCHES = (4, 48)
-PITCH_MODES = ("model", "auto")
+PITCH_MODES = ("model", "auto", "match")
 # The furthest a shift goes, in semitones either way: an octave, what the
 # renderers were measured to follow (docs/results/pitch.md).
 MAX_PITCH_SHIFT = 12.0
@@ -116,9 +123,11 @@ class Converter:
   the trained one; the network is convolutional, so a narrower one, a
   multiple of 4, cuts a live stream's latency at some cost in quality:
   docs/results/streaming.md); `window_seconds` sizes the offline windows;
-  `pitch` ("model" or "auto") and `pitch_shift` (semitones) set the output's
-  F0 (see the module's docstring); "auto" needs `pitch_statistics` (by
-  domain, `pitch_statistics.load_or_compute`; `from_workdir` fetches them);
+  `pitch` ("model", "auto" or "match") and `pitch_shift` (semitones) set the
+  output's F0 (see the module's docstring); "auto" and "match" need
+  `pitch_statistics` (by domain, `pitch_statistics.load_or_compute`;
+  `from_workdir` fetches them), and "match" the input's own (`for_input`,
+  which `convert` and `convert_file` call);
   `level_map` (a `postfilter.LevelMap`) maps each converted mel's band levels
   onto the target's (`from_workdir` fetches it where the run's config has
   `postfilter.enabled`).
@@ -139,11 +148,13 @@ class Converter:
     if not (math.isfinite(pitch_shift) and abs(pitch_shift) <= MAX_PITCH_SHIFT):
       raise ValueError(f"pitch_shift {pitch_shift} semitones: beyond the +-{MAX_PITCH_SHIFT:g} "
                        "(an octave either way) that the renderers follow")
-    if pitch == "auto" and pitch_statistics is None:
-      raise ValueError("pitch 'auto' needs the run's pitch_statistics (Converter.from_workdir "
-                       "reads or computes them)")
+    if pitch in ("auto", "match") and pitch_statistics is None:
+      raise ValueError(f"pitch {pitch!r} needs the run's pitch_statistics "
+                       "(Converter.from_workdir reads or computes them)")
     self.pitch, self.pitch_shift = pitch, float(pitch_shift)
     self.pitch_statistics = pitch_statistics
+    # "match": the source's statistics with the input's centre (`for_input`).
+    self._input_statistics: pitch_lib.LogF0Statistics | None = None
     self.config = config
     self.audio = audio.AudioConfig.from_config(config.audio)
     if vocoder is None:
@@ -178,7 +189,7 @@ class Converter:
     it needs cannot be had."""
     config, generator, trained_step = workdirs.load_inference(
         workdir, step, method="melganvc")
-    if options.get("pitch") == "auto" and options.get("pitch_statistics") is None:
+    if options.get("pitch") in ("auto", "match") and options.get("pitch_statistics") is None:
       options["pitch_statistics"] = pitch_statistics_lib.load_or_compute(workdir, config)
     converter = cls.from_generator_state(config, generator, **options)
     converter.step = trained_step
@@ -186,6 +197,25 @@ class Converter:
       converter.level_map = postfilter_lib.load_or_compute(
           workdir, config, trained_step, converter.convert_mel)
     return converter
+
+  def for_input(self, waves: Iterable[np.ndarray]) -> "Converter":
+    """This converter for one input, `waves` (its samples at the model's rate
+    and loudness, as they will be converted, in one or more pieces): with
+    `pitch` "match", mapping the input's F0 from its own centre (the median
+    log F0 of its voiced frames) rather than the source voice's. The spread
+    stays the source voice's: one sentence's intonation is not a voice's
+    range, and a few words would give a spread too narrow to divide by. An
+    input with no voiced frame keeps the source voice's centre (what "auto"
+    does). Any other `pitch`: this converter, and `waves` is not read."""
+    if self.pitch != "match":
+      return self
+    try:
+      centre = pitch_lib.LogF0Statistics.of_waves(waves, self.audio).centre
+    except ValueError:   # nothing voiced: nothing to centre on
+      centre = self.pitch_statistics["a"].centre
+    fitted = copy.copy(self)
+    fitted._input_statistics = dataclasses.replace(self.pitch_statistics["a"], centre=centre)
+    return fitted
 
   @classmethod
   def from_checkpoint(cls, path: str, **options) -> "Converter":
@@ -217,13 +247,15 @@ class Converter:
       raise ValueError("wave contains NaN or Inf samples")
     source = audio.resample(wave, sample_rate, self.sample_rate)
     source = loudness.normalise_loudness(source, self.sample_rate, self.audio.loudness_lufs)
-    return np.concatenate([w.wave for w in self.convert_stream([source])])
+    return np.concatenate([w.wave for w in self.for_input([source]).convert_stream([source])])
 
   def convert_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[ConvertedWindow]:
     """Converts a stream of mono blocks at the model's rate, window by window;
     the yielded waves add up to exactly as many samples as came in. The blocks
     are taken at their level: `convert` and `convert_file` first bring their
-    input to the front-end's loudness (`audio.loudness_lufs`)."""
+    input to the front-end's loudness (`audio.loudness_lufs`). With `pitch`
+    "match", on a converter `for_input` made for these blocks."""
+    self._check_input_known()
     windows = streaming.Windows(self, self.plan)
     for block in blocks:
       yield from windows.push(block)
@@ -233,9 +265,17 @@ class Converter:
     """A live conversion (`streaming.LiveStream`): blocks of any size in, as
     many samples out, `latency` samples late. Its windows are one chunk
     (`WindowPlan.live`); through a vocoder they join exactly, so the output
-    is the offline conversion's, delayed."""
+    is the offline conversion's, delayed. Not with `pitch` "match", which
+    needs the whole input first."""
+    self._check_input_known()
     return streaming.LiveStream(self, WindowPlan.live(self.audio, self.chunk_frames,
                                                       *self._inversion_reach))
+
+  def _check_input_known(self) -> None:
+    if self.pitch == "match" and self._input_statistics is None:
+      raise ValueError("pitch 'match' centres on the whole input's F0, so it needs the input "
+                       "first (Converter.for_input; convert and convert_file call it); a live "
+                       "stream cannot: use 'auto'")
 
   @property
   def _inversion_reach(self) -> tuple[int | None, int | None]:
@@ -264,8 +304,8 @@ class Converter:
 
   @property
   def _moves_to_auto(self) -> bool:
-    """Whether the converted mel is moved to `auto`'s F0 (`_moved_to`)."""
-    return self.pitch == "auto" and self._renders_mel_harmonics
+    """Whether the converted mel is moved to the source contour's F0 (`_moved_to`)."""
+    return self.pitch != "model" and self._renders_mel_harmonics
 
   def _pitched(self, segment: np.ndarray, converted: np.ndarray, first: int,
                own: Callable[[], tuple[np.ndarray, np.ndarray]],
@@ -286,8 +326,8 @@ class Converter:
     f0, voiced = np.stack(pitch_lib.track(segment, self.audio))[
         :, first:first + converted.shape[1]]
     voiced = voiced.astype(bool)
-    stats = self.pitch_statistics
-    f0 = pitch_lib.map_log_f0(f0, voiced, stats["a"], stats["b"]) * factor
+    source = self._input_statistics or self.pitch_statistics["a"]
+    f0 = pitch_lib.map_log_f0(f0, voiced, source, self.pitch_statistics["b"]) * factor
     mel = self._moved_to(converted, f0, voiced, *own(), factor) if self._moves_to_auto \
         else converted
     return mel, ((f0, voiced) if self._renders_f0 else None)
