@@ -11,9 +11,8 @@ frames (the one analysis, `jaxvc.audio.pitch`), its factor against the
 plain conversion's (for shifts: what the shift asked for), its distance from
 the target voice's median (its train split's files, for `auto` and
 `match`), and the mean speaker similarity to the target (Resemblyzer, 60
-train files) and
-DNSMOS SIG / OVRL, so that a pitch option that costs similarity or
-naturalness shows. The mapping's statistics come from the run's train split
+train files) and DNSMOS SIG / OVRL, so that a pitch option that costs
+similarity or naturalness shows. The mapping's statistics come from the run's train split
 (`pitch_statistics.json` in the workdir, made on first use).
 """
 import argparse
