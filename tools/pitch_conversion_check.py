@@ -2,10 +2,11 @@
 do to a trained run's conversions (docs/results/pitch.md, "Pitch at conversion").
 
   python tools/pitch_conversion_check.py --workdir RUN [--vocoder VOCODER]
-      [--split test] [--utterances 30] [--json OUT]
+      [--source DOMAIN] [--split test] [--utterances 30] [--json OUT]
 
 Converts the first N utterances of the run's source-domain split (default
-its test split: this reports, it tunes nothing) with each setting and
+its test split: this reports, it tunes nothing; `--source` names another
+domain, a voice the run was not trained on) with each setting and
 prints, per setting: the median F0 of the outputs over all their voiced
 frames (the one analysis, `jaxvc.audio.pitch`), its factor against the
 plain conversion's (for shifts: what the shift asked for), its distance from
@@ -47,6 +48,8 @@ def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--vocoder", help="a vocoder workdir to render with (else Griffin-Lim)")
+  parser.add_argument("--source", help="the domain to convert (default: the run's source, "
+                      "domain_a), e.g. folder:PATH of another voice")
   parser.add_argument("--split", default="test", help="the source domain's split to convert")
   parser.add_argument("--utterances", type=int, default=30)
   parser.add_argument("--json", help="write the figures to this file")
@@ -54,8 +57,8 @@ def main(argv=None) -> None:
   vocoder = jaxvc.Vocoder.from_workdir(args.vocoder) if args.vocoder else None
   plain = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
   config, cfg, rate = plain.config, plain.audio, plain.sample_rate
-  sources = domains.load_waves(config.data.domain_a, args.split, cfg, config.data,
-                               limit=args.utterances)
+  source = args.source or config.data.domain_a
+  sources = domains.load_waves(source, args.split, cfg, config.data, limit=args.utterances)
   references = domains.load_waves(config.data.domain_b, config.data.train_split, cfg,
                                   config.data, limit=REFERENCES)
   target = metrics.speaker_embedding(references, rate)
@@ -63,7 +66,7 @@ def main(argv=None) -> None:
   source_median = pooled_median_f0(sources, cfg)
   print(f"source ({args.split}, {len(sources)} files) median F0 {source_median:.1f} Hz; "
         f"target (train, {len(references)} files) {target_median:.1f} Hz", flush=True)
-  results = dict(workdir=args.workdir, vocoder=args.vocoder, split=args.split,
+  results = dict(workdir=args.workdir, vocoder=args.vocoder, source=source, split=args.split,
                  utterances=len(sources), source_median_hz=source_median,
                  target_median_hz=target_median, settings={})
   for name, options in SETTINGS.items():
