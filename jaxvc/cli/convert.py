@@ -100,9 +100,6 @@ def load_model(args: argparse.Namespace, overrides: list[str]) -> Converter:
   if not abs(args.pitch_shift) <= MAX_PITCH_SHIFT:
     raise UsageError(f"--pitch-shift {args.pitch_shift:g}: at most {MAX_PITCH_SHIFT:g} semitones "
                      "either way (an octave, what the renderers were measured to follow)")
-  if args.pitch == "match" and getattr(args, "command", "convert") == "stream":
-    raise UsageError("--pitch match centres on the whole input's F0, which a stream does not "
-                     "have in advance: use --pitch auto")
   if args.iters is not None and args.iters < 1:
     raise UsageError(f"--iters: must be at least 1, got {args.iters}")
   if args.chunk_frames is not None and (args.chunk_frames <= 0 or args.chunk_frames % 4):

@@ -170,6 +170,9 @@ def _check(args: argparse.Namespace) -> None:
     raise UsageError(f"--block-ms {args.block_ms:g}: must be between 1 and 10000")
   if args.channels < 1:
     raise UsageError(f"--channels {args.channels}: must be at least 1")
+  if args.pitch == "match":
+    raise UsageError("--pitch match centres on the whole input's F0, which a stream does not "
+                     "have in advance: use --pitch auto")
   if args.input not in (PIPE, DEVICE):
     audio.file_info(args.input)   # AudioError naming the file
   elif args.fast:
