@@ -78,6 +78,8 @@ from jaxvc.melganvc.windows import WindowPlan
 # Chunks per G call: short inputs, and the rest (48 is a default window whole).
 GENERATOR_BATCHES = (4, 48)
 PITCH_MODES = ("model", "auto", "match")
+# The modes that map the source's F0 contour with the run's pitch statistics.
+MAPPED_PITCH_MODES = ("auto", "match")
 # The furthest a shift goes, in semitones either way: an octave, what the
 # renderers were measured to follow (docs/results/pitch.md).
 MAX_PITCH_SHIFT = 12.0
@@ -148,7 +150,7 @@ class Converter:
     if not (math.isfinite(pitch_shift) and abs(pitch_shift) <= MAX_PITCH_SHIFT):
       raise ValueError(f"pitch_shift {pitch_shift} semitones: beyond the +-{MAX_PITCH_SHIFT:g} "
                        "(an octave either way) that the renderers follow")
-    if pitch in ("auto", "match") and pitch_statistics is None:
+    if pitch in MAPPED_PITCH_MODES and pitch_statistics is None:
       raise ValueError(f"pitch {pitch!r} needs the run's pitch_statistics "
                        "(Converter.from_workdir reads or computes them)")
     self.pitch, self.pitch_shift = pitch, float(pitch_shift)
@@ -189,7 +191,7 @@ class Converter:
     it needs cannot be had."""
     config, generator, trained_step = workdirs.load_inference(
         workdir, step, method="melganvc")
-    if options.get("pitch") in ("auto", "match") and options.get("pitch_statistics") is None:
+    if options.get("pitch") in MAPPED_PITCH_MODES and options.get("pitch_statistics") is None:
       options["pitch_statistics"] = pitch_statistics_lib.load_or_compute(workdir, config)
     converter = cls.from_generator_state(config, generator, **options)
     converter.step = trained_step
@@ -281,11 +283,12 @@ class Converter:
   def _inversion_reach(self) -> tuple[int | None, int | None]:
     """(frames before, frames after) a sample that its rendering depends on;
     None for an iterative inversion, which depends on every frame. A vocoder
-    given a mel moved to `auto`'s F0 depends on RATIO_MEDIAN_FRAMES // 2 more
-    each side: the running median of the ratio (`_moved_to`)."""
+    given a mel moved to a mapped F0 ("auto", "match") depends on
+    RATIO_MEDIAN_FRAMES // 2 more each side: the running median of the ratio
+    (`_moved_to`)."""
     context = self.inversion.context
     lookahead = getattr(self.inversion, "lookahead", context)
-    if context is not None and self._moves_to_auto:
+    if context is not None and self._moves_to_mapped_f0:
       context, lookahead = (n + RATIO_MEDIAN_FRAMES // 2 for n in (context, lookahead))
     return context, lookahead
 
@@ -303,9 +306,9 @@ class Converter:
     return not self._renders_f0 or getattr(self.inversion, "uses_noise_source", False)
 
   @property
-  def _moves_to_auto(self) -> bool:
+  def _moves_to_mapped_f0(self) -> bool:
     """Whether the converted mel is moved to the source contour's F0 (`_moved_to`)."""
-    return self.pitch != "model" and self._renders_mel_harmonics
+    return self.pitch in MAPPED_PITCH_MODES and self._renders_mel_harmonics
 
   def _pitched(self, segment: np.ndarray, converted: np.ndarray, first: int,
                own: Callable[[], tuple[np.ndarray, np.ndarray]],
@@ -328,7 +331,7 @@ class Converter:
     voiced = voiced.astype(bool)
     source = self._input_statistics or self.pitch_statistics["a"]
     f0 = pitch_lib.map_log_f0(f0, voiced, source, self.pitch_statistics["b"]) * factor
-    mel = self._moved_to(converted, f0, voiced, *own(), factor) if self._moves_to_auto \
+    mel = self._moved_to(converted, f0, voiced, *own(), factor) if self._moves_to_mapped_f0 \
         else converted
     return mel, ((f0, voiced) if self._renders_f0 else None)
 
