@@ -239,3 +239,14 @@ def test_running_median_ignores_an_octave_error_and_unvoiced_frames():
   keep = np.array([True, True, True, True, False, True, True])
   np.testing.assert_allclose(np.exp(_running_median(values, keep, 5)), 1.5)
   assert np.isnan(_running_median(values, np.zeros(7, bool), 5)).all()
+
+
+def test_matched_factor_compares_the_same_frames(load_tool):
+  """A shift that doubles every frame, whose output the analysis calls voiced
+  in more (lower) frames: the pooled medians' ratio is under 2, the
+  frame-by-frame factor exactly 2."""
+  check = load_tool("pitch_conversion_check")
+  plain = (np.array([200.0, 210.0, 220.0, 0, 0, 0, 0]), np.array([1, 1, 1, 0, 0, 0, 0], bool))
+  shifted = (np.array([400.0, 420.0, 440.0, 250.0, 260.0, 270.0, 280.0]), np.ones(7, bool))
+  assert check._pooled_median([shifted]) / check._pooled_median([plain]) < 1.5
+  assert check.matched_factor([shifted], [plain]) == pytest.approx(2.0)

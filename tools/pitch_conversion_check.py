@@ -9,7 +9,11 @@ its test split: this reports, it tunes nothing; `--source` names another
 domain, a voice the run was not trained on) with each setting and
 prints, per setting: the median F0 of the outputs over all their voiced
 frames (the one analysis, `jaxvc.audio.pitch`), its factor against the
-plain conversion's (for shifts: what the shift asked for), its distance from
+plain conversion's (for shifts: what the shift asked for), the median of the
+frame-by-frame factor over the frames voiced in both outputs (the same
+speech compared with itself: the analysis calls more weakly periodic frames
+voiced at a higher F0, so the two pooled medians are over different frames),
+its distance from
 the target voice's median (its train split's files, for `auto` and
 `match`), and the mean speaker similarity to the target (Resemblyzer, 60
 train files) and DNSMOS SIG / OVRL, so that a pitch option that costs
@@ -40,8 +44,19 @@ REFERENCES = 60   # target train files for the speaker embedding and its median 
 
 def pooled_median_f0(waves, cfg) -> float:
   """The median F0 over every voiced frame of `waves` (Hz)."""
-  voiced_f0 = [hz[voiced] for hz, voiced in (pitch.track(w, cfg) for w in waves)]
-  return float(np.median(np.concatenate(voiced_f0)))
+  return _pooled_median([pitch.track(w, cfg) for w in waves])
+
+
+def _pooled_median(tracks) -> float:
+  return float(np.median(np.concatenate([hz[voiced] for hz, voiced in tracks])))
+
+
+def matched_factor(tracks, reference_tracks) -> float:
+  """The median over the frames voiced in both of F0 / the reference's F0,
+  pooled over files (tracks of the same inputs, frame for frame)."""
+  return float(np.median(np.concatenate([
+      hz[voiced & ref_voiced] / ref_hz[voiced & ref_voiced]
+      for (hz, voiced), (ref_hz, ref_voiced) in zip(tracks, reference_tracks)])))
 
 
 def main(argv=None) -> None:
@@ -69,12 +84,16 @@ def main(argv=None) -> None:
   results = dict(workdir=args.workdir, vocoder=args.vocoder, source=source, split=args.split,
                  utterances=len(sources), source_median_hz=source_median,
                  target_median_hz=target_median, settings={})
+  plain_tracks = None   # the first setting's, "plain"
   for name, options in SETTINGS.items():
     converter = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder, **options)
     outputs = [converter.convert(w, rate) for w in sources]
+    tracks = [pitch.track(o, cfg) for o in outputs]
+    plain_tracks = plain_tracks or tracks
     dnsmos = [metrics.dnsmos(o, rate) for o in outputs]
     row = dict(
-        median_hz=pooled_median_f0(outputs, cfg),
+        median_hz=_pooled_median(tracks),
+        matched_factor=matched_factor(tracks, plain_tracks),
         similarity=float(np.mean([metrics.speaker_similarity(
             metrics.speaker_embedding([o], rate), target) for o in outputs])),
         dnsmos_sig=float(np.mean([d["dnsmos_sig"] for d in dnsmos])),
@@ -86,6 +105,7 @@ def main(argv=None) -> None:
     results["settings"][name] = row
     print(f"{name}: median F0 {row['median_hz']:.1f} Hz (x{row['factor']:.3f} of plain"
           + (f", asked x{row['expected_factor']:.3f}" if row["expected_factor"] else "")
+          + f"; frame by frame x{row['matched_factor']:.3f}"
           + f"; {100 * row['from_target']:+.1f}% from the target's), similarity "
           f"{row['similarity']:.3f}, DNSMOS SIG {row['dnsmos_sig']:.2f} OVRL "
           f"{row['dnsmos_ovrl']:.2f}", flush=True)
