@@ -29,9 +29,10 @@ frames) [and an F0-conditioned one the pitch rows (batch, 4, frames) of
 `excitation.pitch_rows`, whose phases are summed in float64 on the host, so
 they stay an input] and returns (batch, frames * hop) samples.
 
-The level postfilter (`melganvc/postfilter.py`, on in `melganvc_real`) is
-not in the exported generator: a server that wants it applies the per-band
-map of the run's `postfilter.json` to the generator's output.
+Where the run's config turns the level postfilter on (`postfilter.enabled`,
+as `melganvc_real` does), the exported generator includes it (the per-band
+map of the run's `postfilter.json` at the exported step, computed there
+first if a conversion has not yet), so that it converts as `convert` does.
 
 The pure parts build the functions and the manifest; `export` loads the runs
 and writes the folder, atomically (`files.atomic_folder`).
@@ -43,12 +44,15 @@ import shutil
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 
 from jaxvc import audio
 from jaxvc import files
 from jaxvc import workdirs
 from jaxvc.audio import inversion
 from jaxvc.melganvc import chunking
+from jaxvc.melganvc import inference
+from jaxvc.melganvc import postfilter
 from jaxvc.melganvc import step as melganvc_step
 from jaxvc.vocoder import excitation
 from jaxvc.vocoder import generator as vocoder_generator
@@ -99,9 +103,11 @@ class Model:
   notes: dict
 
 
-def generator_model(config, generator: dict) -> Model:
+def generator_model(config, generator: dict,
+                    level_map: postfilter.LevelMap | None = None) -> Model:
   """MelGAN-VC's generator over whole mels: (batch, n_mels, chunk * k) ->
-  the same, each chunk converted on its own as `Converter.convert_mel` does."""
+  the same, each chunk converted on its own as `Converter.convert_mel` does
+  (and mapped by `level_map`, the level postfilter, where given)."""
   g = melganvc_step.generator_fn(melganvc_step.graph_definitions(config)["generator"],
                                  generator["params"], generator["stats"])
   width, n_mels = config.data.chunk_frames, config.audio.n_mels
@@ -110,11 +116,12 @@ def generator_model(config, generator: dict) -> Model:
     chunks = chunking.split_whole(mel, width)        # (batch, k, n_mels, width)
     batch, k = chunks.shape[:2]
     converted = g(chunks.reshape(batch * k, n_mels, width)).reshape(chunks.shape)
-    return chunking.join_whole(converted)
+    converted = chunking.join_whole(converted)
+    return converted if level_map is None else level_map(converted, xp=jnp)
 
   shape = ("batch", n_mels, f"{width}*k")
   return Model("generator", convert, (Tensor("mel", shape),), Tensor("converted", shape), dict(
-      chunk_frames=width, pad_value=float(audio.SILENCE),
+      chunk_frames=width, pad_value=float(audio.SILENCE), postfilter=level_map is not None,
       usage=f"a normalised mel (as jaxvc.audio.wave_to_mel), padded at its end with "
             f"{audio.SILENCE:g} (silence) to a multiple of {width} frames; each chunk of "
             f"{width} frames converts on its own; cut the output to the mel's length"))
@@ -204,7 +211,12 @@ def export(workdir: str, output: str, fmt: str, *, step: int | None = None,
     raise ExportError(f"--output {output}: exists and is not an empty folder")
   config, generator, trained = workdirs.load_inference(workdir, step, method="melganvc")
   cfg = audio.AudioConfig.from_config(config.audio)
-  models = [(generator_model(config, generator), dict(workdir=str(workdir), step=trained))]
+  level_map = None
+  if config.postfilter.enabled:
+    plain = inference.Converter.from_generator_state(config, generator)
+    level_map = postfilter.load_or_compute(workdir, config, trained, plain.convert_mel)
+  models = [(generator_model(config, generator, level_map),
+             dict(workdir=str(workdir), step=trained))]
   if vocoder is not None:
     v_config, v_state, v_step = workdirs.load_inference(vocoder, None, method="vocoder")
     v_cfg = audio.AudioConfig.from_config(v_config.audio)

@@ -147,3 +147,27 @@ def test_unusable_formats_runs_and_outputs_exit_2_and_write_nothing(runs, tmp_pa
   assert "disk full" in _export_error(capsys, "--workdir", melganvc, "--output", str(fresh),
                                       "--format", "tflite")
   assert os.listdir(tmp_path) == ["out"]
+
+
+def test_the_level_postfilter_is_in_the_exported_generator(demo_corpus, mels, tmp_path):
+  """A run whose config turns the postfilter on exports a generator that
+  converts as `Converter.convert_mel` does, the map included."""
+  import tensorflow as tf
+  config = tiny_config()
+  config.data.update(domain_a=f"folder:{demo_corpus}/speaker_a",
+                     domain_b=f"folder:{demo_corpus}/speaker_b",
+                     cache_dir=str(tmp_path / "cache"))
+  config.postfilter.update(enabled=True, utterances=3)
+  workdir = write_workdir(tmp_path / "run", config)
+  assert infer.main(["export", "--workdir", workdir, "--output", str(tmp_path / "out"),
+                     "--format", "savedmodel"]) == 0
+  info = json.loads((tmp_path / "out" / export.MANIFEST).read_text())["models"]["generator"]
+  assert info["postfilter"] is True
+  serve = tf.saved_model.load(str(tmp_path / "out" / info["path"])).signatures["serving_default"]
+  converter = Converter.from_workdir(workdir)
+  assert converter.level_map is not None
+  mel = mels[0]
+  converted = serve(mel=tf.constant(_padded(mel, 24)))["converted"].numpy()[0, :, :mel.shape[1]]
+  np.testing.assert_allclose(converted, converter.convert_mel(mel), atol=TOLERANCE)
+  unfiltered = Converter.from_workdir(workdir, postfilter=False).convert_mel(mel)
+  assert np.abs(converted - unfiltered).max() > 10 * TOLERANCE

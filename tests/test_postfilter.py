@@ -2,6 +2,8 @@
 levels; its statistics kept in the workdir by step; on where the config says."""
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import soundfile as sf
@@ -41,6 +43,23 @@ def test_conversions_take_the_targets_levels_band_by_band():
   assert np.isfinite(postfilter.LevelMap.between([floor], [target])(floor)).all()
   with pytest.raises(ValueError, match="a mel of 3 bands, the map has 8"):
     level_map(np.zeros((3, 10), np.float32))
+
+
+def test_the_map_is_piecewise_linear_through_the_quantiles_in_numpy_and_jax():
+  """As np.interp band by band (ends held), batched, and the same under jit."""
+  rng = np.random.default_rng(1)
+  converted = band_levels(rng, np.linspace(-0.3, 0.1, BANDS)[:, None], 0.1)
+  converted[0] = -1.0   # a band at the floor: repeated quantiles
+  level_map = postfilter.LevelMap.between(
+      [converted], [band_levels(rng, np.linspace(-0.6, 0.2, BANDS)[:, None], 0.25)])
+  mel = np.stack([band_levels(rng, 0.0, 0.5, 300), band_levels(rng, -0.2, 0.3, 300)])
+  ramp = np.arange(len(postfilter.QUANTILES), dtype=np.float32) * 1e-6
+  expected = np.stack([[np.interp(row, c + ramp, t) for row, c, t in
+                        zip(m, level_map.converted, level_map.target)] for m in mel])
+  np.testing.assert_allclose(level_map(mel), expected, atol=1e-5)
+  np.testing.assert_allclose(level_map(mel[1]), expected[1], atol=1e-5)
+  in_jax = jax.jit(lambda m: level_map(m, xp=jnp))(mel)
+  np.testing.assert_allclose(np.asarray(in_jax), expected, atol=1e-5)
 
 
 @pytest.fixture

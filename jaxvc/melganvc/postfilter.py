@@ -41,15 +41,26 @@ class LevelMap:
     """From mels (n_mels, frames) of conversions and of the target's recordings."""
     return cls(_quantiles(converted), _quantiles(target))
 
-  def __call__(self, mel: np.ndarray) -> np.ndarray:
-    if mel.shape[0] != self.converted.shape[0]:
-      raise ValueError(f"postfilter: a mel of {mel.shape[0]} bands, the map has "
+  def __call__(self, mel, xp=np):
+    """A normalised mel (..., n_mels, frames), NumPy's or (xp=jax.numpy, inside
+    a jit or an exported program) JAX's, mapped band by band: as np.interp
+    through the points (converted, target), each end held, written as the
+    target's first level plus the sum of each segment's slope times the part
+    of it the level has climbed (elementwise ops only, so that TFLite takes
+    it too)."""
+    if mel.shape[-2] != self.converted.shape[0]:
+      raise ValueError(f"postfilter: a mel of {mel.shape[-2]} bands, the map has "
                        f"{self.converted.shape[0]}")
-    # np.interp needs increasing points: a band whose conversions sit at one
-    # level (the floor) has repeated quantiles, which a tiny ramp separates.
-    ramp = np.arange(len(QUANTILES), dtype=np.float32) * 1e-6
-    return np.stack([np.interp(row, c + ramp, t) for row, c, t in
-                     zip(mel, self.converted, self.target)]).astype(np.float32)
+    # A band whose conversions sit at one level (the floor) has repeated
+    # quantiles, which a tiny ramp separates.
+    points = self.converted + np.arange(len(QUANTILES), dtype=np.float32) * 1e-6
+    widths = np.diff(points, axis=1)
+    slopes = np.diff(self.target, axis=1) / widths
+    mapped = xp.broadcast_to(xp.asarray(self.target[:, :1]), mel.shape)
+    for k in range(widths.shape[1]):
+      climbed = xp.clip(mel - points[:, k:k + 1], 0.0, widths[:, k:k + 1])
+      mapped = mapped + slopes[:, k:k + 1] * climbed
+    return mapped.astype(xp.float32)
 
 
 def _quantiles(mels: list[np.ndarray]) -> np.ndarray:
