@@ -141,8 +141,8 @@ def test_automatic_key_renders_unvoiced_where_the_source_is():
 
 
 def test_a_mel_moved_to_the_automatic_key_joins_windows_exactly(noise_vocoder, speech):
-  """The ratio a frame is moved by is a running median over the frames
-  around it, which every window holds: 3 s windows render the one window's."""
+  """Each frame's harmonics are redrawn on their own: 3 s windows render the
+  one window's."""
   wave, rate = speech
   medium = np.tile(wave, 4)[:14 * rate + 77]
   out_3s, out_30s = (
@@ -231,14 +231,6 @@ def test_statistics_are_computed_once_saved_and_redone_for_other_data(demo_corpu
   with pytest.raises(ConfigError, match=r"pitch_statistics.json has no F0 statistics of domain b "
                                         r"and the run's voices cannot be read.*domain_b"):
     pitch_statistics.load_or_compute(workdir, config)
-
-
-def test_running_median_ignores_an_octave_error_and_unvoiced_frames():
-  from jaxvc.melganvc.inference import _running_median   # noqa: PLC0415
-  values = np.log(np.array([1.5, 1.5, 3.0, 1.5, 9.0, 1.5, 1.5]))
-  keep = np.array([True, True, True, True, False, True, True])
-  np.testing.assert_allclose(np.exp(_running_median(values, keep, 5)), 1.5)
-  assert np.isnan(_running_median(values, np.zeros(7, bool), 5)).all()
 
 
 def test_matched_factor_compares_the_same_frames(load_tool):

@@ -130,3 +130,24 @@ def test_flattened_frames_lose_their_harmonics_and_keep_envelope_and_level():
   assert np.abs(band_levels(whole) - band_levels(mel)).mean() < 3.0
   power = lambda m: np.asarray(audio.denormalise_mel(m, CFG))[:, 10:-10].sum()
   assert abs(10 * np.log10(power(whole) / power(mel))) < 1.5
+
+
+def test_redrawn_harmonics_voice_a_frame_at_the_f0_given():
+  """White noise (no harmonics) redrawn at 220 Hz on its second
+  half: that half renders voiced at 220 Hz, its envelope and level kept; the
+  first half is left as it was; flatten wins where both are asked."""
+  rng = np.random.default_rng(0)
+  noise = np.asarray(audio.wave_to_mel(
+      (0.05 * rng.standard_normal(CFG.sample_rate)).astype(np.float32), CFG))
+  frames = noise.shape[-1]
+  hz = np.where(np.arange(frames) >= frames // 2, 220.0, 0.0)
+  drawn = np.asarray(audio.shift_mel_pitch(noise, 1.0, CFG, harmonics_hz=hz))
+  np.testing.assert_allclose(drawn[:, hz == 0], noise[:, hz == 0], atol=1e-6)
+  half = drawn[:, frames // 2:]
+  f0, voiced = (np.asarray(x)[10:-10] for x in pitch.f0(audio.mel_to_wave(
+      half, CFG, length=half.shape[-1] * CFG.hop_length), CFG))
+  assert voiced.mean() > 0.9 and np.median(f0[voiced]) == pytest.approx(220.0, rel=0.02)
+  assert np.abs(band_levels(half) - band_levels(noise[:, frames // 2:])).mean() < 3.0
+  both = np.asarray(audio.shift_mel_pitch(noise, 1.0, CFG, flatten=True, harmonics_hz=220.0))
+  np.testing.assert_allclose(
+      both, np.asarray(audio.shift_mel_pitch(noise, 1.0, CFG, flatten=True)), atol=1e-6)

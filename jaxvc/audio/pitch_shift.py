@@ -19,7 +19,12 @@ error is not added to every shifted frame.
 
 Callers set the ratio to 1 on unvoiced and silent frames: those frames then
 come out as they went in (their fine structure is noise; warping it would
-only smear it). The ratio is free per frame, so a contour (a speaker's F0
+only smear it). A frame may instead have its fine structure dropped
+(`flatten`: rendered unvoiced) or redrawn as the harmonics of a given F0
+(`harmonics_hz`: a comb of the analysis window's main lobes at each multiple
+of it, HARMONIC_FLOOR_DB over a noise floor), for a caller that knows the
+contour the output must have and meets a mel whose own harmonics are weak
+(a converter's). The ratio is free per frame, so a contour (a speaker's F0
 mapped onto another's) is as easy as a constant shift. Pure JAX, jit-compiled
 with the settings static, batched over leading axes. docs/results/pitch.md
 ("Pitch shift in the mel") measures it: the F0 that `pitch.f0` reads on the
@@ -56,6 +61,10 @@ _FLOOR_DB = -80.0
 _LEVEL_HZ = 1500.0
 # Multiplicative KL updates after the NNLS (`_linear_power`).
 _KL_STEPS = 30
+# How far a redrawn harmonic (`harmonics_hz`) peaks over the floor between
+# harmonics, in dB. Chosen on the real pair's train carve-out against 20 dB
+# (docs/results/pitch.md, "Pitch at conversion").
+HARMONIC_FLOOR_DB = 30.0
 
 
 @functools.cache
@@ -135,14 +144,34 @@ def _warp(fine: jax.Array, ratio: jax.Array) -> jax.Array:
   return jnp.where(ratio == 1, fine, jnp.log(total * ratio))
 
 
+def _harmonics(f0_hz: jax.Array, cfg: AudioConfig) -> jax.Array:
+  """The log power fine structure (..., bins, frames) of harmonics at
+  `f0_hz` (..., frames): at each bin, the analysis window's main lobe
+  (a Gaussian as wide as a Hann window's: a quarter of the power a bin off
+  the peak) around the nearest multiple of F0, over a floor
+  HARMONIC_FLOOR_DB below; nothing but the floor under F0 / 2."""
+  bin_hz = cfg.sample_rate / cfg.n_fft
+  hz = jnp.arange(cfg.n_fft // 2 + 1, dtype=jnp.float32)[:, None] * bin_hz
+  f0 = jnp.maximum(f0_hz, 1.0)[..., None, :]
+  harmonic = hz / f0
+  distance = (harmonic - jnp.round(harmonic)) * f0 / bin_hz
+  width = 0.6 * cfg.n_fft / cfg.win_length
+  peak = jnp.where(harmonic < 0.5, 0.0, jnp.exp(-0.5 * (distance / width) ** 2))
+  return jnp.log(peak + 10 ** (-HARMONIC_FLOOR_DB / 10))
+
+
 @functools.partial(jax.jit, static_argnames="cfg")
-def _shift(mel: jax.Array, ratio: jax.Array, flatten: jax.Array, cfg: AudioConfig) -> jax.Array:
+def _shift(mel: jax.Array, ratio: jax.Array, flatten: jax.Array, harmonics_hz: jax.Array,
+           cfg: AudioConfig) -> jax.Array:
   log_power = jnp.log(_linear_power(mel_lib.denormalise_mel(mel, cfg), cfg))
   envelope = _envelope(log_power, int(cfg.sample_rate / _MAX_F0_HZ), cfg.n_fft)
   frames = mel.shape[:-2] + mel.shape[-1:]
   ratio = jnp.broadcast_to(ratio, frames)
+  harmonics_hz = jnp.broadcast_to(harmonics_hz, frames)
   fine = log_power - envelope
-  moved = jnp.where(jnp.broadcast_to(flatten, frames)[..., None, :], 0.0, _warp(fine, ratio))
+  moved = jnp.where((harmonics_hz > 0)[..., None, :], _harmonics(harmonics_hz, cfg),
+                    _warp(fine, ratio))
+  moved = jnp.where(jnp.broadcast_to(flatten, frames)[..., None, :], 0.0, moved)
   # Both sides of the delta through the same sums, so that at ratio 1 (where
   # `_warp` gives `fine` back) they are equal to the bit and the delta is 0.
   unwarped, warped = envelope + fine, envelope + moved
@@ -161,7 +190,8 @@ def _shift(mel: jax.Array, ratio: jax.Array, flatten: jax.Array, cfg: AudioConfi
   return jnp.clip(mel + 2 * delta_db / -cfg.min_level_db, -1.0, 1.0)
 
 
-def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig, flatten=False) -> jax.Array:
+def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig, flatten=False,
+                    harmonics_hz=0.0) -> jax.Array:
   """Normalised log-mel (..., n_mels, frames) with its F0 multiplied by `ratio`.
 
   Args:
@@ -175,6 +205,10 @@ def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig, flatten=False) -> j
     flatten: per frame (..., frames), or one for all: frames whose fine
       structure is dropped instead of moved, their local level kept, so that
       no harmonics are left in them (a frame to be rendered unvoiced).
+    harmonics_hz: per frame (..., frames), or one for all: where above 0, the
+      F0 whose harmonics replace the frame's fine structure (its ratio then
+      unused), their local level kept: a frame to be rendered voiced at
+      that F0 whatever harmonics it had. `flatten` wins over it.
 
   Returns:
     The shifted mel, same shape, float32 in [-1, 1].
@@ -192,4 +226,5 @@ def shift_mel_pitch(mel: jax.Array, ratio, cfg: AudioConfig, flatten=False) -> j
     raise ValueError(f"pitch ratio {bad} is outside the supported range "
                      f"[{MIN_RATIO}, {MAX_RATIO}] (one octave each way)")
   ratio = jnp.clip(jnp.asarray(ratio, jnp.float32), MIN_RATIO, MAX_RATIO)
-  return _shift(jnp.asarray(mel, jnp.float32), ratio, jnp.asarray(flatten, bool), cfg)
+  return _shift(jnp.asarray(mel, jnp.float32), ratio, jnp.asarray(flatten, bool),
+                jnp.asarray(harmonics_hz, jnp.float32), cfg)

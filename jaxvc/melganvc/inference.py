@@ -35,10 +35,10 @@ F0-conditioned vocoder is given that F0 (its oscillator carried across
 windows by `excitation.Oscillator`, so the joins stay exact). A renderer
 that renders the mel's harmonics (Griffin-Lim, a mel-only vocoder, and an
 F0-conditioned one with a noise source, whose noise part renders them) gets
-the mel with its harmonics moved to the wanted F0 (`audio.shift_mel_pitch`,
-which keeps the envelope): by the shift alone on every frame, or for
-"auto" and "match" by the wanted F0's ratio to the converted mel's own, a
-running median over the frames around each (`Converter._moved_to`); a
+the mel with its harmonics at the wanted F0 (`audio.shift_mel_pitch`,
+which keeps the envelope): moved by the shift on every frame, or for
+"auto" and "match", which know the contour, redrawn at the wanted F0 where
+the source is voiced and dropped where it is not (`Converter._moved_to`); a
 pulse-only F0-conditioned vocoder follows its pulse train and gets the mel
 as it is. The converted mel's own F0 is `pitch.mel_f0` of each chunk after
 the one before it, computed once per chunk (`streaming.Windows`), so it
@@ -53,7 +53,6 @@ import copy
 import dataclasses
 import functools
 import math
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 
 import jax
@@ -83,11 +82,6 @@ MAPPED_PITCH_MODES = ("auto", "match")
 # The furthest a shift goes, in semitones either way: an octave, what the
 # renderers were measured to follow (docs/results/pitch.md).
 MAX_PITCH_SHIFT = 12.0
-PITCH_RATIO_RANGE = (2.0 ** (-MAX_PITCH_SHIFT / 12), 2.0 ** (MAX_PITCH_SHIFT / 12))
-# A mel's harmonics are moved by the median ratio of this many frames around
-# each (those voiced in both), so that a frame whose F0 one analysis reads an
-# octave off is not moved an octave too far.
-RATIO_MEDIAN_FRAMES = 15
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -100,16 +94,6 @@ def _generator_batch(n_chunks: int) -> int:
   """The smallest of GENERATOR_BATCHES that needs at most four calls, else the
   largest: little padding for short inputs, efficient calls for long ones."""
   return next((b for b in GENERATOR_BATCHES if 4 * b >= n_chunks), GENERATOR_BATCHES[-1])
-
-
-def _running_median(values: np.ndarray, keep: np.ndarray, width: int) -> np.ndarray:
-  """The median of the `keep` values among the `width` around each (NaN where none)."""
-  half = width // 2
-  padded = np.pad(np.where(keep, values, np.nan), half, constant_values=np.nan)
-  windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-  with np.errstate(all="ignore"), warnings.catch_warnings():
-    warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN windows: unvoiced stretches
-    return np.nanmedian(windows, axis=-1)
 
 
 class Converter:
@@ -282,15 +266,9 @@ class Converter:
   @property
   def _inversion_reach(self) -> tuple[int | None, int | None]:
     """(frames before, frames after) a sample that its rendering depends on;
-    None for an iterative inversion, which depends on every frame. A vocoder
-    given a mel moved to a mapped F0 ("auto", "match") depends on
-    RATIO_MEDIAN_FRAMES // 2 more each side: the running median of the ratio
-    (`_moved_to`)."""
+    None for an iterative inversion, which depends on every frame."""
     context = self.inversion.context
-    lookahead = getattr(self.inversion, "lookahead", context)
-    if context is not None and self._moves_to_mapped_f0:
-      context, lookahead = (n + RATIO_MEDIAN_FRAMES // 2 for n in (context, lookahead))
-    return context, lookahead
+    return context, getattr(self.inversion, "lookahead", context)
 
   @property
   def _renders_f0(self) -> bool:
@@ -331,39 +309,29 @@ class Converter:
     voiced = voiced.astype(bool)
     source = self._input_statistics or self.pitch_statistics["a"]
     f0 = pitch_lib.map_log_f0(f0, voiced, source, self.pitch_statistics["b"]) * factor
-    mel = self._moved_to(converted, f0, voiced, *own(), factor) if self._moves_to_mapped_f0 \
+    mel = self._moved_to(converted, f0, voiced, own()[1]) if self._moves_to_mapped_f0 \
         else converted
     return mel, ((f0, voiced) if self._renders_f0 else None)
 
   def _moved_to(self, mel: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
-                own_f0: np.ndarray, own_voiced: np.ndarray, factor: float) -> np.ndarray:
-    """`mel` (whose own F0 is `own_f0`, `own_voiced`) with its harmonics moved
-    to `f0`: by the ratio of the two as a running median over the
-    RATIO_MEDIAN_FRAMES around each frame, among those voiced in both.
+                own_voiced: np.ndarray) -> np.ndarray:
+    """`mel` with the harmonics of the contour (`f0`, `voiced`): redrawn at
+    `f0` where the source is voiced, whatever harmonics the mel has there
+    (`shift_mel_pitch`'s `harmonics_hz`), and flattened where it is unvoiced
+    and the mel voiced (`own_voiced`, its own F0's voicing: `flatten`), so
+    that the output is voiced where the source is, at auto's F0.
 
-    Where none is, there is nothing to align. Windows that join by a cut (a
-    vocoder) move such a frame by the shift alone (`factor`), a value of no
-    frame beyond its neighbourhood, so that a window's frames are moved as
-    the one-shot conversion's are; windows that join by a fade (Griffin-Lim)
-    by the window's median ratio, which brought the output closer to the
-    target's median F0 on the train carve-out (docs/results/pitch.md,
-    "Pitch at conversion").
-
-    Where `f0` is unvoiced (the source is: a consonant, a pause) and the mel
-    has harmonics of its own, they are flattened (`shift_mel_pitch`'s
-    `flatten`): the output is voiced where the source is, as auto's contour
-    is. Left in, the renderer renders them at the generator's pitch: a third
-    of the output's voiced frames on the real pair (docs/results/pitch.md,
-    "Pitch at conversion", which also says where that moved the median).
+    A converter's mels have weak harmonics: moved to the wanted F0 (by the
+    ratio of the two), less than half the frames where the source is voiced
+    came out voiced on the real pair's train carve-out, and the output's
+    median missed the wanted one by the frames that did; left in where the
+    source is unvoiced, the renderer renders them at the generator's pitch
+    (docs/results/pitch.md, "Pitch at conversion"). Each frame on its own:
+    windows join as the one-shot conversion does.
     """
-    both = voiced & own_voiced
-    log_ratio = np.log(np.where(both, f0, 1.0) / np.where(both, own_f0, 1.0))
-    fallback = np.log(factor) if self.plan.exact or not both.any() else np.median(log_ratio[both])
-    local = _running_median(log_ratio, both, RATIO_MEDIAN_FRAMES)
-    ratio = np.exp(np.clip(np.where(np.isnan(local), fallback, local),
-                           *np.log(PITCH_RATIO_RANGE)))
-    return np.asarray(audio.shift_mel_pitch(mel, ratio, self.audio,
-                                            flatten=~voiced & own_voiced))
+    return np.asarray(audio.shift_mel_pitch(
+        mel, 1.0, self.audio, flatten=~voiced & own_voiced,
+        harmonics_hz=np.where(voiced, f0, 0.0)))
 
   def _shifted(self, mel: np.ndarray, factor: float) -> np.ndarray:
     """`mel` with its harmonics moved by `factor` on every frame (moving an
