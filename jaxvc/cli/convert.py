@@ -55,8 +55,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                            "for an input in another key or by another voice; not for a live "
                            "stream, which cannot know it in advance). With an "
                            "F0-conditioned vocoder (model.pitch) it renders at that F0; with "
-                           "any other renderer the converted mel's harmonics are moved there, "
-                           "keeping its envelope")
+                           "any other renderer the converted mel's harmonics are redrawn there "
+                           "where the source is voiced and dropped where it is not, keeping "
+                           "its envelope")
   parser.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
                       help="then raise (or lower, if negative) the F0 by this many semitones, "
                            f"at most {MAX_PITCH_SHIFT:g} either way; the formants stay")
