@@ -36,9 +36,11 @@ windows by `excitation.Oscillator`, so the joins stay exact). A renderer
 that renders the mel's harmonics (Griffin-Lim, a mel-only vocoder, and an
 F0-conditioned one with a noise source, whose noise part renders them) gets
 the mel with its harmonics at the wanted F0 (`audio.shift_mel_pitch`,
-which keeps the envelope): moved by the shift on every frame, or for
-"auto" and "match", which know the contour, redrawn at the wanted F0 where
-the source is voiced and dropped where it is not (`Converter._moved_to`); a
+which keeps the envelope): redrawn at the converted mel's own F0 times the
+shift where that is voiced and moved by the shift elsewhere
+(`Converter._shifted`), or for "auto" and "match", which know the contour,
+redrawn at the wanted F0 where the source is voiced and dropped where it is
+not (`Converter._moved_to`); a
 pulse-only F0-conditioned vocoder follows its pulse train and gets the mel
 as it is. The converted mel's own F0 is `pitch.mel_f0` of each chunk after
 the one before it, computed once per chunk (`streaming.Windows`), so it
@@ -299,7 +301,7 @@ class Converter:
       # A pulse-only vocoder is given the mel as it is: it follows its pulse
       # train, and the mel unmoved keeps more of the voice (docs/results/
       # pitch.md, "Pitch at conversion").
-      mel = self._shifted(converted, factor) if self._renders_mel_harmonics else converted
+      mel = self._shifted(converted, factor, own) if self._renders_mel_harmonics else converted
       if not self._renders_f0:
         return mel, None
       f0, voiced = own()
@@ -333,10 +335,20 @@ class Converter:
         mel, 1.0, self.audio, flatten=~voiced & own_voiced,
         harmonics_hz=np.where(voiced, f0, 0.0)))
 
-  def _shifted(self, mel: np.ndarray, factor: float) -> np.ndarray:
-    """`mel` with its harmonics moved by `factor` on every frame (moving an
-    unvoiced frame's fine structure leaves it noise)."""
-    return mel if factor == 1.0 else np.asarray(audio.shift_mel_pitch(mel, factor, self.audio))
+  def _shifted(self, mel: np.ndarray, factor: float,
+               own: Callable[[], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """`mel` with its F0 times `factor`: its harmonics redrawn at its own F0
+    (`own()`) times `factor` where that is voiced, its fine structure moved
+    by `factor` elsewhere (moving an unvoiced frame's fine structure leaves
+    it noise). Redrawn rather than moved where the F0 is known, as `_moved_to`
+    does: a converter's harmonics are weak, and moved they rendered an
+    octave up at x1.89 on the real pair's train carve-out, redrawn at x2.00
+    (docs/results/pitch.md, "Pitch at conversion")."""
+    if factor == 1.0:
+      return mel
+    f0, voiced = own()
+    return np.asarray(audio.shift_mel_pitch(mel, factor, self.audio,
+                                            harmonics_hz=np.where(voiced, f0 * factor, 0.0)))
 
   # --------------------------------------------------------------------------
   # Files.
