@@ -140,7 +140,7 @@ def test_automatic_key_renders_unvoiced_where_the_source_is():
   assert float(np.median(hz[voiced])) == pytest.approx(220.0, rel=0.05)
 
 
-def test_a_mel_moved_to_the_automatic_key_joins_windows_exactly(noise_vocoder, speech):
+def test_a_mel_redrawn_at_the_automatic_key_joins_windows_exactly(noise_vocoder, speech):
   """Each frame's harmonics are redrawn on their own: 3 s windows render the
   one window's."""
   wave, rate = speech

@@ -40,7 +40,7 @@ which keeps the envelope): redrawn at the converted mel's own F0 times the
 shift where that is voiced and moved by the shift elsewhere
 (`Converter._shifted`), or for "auto" and "match", which know the contour,
 redrawn at the wanted F0 where the source is voiced and dropped where it is
-not (`Converter._moved_to`); a
+not (`Converter._redrawn_at`); a
 pulse-only F0-conditioned vocoder follows its pulse train and gets the mel
 as it is. The converted mel's own F0 is `pitch.mel_f0` of each chunk after
 the one before it, computed once per chunk (`streaming.Windows`), so it
@@ -286,8 +286,9 @@ class Converter:
     return not self._renders_f0 or getattr(self.inversion, "uses_noise_source", False)
 
   @property
-  def _moves_to_mapped_f0(self) -> bool:
-    """Whether the converted mel is moved to the source contour's F0 (`_moved_to`)."""
+  def _redraws_at_mapped_f0(self) -> bool:
+    """Whether the converted mel's harmonics are redrawn at the source
+    contour's F0 (`_redrawn_at`)."""
     return self.pitch in MAPPED_PITCH_MODES and self._renders_mel_harmonics
 
   def _pitched(self, segment: np.ndarray, converted: np.ndarray, first: int,
@@ -311,11 +312,11 @@ class Converter:
     voiced = voiced.astype(bool)
     source = self._input_statistics or self.pitch_statistics["a"]
     f0 = pitch_lib.map_log_f0(f0, voiced, source, self.pitch_statistics["b"]) * factor
-    mel = self._moved_to(converted, f0, voiced, own()[1]) if self._moves_to_mapped_f0 \
+    mel = self._redrawn_at(converted, f0, voiced, own()[1]) if self._redraws_at_mapped_f0 \
         else converted
     return mel, ((f0, voiced) if self._renders_f0 else None)
 
-  def _moved_to(self, mel: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
+  def _redrawn_at(self, mel: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
                 own_voiced: np.ndarray) -> np.ndarray:
     """`mel` with the harmonics of the contour (`f0`, `voiced`): redrawn at
     `f0` where the source is voiced, whatever harmonics the mel has there
@@ -340,7 +341,7 @@ class Converter:
     """`mel` with its F0 times `factor`: its harmonics redrawn at its own F0
     (`own()`) times `factor` where that is voiced, its fine structure moved
     by `factor` elsewhere (moving an unvoiced frame's fine structure leaves
-    it noise). Redrawn rather than moved where the F0 is known, as `_moved_to`
+    it noise). Redrawn rather than moved where the F0 is known, as `_redrawn_at`
     does: a converter's harmonics are weak, and moved they rendered an
     octave up at x1.89 on the real pair's train carve-out, redrawn at x2.00
     (docs/results/pitch.md, "Pitch at conversion")."""
