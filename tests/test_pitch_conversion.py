@@ -242,3 +242,16 @@ def test_matched_factor_compares_the_same_frames(load_tool):
   shifted = (np.array([400.0, 420.0, 440.0, 250.0, 260.0, 270.0, 280.0]), np.ones(7, bool))
   assert check._pooled_median([shifted]) / check._pooled_median([plain]) < 1.5
   assert check.matched_factor([shifted], [plain]) == pytest.approx(2.0)
+
+
+def test_paired_difference_cancels_the_spread_between_utterances(load_tool):
+  """Utterances far apart, a setting 0.05 below plain on each but one: the
+  mean difference and a standard error far smaller than the utterances'
+  spread; one utterance cannot give an error."""
+  check = load_tool("pitch_conversion_check")
+  plain = np.array([1.0, 2.0, 3.0, 4.0])
+  mean, error = check.paired_difference(plain - [0.05, 0.05, 0.05, 0.01], plain)
+  assert mean == pytest.approx(-0.04)
+  assert error == pytest.approx(0.01)
+  with pytest.raises(ValueError, match="two utterances"):
+    check.paired_difference([1.0], [1.0])

@@ -17,7 +17,10 @@ its distance from
 the target voice's median (its train split's files, for `auto` and
 `match`), and the mean speaker similarity to the target (Resemblyzer, 60
 train files) and DNSMOS SIG / OVRL, so that a pitch option that costs
-similarity or naturalness shows. The mapping's statistics come from the run's train split
+similarity or naturalness shows; and for each setting the mean per-utterance
+difference of those two from plain's with its standard error (the same
+utterances, so the spread between utterances cancels: "within noise" is
+then a difference within about two standard errors of zero). The mapping's statistics come from the run's train split
 (`pitch_statistics.json` in the workdir, made on first use).
 """
 import argparse
@@ -59,6 +62,16 @@ def matched_factor(tracks, reference_tracks) -> float:
       for (hz, voiced), (ref_hz, ref_voiced) in zip(tracks, reference_tracks)])))
 
 
+def paired_difference(values, reference_values) -> tuple[float, float]:
+  """(mean, standard error) of the per-utterance differences `values` -
+  `reference_values` (the same utterances, in order)."""
+  differences = np.asarray(values, np.float64) - np.asarray(reference_values, np.float64)
+  if differences.size < 2:
+    raise ValueError(f"a standard error needs two utterances or more, got {differences.size}")
+  return (float(differences.mean()),
+          float(differences.std(ddof=1) / np.sqrt(differences.size)))
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--workdir", required=True)
@@ -84,20 +97,26 @@ def main(argv=None) -> None:
   results = dict(workdir=args.workdir, vocoder=args.vocoder, source=source, split=args.split,
                  utterances=len(sources), source_median_hz=source_median,
                  target_median_hz=target_median, settings={})
-  plain_tracks = None   # the first setting's, "plain"
+  plain_tracks = plain_scores = None   # the first setting's, "plain"
   for name, options in SETTINGS.items():
     converter = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder, **options)
     outputs = [converter.convert(w, rate) for w in sources]
     tracks = [pitch.track(o, cfg) for o in outputs]
     plain_tracks = plain_tracks or tracks
     dnsmos = [metrics.dnsmos(o, rate) for o in outputs]
+    scores = dict(similarity=[metrics.speaker_similarity(
+                      metrics.speaker_embedding([o], rate), target) for o in outputs],
+                  dnsmos_ovrl=[d["dnsmos_ovrl"] for d in dnsmos])
+    plain_scores = plain_scores or scores
     row = dict(
         median_hz=_pooled_median(tracks),
         matched_factor=matched_factor(tracks, plain_tracks),
-        similarity=float(np.mean([metrics.speaker_similarity(
-            metrics.speaker_embedding([o], rate), target) for o in outputs])),
+        similarity=float(np.mean(scores["similarity"])),
         dnsmos_sig=float(np.mean([d["dnsmos_sig"] for d in dnsmos])),
-        dnsmos_ovrl=float(np.mean([d["dnsmos_ovrl"] for d in dnsmos])))
+        dnsmos_ovrl=float(np.mean(scores["dnsmos_ovrl"])),
+        per_utterance=scores,
+        **{f"{key}_against_plain": paired_difference(scores[key], plain_scores[key])
+           for key in scores})
     plain_median = results["settings"].get("plain", row)["median_hz"]
     row.update(factor=row["median_hz"] / plain_median,
                from_target=row["median_hz"] / target_median - 1,
@@ -108,9 +127,16 @@ def main(argv=None) -> None:
           + f"; frame by frame x{row['matched_factor']:.3f}"
           + f"; {100 * row['from_target']:+.1f}% from the target's), similarity "
           f"{row['similarity']:.3f}, DNSMOS SIG {row['dnsmos_sig']:.2f} OVRL "
-          f"{row['dnsmos_ovrl']:.2f}", flush=True)
+          f"{row['dnsmos_ovrl']:.2f}; against plain, per utterance: similarity "
+          f"{_plus_minus(row['similarity_against_plain'])}, OVRL "
+          f"{_plus_minus(row['dnsmos_ovrl_against_plain'])}", flush=True)
   if args.json:
     files.write_json(args.json, results)
+
+
+def _plus_minus(mean_and_error) -> str:
+  mean, error = mean_and_error
+  return f"{mean:+.3f} ± {error:.3f}"
 
 
 if __name__ == "__main__":
