@@ -188,6 +188,21 @@ def test_shift_through_griffin_lim_moves_the_median_f0(speech, semitones):
   assert median_f0(shifted) / median_f0(plain) == pytest.approx(2 ** (semitones / 12), rel=0.03)
 
 
+def test_a_shift_keeps_the_voicing(speech):
+  """A shift through Griffin-Lim redraws the frames where the mel's own F0
+  is known at that F0 times the factor, and flattens the others (their fine
+  structure is not moved: a shift moves the pitch, not the voicing)."""
+  wave, _ = speech
+  mel = np.asarray(audio.wave_to_mel(wave, CFG))
+  hz, voiced = (np.asarray(x)[:mel.shape[1]] for x in pitch.track(wave, CFG))
+  own = lambda: (hz, voiced)
+  shifted = jaxvc.Converter(tiny_config(), identity, pitch_shift=12)._shifted(mel, 2.0, own)
+  np.testing.assert_allclose(shifted[:, ~voiced], np.asarray(audio.shift_mel_pitch(
+      mel, 1.0, CFG, flatten=True))[:, ~voiced], atol=1e-5)
+  np.testing.assert_allclose(shifted[:, voiced], np.asarray(audio.shift_mel_pitch(
+      mel, 1.0, CFG, harmonics_hz=2 * hz))[:, voiced], atol=1e-5)
+
+
 def test_unvoiced_input_is_converted_unchanged_in_pitch(pitch_vocoder, noise_vocoder):
   noise = 0.05 * np.random.RandomState(0).randn(CFG.sample_rate).astype(np.float32)
   for options in (dict(vocoder=pitch_vocoder), dict(vocoder=noise_vocoder), dict()):

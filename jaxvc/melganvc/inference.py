@@ -37,8 +37,8 @@ that renders the mel's harmonics (Griffin-Lim, a mel-only vocoder, and an
 F0-conditioned one with a noise source, whose noise part renders them) gets
 the mel with its harmonics at the wanted F0 (`audio.shift_mel_pitch`,
 which keeps the envelope): redrawn at the converted mel's own F0 times the
-shift where that is voiced and moved by the shift elsewhere
-(`Converter._shifted`), or for "auto" and "match", which know the contour,
+shift where that is voiced and flattened elsewhere, so a shift leaves the
+voicing as it was (`Converter._shifted`), or for "auto" and "match", which know the contour,
 redrawn at the wanted F0 where the source is voiced and dropped where it is
 not (`Converter._redrawn_at`); a
 pulse-only F0-conditioned vocoder follows its pulse train and gets the mel
@@ -339,16 +339,19 @@ class Converter:
   def _shifted(self, mel: np.ndarray, factor: float,
                own: Callable[[], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """`mel` with its F0 times `factor`: its harmonics redrawn at its own F0
-    (`own()`) times `factor` where that is voiced, its fine structure moved
-    by `factor` elsewhere (moving an unvoiced frame's fine structure leaves
-    it noise). Redrawn rather than moved where the F0 is known, as `_redrawn_at`
-    does: a converter's harmonics are weak, and moved they rendered an
-    octave up at x1.89 on the real pair's train carve-out, redrawn at x2.00
-    (docs/results/pitch.md, "Pitch at conversion")."""
+    (`own()`) times `factor` where that is voiced, its fine structure
+    flattened where it is not. Redrawn rather than moved where the F0 is
+    known, as `_redrawn_at` does: a converter's harmonics are weak, and moved
+    they rendered an octave up at x1.89 on the real pair's train carve-out,
+    redrawn at x2.00. Flattened where no F0 is known, so that a shift moves
+    the pitch and leaves the voicing alone: moved there, the weak periodicity
+    of onsets and endings was heard (and analysed) as voiced at the shifted
+    pitch in frames the unshifted output has unvoiced (docs/results/pitch.md,
+    "Pitch at conversion", "A shift keeps the voicing")."""
     if factor == 1.0:
       return mel
     f0, voiced = own()
-    return np.asarray(audio.shift_mel_pitch(mel, factor, self.audio,
+    return np.asarray(audio.shift_mel_pitch(mel, factor, self.audio, flatten=~voiced,
                                             harmonics_hz=np.where(voiced, f0 * factor, 0.0)))
 
   # --------------------------------------------------------------------------
