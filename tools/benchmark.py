@@ -9,6 +9,7 @@ writes every figure with the machine description.
 """
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -199,10 +200,14 @@ def bench_conversion() -> dict:
   with fresh weights, Griffin-Lim 32 iterations, a 16 kHz wav written. The
   mel, generator and inversion stages are timed inside the run (windows
   included); the rest is reading, resampling, joining and writing. librosa's
-  mel_to_audio, also 32 iterations, inverts the same mel for comparison."""
+  mel_to_audio, also 32 iterations, inverts the same mel for comparison. The
+  same file with the pitch options through Griffin-Lim, which redraw the
+  converted mel's harmonics: `--pitch-shift 12` (the mel's own F0 per
+  chunk) and `--pitch auto` (the source's F0 contour)."""
   import librosa
   import soundfile as sf
   from jaxvc import audio
+  from jaxvc.audio import pitch
   from jaxvc.data import demo
   from jaxvc.data import sentences
   from jaxvc.melganvc import config as melganvc_config
@@ -242,7 +247,18 @@ def bench_conversion() -> dict:
     cpu = time.process_time()   # all threads: the work, whatever else runs on the machine
     conv.convert_file(source, target)
     cpu = time.process_time() - cpu
-  stages = {k: v / (repeats + 1) for k, v in stages.items()}
+    stages = {k: v / (repeats + 1) for k, v in stages.items()}
+    statistics = pitch.LogF0Statistics(centre=np.log(100.0), spread=0.2, voiced_frames=1000)
+    with_pitch = {}
+    for name, options in (("pitch_shift_12", dict(pitch_shift=12.0)),
+                          ("pitch_auto", dict(pitch="auto", pitch_statistics=dict(
+                              a=statistics, b=dataclasses.replace(
+                                  statistics, centre=np.log(220.0)))))):
+      pitched = Converter.from_generator_state(
+          config, step.generator_state(step.init_state(config)), **options)
+      pitched.convert_file(source, target)   # compiles
+      with_pitch[f"convert_file_60s_{name}_seconds"] = timeit(
+          lambda: pitched.convert_file(source, target), repeats=3, warmup=0)
   cfg = conv.audio
   mel_power = np.asarray(audio.denormalise_mel(
       audio.wave_to_mel(audio.resample(speech, rate, cfg.sample_rate), cfg), cfg))
@@ -254,7 +270,7 @@ def bench_conversion() -> dict:
               convert_file_60s_cpu_seconds=cpu,
               **{f"{k}_seconds": v for k, v in stages.items()},
               io_and_joins_seconds=end_to_end - sum(stages.values()),
-              librosa_mel_to_audio_60s_seconds=theirs)
+              librosa_mel_to_audio_60s_seconds=theirs, **with_pitch)
 
 
 def bench_folder_conversion() -> dict:
