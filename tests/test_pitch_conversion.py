@@ -12,6 +12,7 @@ import jaxvc
 from jaxvc import audio
 from jaxvc.audio import pitch
 from jaxvc.errors import ConfigError
+from jaxvc.melganvc import file_conversion
 from jaxvc.melganvc import pitch_statistics
 from jaxvc.vocoder import generator as generator_lib
 from jaxvc.vocoder import inference as vocoder_inference
@@ -152,11 +153,12 @@ def test_a_mel_redrawn_at_the_automatic_key_joins_windows_exactly(noise_vocoder,
   np.testing.assert_allclose(out_3s, out_30s, atol=2e-4 * np.abs(out_30s).max())
 
 
-def test_matched_key_centres_the_input_on_the_targets_key(speech, tmp_path):
+def test_matched_key_centres_the_input_on_the_targets_key(speech, tmp_path, monkeypatch):
   """`match` maps from the input's own median, `auto` from the source
   voice's: for an input 1.3 times under the voice's usual, `auto` keeps it
   under the target's key (the spreads are equal), `match` lands on it; a
-  file converts as the array does (its F0 read in a first pass)."""
+  file converts as the array does (its F0 read first), and a file read in
+  blocks (a huge one, read twice) as one read whole."""
   wave, rate = speech
   own = median_f0(wave)
   usual = pitch.LogF0Statistics(centre=np.log(own * 1.3), spread=0.1, voiced_frames=1000)
@@ -170,6 +172,10 @@ def test_matched_key_centres_the_input_on_the_targets_key(speech, tmp_path):
   keyed("match").convert_file(str(tmp_path / "in.wav"), str(tmp_path / "out.wav"))
   assert median_f0(sf.read(tmp_path / "out.wav", dtype="float32")[0]) == pytest.approx(
       median_f0(matched), rel=0.01)
+  monkeypatch.setattr(file_conversion, "STREAM_ABOVE_SAMPLES", 0)
+  keyed("match").convert_file(str(tmp_path / "in.wav"), str(tmp_path / "blocks.wav"))
+  np.testing.assert_allclose(sf.read(tmp_path / "blocks.wav", dtype="float32")[0],
+                             sf.read(tmp_path / "out.wav", dtype="float32")[0], atol=2e-3)
   # Without the input first (a live stream), one line saying why.
   for start in (lambda c: c.stream(), lambda c: next(c.convert_stream([wave]))):
     with pytest.raises(ValueError, match="pitch 'match' centres on the whole input's F0"):

@@ -36,8 +36,11 @@ def convert_file(converter, in_path: str, out_path: str, *, sample_rate: int | N
   length = round(info.frames * out_rate / info.samplerate)
   plot_frames = int(PLOT_SECONDS * model_rate / converter.audio.hop_length)
   read = lambda: _read(in_path, info, model_rate, converter.audio.loudness_lufs)
-  if converter.pitch == "match":   # its F0's centre first: the file read twice
-    converter = converter.for_input(read())
+  if converter.pitch == "match":   # its F0's centre first
+    if info.frames * info.channels <= STREAM_ABOVE_SAMPLES:   # read once and kept
+      kept = list(read())
+      read = lambda: iter(kept)
+    converter = converter.for_input(read())   # a huge file: read twice, never held
   mels = ([], [])
   with _atomic_writer(out_path, out_rate, length) as write:
     resampler = (None if out_rate == model_rate else
