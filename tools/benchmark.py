@@ -236,20 +236,19 @@ def bench_conversion() -> dict:
 
   conv.convert_mel = timed("generator", conv.convert_mel)
   repeats = 5
-  with _patched(streaming.Windows, _source_mel=timed("mel", streaming.Windows._source_mel),
-                _invert=timed("inversion", streaming.Windows._invert)), \
-       tempfile.TemporaryDirectory() as tmp:
+  statistics = pitch.LogF0Statistics(centre=np.log(100.0), spread=0.2, voiced_frames=1000)
+  with_pitch = {}
+  with tempfile.TemporaryDirectory() as tmp:
     source, target = os.path.join(tmp, "in.wav"), os.path.join(tmp, "out.wav")
     sf.write(source, speech, rate, subtype="PCM_16")
-    conv.convert_file(source, target)   # compiles
-    stages.update(dict.fromkeys(stages, 0.0))
-    end_to_end = timeit(lambda: conv.convert_file(source, target), repeats=repeats, warmup=0)
-    cpu = time.process_time()   # all threads: the work, whatever else runs on the machine
-    conv.convert_file(source, target)
-    cpu = time.process_time() - cpu
-    stages = {k: v / (repeats + 1) for k, v in stages.items()}
-    statistics = pitch.LogF0Statistics(centre=np.log(100.0), spread=0.2, voiced_frames=1000)
-    with_pitch = {}
+    with _patched(streaming.Windows, _source_mel=timed("mel", streaming.Windows._source_mel),
+                  _invert=timed("inversion", streaming.Windows._invert)):
+      conv.convert_file(source, target)   # compiles
+      stages.update(dict.fromkeys(stages, 0.0))
+      end_to_end = timeit(lambda: conv.convert_file(source, target), repeats=repeats, warmup=0)
+      cpu = time.process_time()   # all threads: the work, whatever else runs on the machine
+      conv.convert_file(source, target)
+      cpu = time.process_time() - cpu
     for name, options in (("pitch_shift_12", dict(pitch_shift=12.0)),
                           ("pitch_auto", dict(pitch="auto", pitch_statistics=dict(
                               a=statistics, b=dataclasses.replace(
@@ -259,6 +258,7 @@ def bench_conversion() -> dict:
       pitched.convert_file(source, target)   # compiles
       with_pitch[f"convert_file_60s_{name}_seconds"] = timeit(
           lambda: pitched.convert_file(source, target), repeats=3, warmup=0)
+  stages = {k: v / (repeats + 1) for k, v in stages.items()}
   cfg = conv.audio
   mel_power = np.asarray(audio.denormalise_mel(
       audio.wave_to_mel(audio.resample(speech, rate, cfg.sample_rate), cfg), cfg))
