@@ -17,11 +17,12 @@ its distance from
 the target voice's median (its train split's files, for `auto` and
 `match`), and the mean speaker similarity to the target (Resemblyzer, 60
 train files) and DNSMOS SIG / OVRL, so that a pitch option that costs
-similarity or naturalness shows; and for each setting the mean per-utterance
-difference of those two from plain's with its standard error (the same
-utterances, so the spread between utterances cancels: "within noise" is
-then a difference within about two standard errors of zero). The mapping's statistics come from the run's train split
-(`pitch_statistics.json` in the workdir, made on first use).
+similarity or naturalness shows; and for each setting the mean
+per-utterance difference of those two from plain's with its standard error
+(the same utterances, so the spread between them cancels: "within noise" is
+then a difference within about two standard errors of zero). The mapping's
+statistics come from the run's train split (`pitch_statistics.json` in the
+workdir, made on first use).
 """
 import argparse
 
@@ -82,6 +83,8 @@ def main(argv=None) -> None:
   parser.add_argument("--utterances", type=int, default=30)
   parser.add_argument("--json", help="write the figures to this file")
   args = parser.parse_args(argv)
+  if args.utterances < 2:
+    parser.error(f"--utterances {args.utterances}: at least 2 (a standard error needs two)")
   vocoder = jaxvc.Vocoder.from_workdir(args.vocoder) if args.vocoder else None
   plain = jaxvc.Converter.from_workdir(args.workdir, vocoder=vocoder)
   config, cfg, rate = plain.config, plain.audio, plain.sample_rate

@@ -38,11 +38,11 @@ F0-conditioned one with a noise source, whose noise part renders them) gets
 the mel with its harmonics at the wanted F0 (`audio.shift_mel_pitch`,
 which keeps the envelope): redrawn at the converted mel's own F0 times the
 shift where that is voiced and flattened elsewhere, so a shift leaves the
-voicing as it was (`Converter._shifted`), or for "auto" and "match", which know the contour,
-redrawn at the wanted F0 where the source is voiced and dropped where it is
-not (`Converter._redrawn_at`); a
-pulse-only F0-conditioned vocoder follows its pulse train and gets the mel
-as it is. The converted mel's own F0 is `pitch.mel_f0` of each chunk after
+voicing as it was (`Converter._shifted`), or for "auto" and "match", which
+know the contour, redrawn at the wanted F0 where the source is voiced and
+dropped where it is not (`Converter._redrawn_at`); a pulse-only
+F0-conditioned vocoder follows its pulse train and gets the mel as it is.
+The converted mel's own F0 is `pitch.mel_f0` of each chunk after
 the one before it, computed once per chunk (`streaming.Windows`), so it
 does not depend on the windows: a live stream renders it as offline
 conversion does.
