@@ -215,7 +215,8 @@ def bench_conversion() -> dict:
   from jaxvc.melganvc import streaming
   from jaxvc.melganvc.inference import Converter
   config = melganvc_config.defaults()
-  conv = Converter.from_generator_state(config, step.generator_state(step.init_state(config)))
+  generator = step.generator_state(step.init_state(config))
+  conv = Converter.from_generator_state(config, generator)
   seconds = 60
   parts, rate = [], None
   for text in sentences.sentences(60):
@@ -253,8 +254,7 @@ def bench_conversion() -> dict:
                           ("pitch_auto", dict(pitch="auto", pitch_statistics=dict(
                               a=statistics, b=dataclasses.replace(
                                   statistics, centre=np.log(220.0)))))):
-      pitched = Converter.from_generator_state(
-          config, step.generator_state(step.init_state(config)), **options)
+      pitched = Converter.from_generator_state(config, generator, **options)
       pitched.convert_file(source, target)   # compiles
       with_pitch[f"convert_file_60s_{name}_seconds"] = timeit(
           lambda: pitched.convert_file(source, target), repeats=3, warmup=0)

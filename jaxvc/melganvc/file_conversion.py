@@ -37,7 +37,7 @@ def convert_file(converter, in_path: str, out_path: str, *, sample_rate: int | N
   plot_frames = int(PLOT_SECONDS * model_rate / converter.audio.hop_length)
   read = lambda: _read(in_path, info, model_rate, converter.audio.loudness_lufs)
   if converter.pitch == "match":   # its F0's centre first
-    if info.frames * info.channels <= STREAM_ABOVE_SAMPLES:   # read once and kept
+    if _read_whole(info):   # read once and kept
       kept = list(read())
       read = lambda: iter(kept)
     converter = converter.for_input(read())   # a huge file: read twice, never held
@@ -63,7 +63,7 @@ def _read(path: str, info, sample_rate: int, loudness_lufs: float) -> Iterator[n
   """Mono blocks at `sample_rate` brought to `loudness_lufs` (0: as
   recorded), checked as audio.load_audio checks; a huge file is read block by
   block rather than whole, twice with a loudness target: once to measure it."""
-  if info.frames * info.channels <= STREAM_ABOVE_SAMPLES:
+  if _read_whole(info):
     wave = audio.load_audio(path, sample_rate, min_seconds=MIN_SECONDS)
     yield loudness.normalise_loudness(wave, sample_rate, loudness_lufs)
     return
@@ -75,6 +75,11 @@ def _read(path: str, info, sample_rate: int, loudness_lufs: float) -> Iterator[n
     gain = np.float32(loudness.gain_to(measured, loudness_lufs))
   for block in audio.read_blocks(path, sample_rate, block_frames=READ_BLOCK_FRAMES):
     yield block * gain
+
+
+def _read_whole(info) -> bool:
+  """Whether a file (`audio.file_info`) is read whole rather than in blocks."""
+  return info.frames * info.channels <= STREAM_ABOVE_SAMPLES
 
 
 @contextlib.contextmanager

@@ -332,9 +332,7 @@ class Converter:
     (docs/results/pitch.md, "Pitch at conversion"). Each frame on its own:
     windows join as the one-shot conversion does.
     """
-    return np.asarray(audio.shift_mel_pitch(
-        mel, 1.0, self.audio, flatten=~voiced & own_voiced,
-        harmonics_hz=np.where(voiced, f0, 0.0)))
+    return self._redrawn(mel, f0, voiced, flatten=~voiced & own_voiced)
 
   def _shifted(self, mel: np.ndarray, factor: float,
                own: Callable[[], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -351,8 +349,15 @@ class Converter:
     if factor == 1.0:
       return mel
     f0, voiced = own()
-    return np.asarray(audio.shift_mel_pitch(mel, factor, self.audio, flatten=~voiced,
-                                            harmonics_hz=np.where(voiced, f0 * factor, 0.0)))
+    return self._redrawn(mel, f0 * factor, voiced, flatten=~voiced)
+
+  def _redrawn(self, mel: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
+               flatten: np.ndarray) -> np.ndarray:
+    """`mel` with its harmonics redrawn at `f0` where `voiced` and its fine
+    structure flattened where `flatten` (which wins); other frames as they
+    are (`shift_mel_pitch` at ratio 1)."""
+    return np.asarray(audio.shift_mel_pitch(mel, 1.0, self.audio, flatten=flatten,
+                                            harmonics_hz=np.where(voiced, f0, 0.0)))
 
   # --------------------------------------------------------------------------
   # Files.
